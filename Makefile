@@ -1,0 +1,41 @@
+# Every target bootstraps .venv itself, so `make serve` and `make test` work on a fresh machine
+# with only Python 3.11 and pip.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: serve test protos protos-check lint typecheck check bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+serve: $(STAMP)  ## run the server on 127.0.0.1:50051 with data in ./data
+	$(BIN)/python server.py
+
+test: $(STAMP)  ## run the whole test suite
+	$(BIN)/python -m pytest
+
+protos: $(STAMP)  ## regenerate stigmer_sessions/_gen from proto/
+	$(BIN)/python tools/protos.py
+
+protos-check: $(STAMP)
+	$(BIN)/python tools/protos.py --check
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: protos-check lint typecheck test
+
+bench: $(STAMP)  ## run the benchmarks and rewrite docs/benchmarks.md
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
