@@ -1,0 +1,102 @@
+"""The request context: what one pipeline run knows, and the typed keys steps pass data by.
+
+Steps never talk to each other directly. A step reads what earlier steps put under a
+:class:`Key` and writes its own result under another, so each step can be tested alone on a
+hand-built context, and a key's type tells mypy what flows between them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, overload
+
+from google.protobuf.message import Message
+
+from pipeline.errors import Internal
+from pipeline.records import Records
+from pipeline.resource import ResourceKind
+from pipeline.store import Transaction
+
+T = TypeVar("T")
+I = TypeVar("I", bound=Message)  # noqa: E741 - the conventional name of the input type
+SYSTEM_ACTOR = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class Key(Generic[T]):
+    """A typed slot in the context. Compare by identity of name; define once per module."""
+
+    name: str
+
+    def __repr__(self) -> str:
+        return f"Key({self.name})"
+
+
+_MISSING: Any = object()
+
+
+class RequestContext(Generic[I]):
+    """State of one pipeline run.
+
+    ``input`` is the request as received and is never mutated; ``new_state`` starts as a
+    (lazily made) copy of it and is what command steps shape into the state to store.
+    ``txn`` is the open store transaction the whole pipeline runs in; ``now_ns`` is read once
+    so every timestamp written by one request agrees.
+    """
+
+    __slots__ = ("_new_state", "_values", "actor", "input", "kind", "now_ns", "records", "timings", "txn")
+
+    def __init__(
+        self,
+        input: I,
+        *,
+        kind: ResourceKind[Any],
+        txn: Transaction,
+        actor: str = SYSTEM_ACTOR,
+        now_ns: int | None = None,
+        values: dict[Key[Any], Any] | None = None,
+    ) -> None:
+        self.input = input
+        self.kind = kind
+        self.txn = txn
+        self.actor = actor or SYSTEM_ACTOR
+        self.now_ns = time.time_ns() if now_ns is None else now_ns
+        self.records: Records[Any] = Records(txn, kind)
+        self.timings: list[tuple[str, int]] = []
+        self._values: dict[Key[Any], Any] = dict(values) if values else {}
+        self._new_state: Any = None
+
+    @property
+    def new_state(self) -> Any:
+        if self._new_state is None:
+            state = type(self.input)()
+            state.CopyFrom(self.input)
+            self._new_state = state
+        return self._new_state
+
+    @new_state.setter
+    def new_state(self, value: Any) -> None:
+        self._new_state = value
+
+    def __getitem__(self, key: Key[T]) -> T:
+        value = self._values.get(key, _MISSING)
+        if value is _MISSING:
+            # A step ran before the one that provides its input: a wiring bug, not user error.
+            raise Internal(f"pipeline context has no {key.name}; check the step order")
+        return value  # type: ignore[no-any-return]
+
+    def __setitem__(self, key: Key[T], value: T) -> None:
+        self._values[key] = value
+
+    def __contains__(self, key: Key[Any]) -> bool:
+        return key in self._values
+
+    @overload
+    def get(self, key: Key[T]) -> T | None: ...
+
+    @overload
+    def get(self, key: Key[T], default: T) -> T: ...
+
+    def get(self, key: Key[T], default: T | None = None) -> T | None:
+        return self._values.get(key, default)

@@ -1,0 +1,82 @@
+"""The one error hierarchy of the library.
+
+Every error a step, a store or a controller raises on purpose is a :class:`ResourceError`
+subclass carrying its gRPC status code, so callers in-process can catch by type and the
+gRPC layer (:mod:`pipeline.grpc_status`, the only place errors become statuses) needs no
+table of its own. Anything else that escapes is a bug and is reported as INTERNAL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import grpc
+
+
+@dataclass(frozen=True, slots=True)
+class FieldViolation:
+    """One reason a request is invalid: where (dotted field path), which rule, and why."""
+
+    field: str
+    rule_id: str
+    message: str
+
+
+class ResourceError(Exception):
+    """Base of every deliberate error; ``code`` is the gRPC status it maps to."""
+
+    code: ClassVar[grpc.StatusCode] = grpc.StatusCode.UNKNOWN
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidArgument(ResourceError):
+    """The request is malformed; ``violations`` lists every problem found, not just the first."""
+
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+    def __init__(self, message: str, violations: list[FieldViolation] | None = None) -> None:
+        super().__init__(message)
+        self.violations: list[FieldViolation] = list(violations or [])
+
+    @classmethod
+    def for_field(cls, field: str, message: str, rule_id: str = "") -> InvalidArgument:
+        """An error about a single field, carrying that field as its only violation."""
+        return cls(f"{field}: {message}", [FieldViolation(field, rule_id, message)])
+
+
+class NotFound(ResourceError):
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class AlreadyExists(ResourceError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class FailedPrecondition(ResourceError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class Aborted(ResourceError):
+    code = grpc.StatusCode.ABORTED
+
+
+class OutOfRange(ResourceError):
+    code = grpc.StatusCode.OUT_OF_RANGE
+
+
+class ResourceExhausted(ResourceError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class Unavailable(ResourceError):
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+class Internal(ResourceError):
+    """A fault on our side (storage failure, corrupt record); the message is safe to show."""
+
+    code = grpc.StatusCode.INTERNAL

@@ -1,0 +1,43 @@
+"""Order-preserving encoding of string tuples into LMDB keys.
+
+Each part is written as ``0x02 + utf8 (NUL escaped as 0x00 0xff) + 0x00``. Because a part
+never contains a bare ``0x00`` and the next part always starts with ``0x02``, the encoding of
+a tuple prefix is a byte prefix of exactly the keys that start with those parts, and byte
+order equals tuple order: prefix scans and range scans are both exact. Users' strings (org
+names, tags) may contain any character, NUL included, without breaking an index.
+"""
+
+from __future__ import annotations
+
+_START = b"\x02"
+_END = b"\x00"
+_ESCAPED_NUL = b"\x00\xff"
+
+
+def pack(*parts: str) -> bytes:
+    """Encode ``parts`` into one key; ``pack(a) + pack(b) == pack(a, b)``."""
+    return b"".join(_START + p.encode().replace(b"\x00", _ESCAPED_NUL) + _END for p in parts)
+
+
+def unpack(key: bytes) -> tuple[str, ...]:
+    """Decode a key made by :func:`pack`; raises ``ValueError`` on anything else."""
+    parts: list[str] = []
+    i, n = 0, len(key)
+    while i < n:
+        if key[i : i + 1] != _START:
+            raise ValueError(f"malformed key at byte {i}: {key!r}")
+        out = bytearray()
+        i += 1
+        while True:
+            j = key.find(b"\x00", i)
+            if j < 0:
+                raise ValueError(f"unterminated part in key {key!r}")
+            out += key[i:j]
+            if key[j + 1 : j + 2] == b"\xff":
+                out += b"\x00"
+                i = j + 2
+                continue
+            i = j + 1
+            break
+        parts.append(out.decode())
+    return tuple(parts)

@@ -1,0 +1,24 @@
+"""The typed context keys the generic steps exchange data through."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.context import Key
+from pipeline.listing import ListScope, Page
+
+#: The slug the request resolves to (ResolveSlug).
+SLUG: Key[str] = Key("slug")
+#: The id a query or delete targets (ExtractResourceId).
+TARGET_ID: Key[str] = Key("target_id")
+#: The record as currently stored, for commands that change or delete it; None when absent
+#: (LoadExisting, LoadForApply, LoadExistingForDelete).
+EXISTING: Key[Any] = Key("existing")
+#: True when an update/apply would store exactly what is stored: Persist then writes nothing.
+UNCHANGED: Key[bool] = Key("unchanged")
+#: What the operation returns to its caller.
+RESPONSE: Key[Any] = Key("response")
+#: Which index a list is served from, set by a kind-specific filter step (optional).
+LIST_SCOPE: Key[ListScope] = Key("list_scope")
+#: One page of a list (ListPage).
+LIST_PAGE: Key[Page] = Key("list_page")

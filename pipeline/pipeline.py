@@ -1,0 +1,89 @@
+"""Pipelines: named, ordered steps run against one request context in one transaction.
+
+A command pipeline runs inside ONE store write transaction and a query pipeline inside one
+read transaction, so a check and the write that depends on it are atomic, and an error
+anywhere aborts everything the pipeline wrote. The first error stops the run. Every step is
+timed (``ctx.timings``) and, at DEBUG level, logged with the pipeline and step names.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Generic, Protocol
+
+from pipeline.context import I, Key, RequestContext
+from pipeline.resource import ResourceKind
+from pipeline.store import Store, Transaction
+
+_log = logging.getLogger("pipeline")
+
+
+class Step(Protocol):
+    """One unit of work. Reads and writes the context; raises a ResourceError to stop."""
+
+    def __call__(self, ctx: RequestContext[Any], /) -> None: ...
+
+
+def step_name(step: Step) -> str:
+    return type(step).__name__
+
+
+class Pipeline(Generic[I]):
+    """An ordered, named list of steps; ``write`` says which kind of transaction it needs."""
+
+    __slots__ = ("_names", "name", "steps", "write")
+
+    def __init__(self, name: str, steps: list[Step] | tuple[Step, ...], *, write: bool) -> None:
+        self.name = name
+        self.steps = tuple(steps)
+        self.write = write
+        self._names = tuple(step_name(s) for s in self.steps)
+
+    @property
+    def step_names(self) -> tuple[str, ...]:
+        return self._names
+
+    def run(self, ctx: RequestContext[I]) -> None:
+        """Run every step on ``ctx`` in order (inside the caller's transaction)."""
+        debug = _log.isEnabledFor(logging.DEBUG)
+        clock = time.perf_counter_ns
+        timings = ctx.timings
+        for name, step in zip(self._names, self.steps, strict=True):
+            start = clock()
+            try:
+                step(ctx)
+            finally:
+                elapsed = clock() - start
+                timings.append((name, elapsed))
+                if debug:
+                    _log.debug("pipeline=%s step=%s duration_us=%.1f", self.name, name, elapsed / 1000)
+
+    def execute(
+        self,
+        store: Store,
+        request: I,
+        *,
+        kind: ResourceKind[Any],
+        actor: str = "",
+        values: dict[Key[Any], Any] | None = None,
+        now_ns: int | None = None,
+    ) -> RequestContext[I]:
+        """Open the right transaction, build a fresh context in it, run, and return the context.
+
+        The context is rebuilt if the store re-runs the transaction (e.g. after growing the
+        map), so nothing from an aborted attempt leaks into the next one.
+        """
+
+        def body(txn: Transaction) -> RequestContext[I]:
+            ctx = RequestContext(request, kind=kind, txn=txn, actor=actor, values=values, now_ns=now_ns)
+            self.run(ctx)
+            return ctx
+
+        runner: Callable[[Callable[[Transaction], RequestContext[I]]], RequestContext[I]]
+        runner = store.write if self.write else store.read
+        return runner(body)
+
+    def __repr__(self) -> str:
+        return f"Pipeline({self.name}: {' -> '.join(self._names)})"

@@ -1,0 +1,88 @@
+"""Describing a resource kind to the generic pipeline: its message type, id prefix, indexes.
+
+The steps are written against the Stigmer API-resource shape every kind shares: a message
+with ``api_version``, ``kind``, ``metadata`` (``ApiResourceMetadata``: id, name, slug, org,
+owner_scope, labels, annotations, tags, version), ``spec`` and ``status.audit``. Nothing here
+knows about sessions; a new kind is one :class:`ResourceKind` value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from google.protobuf.message import Message
+
+M = TypeVar("M", bound=Message)
+
+IndexValues = Callable[[Any], Iterable[tuple[str, ...]]]
+
+
+@dataclass(frozen=True)
+class Index:
+    """A secondary index: ``values(record)`` yields one tuple per entry (none: not indexed).
+
+    A unique index maps each tuple to one id, and is how uniqueness is enforced; a plain
+    index keeps one entry per (tuple, id), in id (creation) order, plus a counter per tuple
+    so list totals cost O(1).
+    """
+
+    name: str
+    values: IndexValues
+    unique: bool = False
+
+
+def _org_slug(m: Any) -> Iterable[tuple[str, ...]]:
+    return [(m.metadata.org, m.metadata.slug)]
+
+
+def _org(m: Any) -> Iterable[tuple[str, ...]]:
+    return [(m.metadata.org,)]
+
+
+def _tags(m: Any) -> Iterable[tuple[str, ...]]:
+    return [(t,) for t in set(m.metadata.tags)]
+
+
+def _org_tags(m: Any) -> Iterable[tuple[str, ...]]:
+    return [(m.metadata.org, t) for t in set(m.metadata.tags)]
+
+
+SLUG_INDEX = "slug"
+ORG_INDEX = "org"
+TAG_INDEX = "tag"
+ORG_TAG_INDEX = "org_tag"
+
+
+def metadata_indexes() -> tuple[Index, ...]:
+    """The indexes every Stigmer resource kind wants: slug unique per org; org; tag; org+tag."""
+    return (
+        Index(SLUG_INDEX, _org_slug, unique=True),
+        Index(ORG_INDEX, _org),
+        Index(TAG_INDEX, _tags),
+        Index(ORG_TAG_INDEX, _org_tags),
+    )
+
+
+@dataclass(frozen=True)
+class ResourceKind(Generic[M]):
+    """Everything the generic steps need to know about one kind of resource."""
+
+    name: str  # storage namespace and the word used in messages, e.g. "session"
+    kind: str  # the message's `kind` value, e.g. "Session"
+    api_version: str  # e.g. "agentic.stigmer.ai/v1"
+    id_prefix: str  # e.g. "ses"
+    message_type: type[M]
+    indexes: tuple[Index, ...] = field(default_factory=metadata_indexes)
+
+    def __post_init__(self) -> None:
+        names = [i.name for i in self.indexes]
+        if len(names) != len(set(names)):
+            raise ValueError(f"duplicate index names in {self.name}: {names}")
+
+    def index(self, name: str) -> Index:
+        for candidate in self.indexes:
+            if candidate.name == name:
+                return candidate
+        raise KeyError(f"{self.name} has no index {name!r}")

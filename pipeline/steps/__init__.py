@@ -1,0 +1,39 @@
+"""The reusable steps, one per module; re-exported here for convenient imports."""
+
+from pipeline.steps.build_apply_state import BuildApplyState
+from pipeline.steps.build_list_response import BuildListResponse
+from pipeline.steps.build_new_state import BuildNewState
+from pipeline.steps.build_update_state import BuildUpdateState
+from pipeline.steps.check_duplicate import CheckDuplicate
+from pipeline.steps.delete_resource import DeleteResource
+from pipeline.steps.extract_resource_id import ExtractResourceId
+from pipeline.steps.list_page import ListPage
+from pipeline.steps.load_by_reference import LoadByReference
+from pipeline.steps.load_existing import LoadExisting
+from pipeline.steps.load_existing_for_delete import LoadExistingForDelete
+from pipeline.steps.load_for_apply import LoadForApply
+from pipeline.steps.load_target import LoadTarget
+from pipeline.steps.persist import Persist
+from pipeline.steps.reject_client_id import RejectClientId
+from pipeline.steps.resolve_slug import ResolveSlug
+from pipeline.steps.validate_proto import ValidateProto
+
+__all__ = [
+    "BuildApplyState",
+    "BuildListResponse",
+    "BuildNewState",
+    "BuildUpdateState",
+    "CheckDuplicate",
+    "DeleteResource",
+    "ExtractResourceId",
+    "ListPage",
+    "LoadByReference",
+    "LoadExisting",
+    "LoadExistingForDelete",
+    "LoadForApply",
+    "LoadTarget",
+    "Persist",
+    "RejectClientId",
+    "ResolveSlug",
+    "ValidateProto",
+]
