@@ -1,0 +1,50 @@
+"""stigmer-sessions: Stigmer-compatible Session resources on embedded LMDB.
+
+>>> from stigmer_sessions import SessionController, Session
+>>> with SessionController("./data") as sessions:
+...     created = sessions.create(session)  # doctest: +SKIP
+"""
+
+from pipeline.errors import (
+    Aborted,
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    Internal,
+    InvalidArgument,
+    NotFound,
+    ResourceError,
+)
+from stigmer_sessions.api import (
+    ApiResourceMetadata,
+    ApiResourceOwnerScope,
+    ApiResourceReference,
+    ListSessionsByAgentRequest,
+    ListSessionsRequest,
+    Session,
+    SessionId,
+    SessionList,
+    SessionSpec,
+)
+from stigmer_sessions.controller.session_controller import SessionController
+
+__all__ = [
+    "Aborted",
+    "AlreadyExists",
+    "ApiResourceMetadata",
+    "ApiResourceOwnerScope",
+    "ApiResourceReference",
+    "FailedPrecondition",
+    "FieldViolation",
+    "Internal",
+    "InvalidArgument",
+    "ListSessionsByAgentRequest",
+    "ListSessionsRequest",
+    "NotFound",
+    "ResourceError",
+    "Session",
+    "SessionController",
+    "SessionId",
+    "SessionList",
+    "SessionSpec",
+]

@@ -1,0 +1,47 @@
+"""The Session API messages, re-exported from the generated code under stable names."""
+
+from stigmer_sessions._gen.ai.stigmer.agentic.session.v1.api_pb2 import Session
+from stigmer_sessions._gen.ai.stigmer.agentic.session.v1.io_pb2 import (
+    ListSessionsByAgentRequest,
+    ListSessionsRequest,
+    SessionId,
+    SessionList,
+)
+from stigmer_sessions._gen.ai.stigmer.agentic.session.v1.spec_pb2 import SessionSpec
+from stigmer_sessions._gen.ai.stigmer.commons.apiresource.apiresourcekind.api_resource_kind_pb2 import (
+    ApiResourceKind,
+)
+from stigmer_sessions._gen.ai.stigmer.commons.apiresource.enum_pb2 import (
+    ApiResourceEventType,
+    ApiResourceOwnerScope,
+)
+from stigmer_sessions._gen.ai.stigmer.commons.apiresource.io_pb2 import ApiResourceReference
+from stigmer_sessions._gen.ai.stigmer.commons.apiresource.metadata_pb2 import (
+    ApiResourceMetadata,
+    ApiResourceMetadataVersion,
+)
+from stigmer_sessions._gen.ai.stigmer.commons.apiresource.status_pb2 import (
+    ApiResourceAudit,
+    ApiResourceAuditActor,
+    ApiResourceAuditInfo,
+    ApiResourceAuditStatus,
+)
+
+__all__ = [
+    "ApiResourceAudit",
+    "ApiResourceAuditActor",
+    "ApiResourceAuditInfo",
+    "ApiResourceAuditStatus",
+    "ApiResourceEventType",
+    "ApiResourceKind",
+    "ApiResourceMetadata",
+    "ApiResourceMetadataVersion",
+    "ApiResourceOwnerScope",
+    "ApiResourceReference",
+    "ListSessionsByAgentRequest",
+    "ListSessionsRequest",
+    "Session",
+    "SessionId",
+    "SessionList",
+    "SessionSpec",
+]

@@ -1,0 +1,114 @@
+"""The ``stigmer-sessions`` command (and ``python server.py``): serve sessions over gRPC."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Any
+
+from pipeline.errors import ResourceError
+from stigmer_sessions.controller.session_controller import SessionController
+from stigmer_sessions.grpc_server import DEFAULT_MAX_WORKERS, start_server
+
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+DEFAULT_DATA_DIR = "./data"
+_COMMANDS = ("serve",)
+_log = logging.getLogger("stigmer_sessions")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: easy to grep by eye and to ship to a log store."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        line.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stigmer-sessions", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="serve the Session gRPC API (default)")
+    serve.add_argument(
+        "--address",
+        default=os.environ.get("STIGMER_SESSIONS_ADDRESS", DEFAULT_ADDRESS),
+        help="HOST:PORT to listen on; port 0 picks a free one (env STIGMER_SESSIONS_ADDRESS; "
+        f"default {DEFAULT_ADDRESS})",
+    )
+    serve.add_argument(
+        "--data-dir",
+        default=os.environ.get("STIGMER_SESSIONS_DATA_DIR", DEFAULT_DATA_DIR),
+        help=f"LMDB directory (env STIGMER_SESSIONS_DATA_DIR; default {DEFAULT_DATA_DIR})",
+    )
+    serve.add_argument(
+        "--durability",
+        choices=("durable", "relaxed"),
+        default="durable",
+        help="durable: fsync every commit (survives a machine crash); relaxed: leave flushing to the OS",
+    )
+    serve.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS, help="RPC thread pool size")
+    serve.add_argument("--log-level", default=os.environ.get("STIGMER_SESSIONS_LOG_LEVEL", "INFO"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list or args_list[0] not in _COMMANDS:
+        args_list.insert(0, "serve")  # serve is the default command
+    args = _parser().parse_args(args_list)
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler], force=True)
+    return serve(
+        args.address, args.data_dir, durable=args.durability == "durable", max_workers=args.max_workers
+    )
+
+
+def serve(
+    address: str, data_dir: str, *, durable: bool = True, max_workers: int = DEFAULT_MAX_WORKERS
+) -> int:
+    """Run until SIGTERM/SIGINT, then drain in-flight requests and close the store."""
+    try:
+        controller = SessionController(data_dir, durable=durable)
+    except ResourceError as exc:
+        print(f"stigmer-sessions: {exc.message}", file=sys.stderr)
+        return 1
+    try:
+        try:
+            running = start_server(controller, address, max_workers=max_workers)
+        except OSError as exc:
+            print(f"stigmer-sessions: {exc}", file=sys.stderr)
+            return 1
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        _log.info(
+            "serving",
+            extra={
+                "fields": {
+                    "address": running.address,
+                    "data_dir": os.path.abspath(data_dir),
+                    "durability": "durable" if durable else "relaxed",
+                }
+            },
+        )
+        stop.wait()
+        _log.info("shutting down", extra={"fields": {"address": running.address}})
+        running.stop()
+    finally:
+        controller.close()
+    return 0

@@ -1,0 +1,1 @@
+"""One handler (pipeline) per Session operation, and the SessionController that runs them."""
