@@ -1,16 +1,17 @@
 """Order-preserving encoding of string tuples into LMDB keys.
 
-Each part is written as ``0x02 + utf8 (NUL escaped as 0x00 0xff) + 0x00``. Because a part
-never contains a bare ``0x00`` and the next part always starts with ``0x02``, the encoding of
-a tuple prefix is a byte prefix of exactly the keys that start with those parts, and byte
-order equals tuple order: prefix scans and range scans are both exact. Users' strings (org
-names, tags) may contain any character, NUL included, without breaking an index.
+Each part is written as ``0x02 + utf8 (NUL escaped as 0x00 0xff) + 0x00 0x01``. Inside a part
+a ``0x00`` byte is always followed by ``0xff``, so the terminator ``0x00 0x01`` cannot occur
+early: the encoding of a tuple prefix is a byte prefix of exactly the keys that start with
+those parts (``pack("a")`` is not a prefix of ``pack("a\\x00")``), and byte order equals tuple
+order (``0x01 < 0xff`` and a terminator sorts below any continuing character). Users'
+strings (org names, tags) may contain any character, NUL included, without breaking an index.
 """
 
 from __future__ import annotations
 
 _START = b"\x02"
-_END = b"\x00"
+_END = b"\x00\x01"
 _ESCAPED_NUL = b"\x00\xff"
 
 
@@ -33,11 +34,13 @@ def unpack(key: bytes) -> tuple[str, ...]:
             if j < 0:
                 raise ValueError(f"unterminated part in key {key!r}")
             out += key[i:j]
-            if key[j + 1 : j + 2] == b"\xff":
+            marker = key[j + 1 : j + 2]
+            i = j + 2
+            if marker == b"\xff":
                 out += b"\x00"
-                i = j + 2
-                continue
-            i = j + 1
-            break
+            elif marker == b"\x01":
+                break
+            else:
+                raise ValueError(f"malformed escape at byte {j}: {key!r}")
         parts.append(out.decode())
     return tuple(parts)
