@@ -1,0 +1,99 @@
+"""Shared fixtures: a temporary LMDB store, hand-built step contexts, an in-process server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf.message import Message
+
+from pipeline.context import Key, RequestContext
+from pipeline.store import LmdbStore
+from stigmer_sessions import SessionController
+from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import command_pb2_grpc, query_pb2_grpc
+from stigmer_sessions.api import ApiResourceMetadata, ApiResourceOwnerScope, Session, SessionSpec
+from stigmer_sessions.grpc_server import RunningServer, start_server
+from stigmer_sessions.resource import SESSION
+
+ORG = ApiResourceOwnerScope.organization
+
+
+def make_session(
+    name: str = "Daily Standup",
+    *,
+    org: str = "acme",
+    agent: str = "ain-1",
+    tags: tuple[str, ...] = (),
+    slug: str = "",
+    **spec: Any,
+) -> Session:
+    """A valid create request."""
+    return Session(
+        metadata=ApiResourceMetadata(name=name, slug=slug, org=org, owner_scope=ORG, tags=list(tags)),
+        spec=SessionSpec(agent_instance_id=agent, **spec),
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[LmdbStore]:
+    s = LmdbStore(tmp_path / "db", durable=False)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def controller(store: LmdbStore) -> SessionController:
+    return SessionController(store=store)
+
+
+RunStep = Callable[..., RequestContext[Any]]
+
+
+@pytest.fixture
+def run_step(store: LmdbStore) -> RunStep:
+    """Run one step on a hand-built context in its own transaction; returns the context.
+
+    ``values`` pre-fills context keys the step reads. Write transactions commit only when
+    the step succeeds, exactly as inside a pipeline.
+    """
+
+    def run(
+        step: Callable[[RequestContext[Any]], None],
+        request: Message,
+        *,
+        values: dict[Key[Any], Any] | None = None,
+        write: bool = True,
+        actor: str = "tester",
+        now_ns: int | None = None,
+    ) -> RequestContext[Any]:
+        def body(txn: Any) -> RequestContext[Any]:
+            ctx = RequestContext(request, kind=SESSION, txn=txn, actor=actor, values=values, now_ns=now_ns)
+            step(ctx)
+            return ctx
+
+        return store.write(body) if write else store.read(body)
+
+    return run
+
+
+class Stubs:
+    def __init__(self, channel: grpc.Channel) -> None:
+        self.channel = channel
+        self.command = command_pb2_grpc.SessionCommandControllerStub(channel)  # type: ignore[no-untyped-call]
+        self.query = query_pb2_grpc.SessionQueryControllerStub(channel)  # type: ignore[no-untyped-call]
+
+
+@pytest.fixture
+def server(controller: SessionController) -> Iterator[RunningServer]:
+    running = start_server(controller, "127.0.0.1:0", max_workers=8)
+    yield running
+    running.stop(grace=None)
+
+
+@pytest.fixture
+def stubs(server: RunningServer) -> Iterator[Stubs]:
+    with grpc.insecure_channel(server.address) as channel:
+        yield Stubs(channel)

@@ -1,0 +1,42 @@
+import pytest
+
+from pipeline.errors import InvalidArgument
+from pipeline.listing import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    Page,
+    clamp_page_size,
+    decode_token,
+    encode_token,
+    fingerprint,
+)
+
+
+def test_page_size_default_and_clamp() -> None:
+    assert clamp_page_size(0) == DEFAULT_PAGE_SIZE == 50
+    assert clamp_page_size(7) == 7
+    assert clamp_page_size(5000) == MAX_PAGE_SIZE == 1000
+
+
+def test_token_round_trip() -> None:
+    q = fingerprint("session", "acme")
+    assert decode_token(encode_token(q, "ses-01abc"), q) == "ses-01abc"
+
+
+@pytest.mark.parametrize("token", ["!!!", "AA", "AQ", encode_token(b"12345678", "")])
+def test_malformed_token_is_invalid_argument(token: str) -> None:
+    with pytest.raises(InvalidArgument) as err:
+        decode_token(token, b"12345678")
+    assert err.value.violations[0].field == "page_token"
+
+
+def test_token_from_another_query_is_refused() -> None:
+    token = encode_token(fingerprint("session", "acme"), "ses-1")
+    with pytest.raises(InvalidArgument, match="different query"):
+        decode_token(token, fingerprint("session", "other"))
+
+
+def test_total_pages() -> None:
+    assert Page(total_size=0, page_size=50).total_pages == 0
+    assert Page(total_size=50, page_size=50).total_pages == 1
+    assert Page(total_size=51, page_size=50).total_pages == 2

@@ -1,0 +1,71 @@
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from pipeline.context import Key, RequestContext
+from pipeline.errors import NotFound
+from pipeline.pipeline import Pipeline
+from pipeline.store import LmdbStore, Table
+from stigmer_sessions.api import SessionId
+from stigmer_sessions.resource import SESSION
+
+SEEN: Key[list[str]] = Key("seen")
+
+
+@dataclass(frozen=True)
+class Record:
+    label: str
+
+    def __call__(self, ctx: RequestContext[Any]) -> None:
+        ctx[SEEN] = [*ctx.get(SEEN, []), self.label]
+
+
+@dataclass(frozen=True)
+class WriteKey:
+    key: bytes
+
+    def __call__(self, ctx: RequestContext[Any]) -> None:
+        ctx.txn.put(Table.RECORDS, self.key, b"v")
+
+
+@dataclass(frozen=True)
+class Fail:
+    def __call__(self, ctx: RequestContext[Any]) -> None:
+        raise NotFound("nope")
+
+
+def test_steps_run_in_order_and_are_timed(store: LmdbStore) -> None:
+    p: Pipeline[SessionId] = Pipeline("t", [Record("a"), Record("b")], write=False)
+    ctx = p.execute(store, SessionId(value="x"), kind=SESSION)
+    assert ctx[SEEN] == ["a", "b"]
+    assert [name for name, _ in ctx.timings] == ["Record", "Record"]
+    assert all(ns >= 0 for _, ns in ctx.timings)
+
+
+def test_first_error_stops_and_aborts_the_write(store: LmdbStore) -> None:
+    p: Pipeline[SessionId] = Pipeline("t", [WriteKey(b"k"), Fail(), WriteKey(b"other")], write=True)
+    with pytest.raises(NotFound):
+        p.execute(store, SessionId(value="x"), kind=SESSION)
+    assert store.read(lambda txn: txn.get(Table.RECORDS, b"k")) is None
+    assert store.read(lambda txn: txn.get(Table.RECORDS, b"other")) is None
+
+
+def test_command_pipeline_commits(store: LmdbStore) -> None:
+    Pipeline[SessionId]("t", [WriteKey(b"k")], write=True).execute(store, SessionId(value="x"), kind=SESSION)
+    assert store.read(lambda txn: txn.get(Table.RECORDS, b"k")) == b"v"
+
+
+def test_steps_are_logged_at_debug_with_pipeline_and_step(
+    store: LmdbStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="pipeline"):
+        Pipeline[SessionId]("demo", [Record("a")], write=False).execute(
+            store, SessionId(value="x"), kind=SESSION
+        )
+    assert any("pipeline=demo step=Record" in r.getMessage() for r in caplog.records)
+
+
+def test_repr_lists_the_steps() -> None:
+    assert repr(Pipeline("demo", [Record("a"), Fail()], write=False)) == "Pipeline(demo: Record -> Fail)"

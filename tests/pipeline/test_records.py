@@ -1,0 +1,80 @@
+import pytest
+
+from pipeline.errors import AlreadyExists
+from pipeline.records import Records
+from pipeline.store import LmdbStore, Table
+from stigmer_sessions.api import Session
+from stigmer_sessions.resource import AGENT_INSTANCE_INDEX, SESSION
+from tests.conftest import make_session
+
+
+def stored(name: str, record_id: str, **kw: object) -> Session:
+    s = make_session(name, **kw)  # type: ignore[arg-type]
+    s.metadata.id = record_id
+    s.metadata.slug = name
+    return s
+
+
+def test_put_indexes_and_counts(store: LmdbStore) -> None:
+    a = stored("a", "ses-1", tags=("x", "y"))
+    store.write(lambda txn: Records(txn, SESSION).put(a))
+
+    def check(txn: object) -> None:
+        r = Records(txn, SESSION)  # type: ignore[arg-type]
+        assert r.get("ses-1") == a
+        assert r.find_unique("slug", ("acme", "a")) == "ses-1"
+        assert r.count() == 1
+        assert r.count("tag", ("x",)) == 1
+        assert r.count("org_tag", ("acme", "y")) == 1
+        assert [s.metadata.id for s in r.scan(AGENT_INSTANCE_INDEX, ("ain-1",))] == ["ses-1"]
+
+    store.read(check)
+
+
+def test_update_moves_only_changed_index_entries(store: LmdbStore) -> None:
+    old = stored("a", "ses-1", tags=("x",), agent="ain-1")
+    new = stored("a", "ses-1", tags=("z",), agent="ain-2")
+    store.write(lambda txn: Records(txn, SESSION).put(old))
+    store.write(lambda txn: Records(txn, SESSION).put(new, old))
+
+    def check(txn: object) -> None:
+        r = Records(txn, SESSION)  # type: ignore[arg-type]
+        assert r.count() == 1
+        assert (r.count("tag", ("x",)), r.count("tag", ("z",))) == (0, 1)
+        assert list(r.scan(AGENT_INSTANCE_INDEX, ("ain-1",))) == []
+        assert [s.metadata.id for s in r.scan(AGENT_INSTANCE_INDEX, ("ain-2",))] == ["ses-1"]
+
+    store.read(check)
+
+
+def test_delete_removes_record_index_entries_and_counters(store: LmdbStore) -> None:
+    a = stored("a", "ses-1", tags=("x", "y"))
+    store.write(lambda txn: Records(txn, SESSION).put(a))
+    store.write(lambda txn: Records(txn, SESSION).delete(a))
+    assert store.stat() == {t.value: 0 for t in Table}
+
+
+def test_unique_conflict_is_refused_and_nothing_written(store: LmdbStore) -> None:
+    store.write(lambda txn: Records(txn, SESSION).put(stored("a", "ses-1")))
+    before = store.stat()
+    with pytest.raises(AlreadyExists):
+        store.write(lambda txn: Records(txn, SESSION).put(stored("a", "ses-2")))
+    assert store.stat() == before
+
+
+def test_scan_resumes_after_an_id_in_both_directions(store: LmdbStore) -> None:
+    def fill(txn: object) -> None:
+        r = Records(txn, SESSION)  # type: ignore[arg-type]
+        for i in range(5):
+            r.put(stored(f"s{i}", f"ses-{i}"))
+
+    store.write(fill)
+    ids = store.read(lambda txn: [s.metadata.id for s in Records(txn, SESSION).scan(after_id="ses-1")])
+    assert ids == ["ses-2", "ses-3", "ses-4"]
+    ids = store.read(
+        lambda txn: [
+            s.metadata.id
+            for s in Records(txn, SESSION).scan("org", ("acme",), after_id="ses-3", reverse=True)
+        ]
+    )
+    assert ids == ["ses-2", "ses-1", "ses-0"]

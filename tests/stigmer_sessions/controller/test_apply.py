@@ -1,0 +1,39 @@
+import pytest
+
+from pipeline.errors import NotFound
+from pipeline.store import LmdbStore
+from stigmer_sessions import SessionController
+from tests.conftest import make_session
+
+
+def test_apply_creates_then_updates_by_name(controller: SessionController) -> None:
+    first = controller.apply(make_session("Standup", subject="v1"))
+    second = controller.apply(make_session("Standup", subject="v2"))
+    assert second.metadata.id == first.metadata.id
+    assert second.spec.subject == "v2"
+    assert second.status.audit.spec_audit.event == "updated"
+    assert controller.list().total_size == 1
+
+
+def test_apply_is_idempotent(controller: SessionController, store: LmdbStore) -> None:
+    first = controller.apply(make_session("Standup"))
+    before = store.stat()
+    assert controller.apply(make_session("Standup")) == first
+    assert store.stat() == before
+
+
+def test_apply_by_id(controller: SessionController) -> None:
+    created = controller.create(make_session("Standup"))
+    request = make_session("Renamed", subject="by id")
+    request.metadata.id = created.metadata.id
+    applied = controller.apply(request)
+    assert applied.metadata.id == created.metadata.id
+    assert applied.metadata.slug == "standup"
+    assert applied.spec.subject == "by id"
+
+
+def test_apply_with_unknown_id_is_not_found(controller: SessionController) -> None:
+    request = make_session()
+    request.metadata.id = "ses-nope"
+    with pytest.raises(NotFound):
+        controller.apply(request)

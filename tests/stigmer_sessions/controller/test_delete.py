@@ -1,0 +1,27 @@
+import pytest
+
+from pipeline.errors import InvalidArgument, NotFound
+from pipeline.store import LmdbStore, Table
+from stigmer_sessions import SessionController, SessionId
+from tests.conftest import make_session
+
+
+def test_delete_returns_deleted_and_frees_the_slug(controller: SessionController, store: LmdbStore) -> None:
+    created = controller.create(make_session("a", tags=("t",)))
+    assert controller.delete(created.metadata.id) == created
+    with pytest.raises(NotFound):
+        controller.get(created.metadata.id)
+    assert store.stat() == {t.value: 0 for t in Table}
+    controller.create(make_session("a"))  # slug is free again
+
+
+def test_delete_twice_is_not_found(controller: SessionController) -> None:
+    created = controller.create(make_session())
+    controller.delete(SessionId(value=created.metadata.id))
+    with pytest.raises(NotFound):
+        controller.delete(created.metadata.id)
+
+
+def test_empty_id_is_invalid(controller: SessionController) -> None:
+    with pytest.raises(InvalidArgument):
+        controller.delete("")

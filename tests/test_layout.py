@@ -1,0 +1,44 @@
+"""Layering rules that keep the library reusable."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+
+
+def test_pipeline_never_imports_stigmer_sessions() -> None:
+    modules = sorted(
+        ".".join(p.relative_to(ROOT).with_suffix("").parts)
+        for p in (ROOT / "pipeline").rglob("*.py")
+        if p.name != "__init__.py"
+    )
+    code = "import importlib, sys\n"
+    code += "".join(f"importlib.import_module({m!r})\n" for m in modules)
+    code += "assert not [m for m in sys.modules if m.startswith('stigmer_sessions')], 'imported'\n"
+    result = _python(code)
+    assert result.returncode == 0, result.stderr
+    assert len(modules) > 20
+
+
+def test_generated_code_adds_no_top_level_packages() -> None:
+    result = _python(
+        "import importlib.util, stigmer_sessions, stigmer_sessions.grpc_server\n"
+        "print(importlib.util.find_spec('ai'), importlib.util.find_spec('buf'))"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "None None"
+
+
+def test_console_script_help_lists_the_serve_options() -> None:
+    script = Path(sys.executable).with_name("stigmer-sessions")
+    result = subprocess.run([str(script), "--help"], check=False, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    for option in ("--address", "--data-dir", "STIGMER_SESSIONS_ADDRESS", "STIGMER_SESSIONS_DATA_DIR"):
+        assert option in result.stdout
