@@ -1,0 +1,1 @@
+"""Benchmarks for stigmer-sessions; run with ``python -m bench`` (or ``make bench``)."""

@@ -1,0 +1,75 @@
+"""Timing helpers shared by the benchmarks."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass
+class Result:
+    name: str
+    ops_per_s: float  # median over rounds
+    p50_us: float
+    p99_us: float
+    baseline: str = ""
+    ratio: float | None = None  # ops/s relative to the baseline's ops/s
+    server_cpu_us: float | None = None
+
+
+def measure(name: str, op: Callable[[int], object], *, rounds: int = 5, per_round: int = 400) -> Result:
+    """Run ``op(i)`` ``rounds * per_round`` times (after a warm-up round); latency percentiles
+    over every call, throughput as the median of the rounds' throughputs."""
+    for i in range(min(per_round, 100)):
+        op(-1 - i)
+    samples: list[int] = []
+    rates: list[float] = []
+    clock = time.perf_counter_ns
+    n = 0
+    for _ in range(rounds):
+        start = clock()
+        for _ in range(per_round):
+            t = clock()
+            op(n)
+            samples.append(clock() - t)
+            n += 1
+        rates.append(per_round / ((clock() - start) / 1e9))
+    samples.sort()
+    return Result(
+        name,
+        statistics.median(rates),
+        samples[len(samples) // 2] / 1000,
+        samples[min(len(samples) - 1, int(len(samples) * 0.99))] / 1000,
+    )
+
+
+def versus(result: Result, baseline: Result) -> Result:
+    result.baseline = baseline.name
+    result.ratio = result.ops_per_s / baseline.ops_per_s
+    return result
+
+
+def pin(cpu: int) -> str:
+    """Pin this process to ``cpu`` when the machine has it; says what happened.
+
+    Uses the machine's CPU count, not the inherited mask: a server started by a pinned
+    client would otherwise only ever see the client's core.
+    """
+    count = os.cpu_count() or 1
+    if count < 2 or cpu >= count:
+        return f"not pinned ({count} cpu)"
+    try:
+        os.sched_setaffinity(0, {cpu})
+    except OSError as exc:
+        return f"not pinned ({exc})"
+    return f"cpu {cpu}"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
