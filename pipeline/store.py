@@ -22,6 +22,7 @@ import os
 import struct
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -175,6 +176,15 @@ class _ResizeGate:
                 self._cond.notify_all()
 
 
+@contextmanager
+def _lmdb_errors(what: str) -> Iterator[None]:
+    """Turn LMDB's exceptions into ours, for the calls outside a read/write callback."""
+    try:
+        yield
+    except lmdb.Error as exc:
+        raise Internal(f"{what} failed: {exc}") from exc
+
+
 _open_paths: set[str] = set()
 _open_paths_lock = threading.Lock()
 
@@ -231,7 +241,8 @@ class LmdbStore:
 
     @property
     def map_size(self) -> int:
-        return int(self._env.info()["map_size"])
+        with _lmdb_errors("reading the map size"):
+            return int(self._env.info()["map_size"])
 
     def read(self, fn: Callable[[Transaction], T]) -> T:
         self._check_open()
@@ -246,7 +257,8 @@ class LmdbStore:
                 raise Internal(f"store read failed: {exc}") from exc
             finally:
                 self._gate.leave()
-            self._gate.exclusive(lambda: self._env.set_mapsize(0))
+            with _lmdb_errors("adopting the grown map size"):
+                self._gate.exclusive(lambda: self._env.set_mapsize(0))
 
     def write(self, fn: Callable[[Transaction], T]) -> T:
         self._check_open()
@@ -264,7 +276,8 @@ class LmdbStore:
                 raise Internal(f"store write failed: {exc}") from exc
             finally:
                 self._gate.leave()
-            self._gate.exclusive(self._grow if grow else lambda: self._env.set_mapsize(0))
+            with _lmdb_errors("growing the store map"):
+                self._gate.exclusive(self._grow if grow else lambda: self._env.set_mapsize(0))
 
     def _grow(self) -> None:
         new_size = min(self.map_size * 2, self.MAX_MAP_SIZE)
@@ -276,7 +289,8 @@ class LmdbStore:
     def sync(self) -> None:
         """Flush to disk now (useful in relaxed mode)."""
         self._check_open()
-        self._env.sync(True)
+        with _lmdb_errors("store sync"):
+            self._env.sync(True)
 
     def stat(self) -> dict[str, int]:
         """Entry counts per table, for tests and diagnostics."""
@@ -286,7 +300,8 @@ class LmdbStore:
         if self._closed:
             return
         self._closed = True
-        self._gate.exclusive(self._env.close)
+        with _lmdb_errors("closing the store"):
+            self._gate.exclusive(self._env.close)
         with _open_paths_lock:
             _open_paths.discard(self._key)
 
