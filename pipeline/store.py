@@ -245,39 +245,31 @@ class LmdbStore:
             return int(self._env.info()["map_size"])
 
     def read(self, fn: Callable[[Transaction], T]) -> T:
-        self._check_open()
-        while True:
-            self._gate.enter()
-            try:
-                with self._env.begin(buffers=False) as txn:
-                    return fn(_LmdbTransaction(txn, self._dbs))
-            except lmdb.MapResizedError:  # another process grew the map: adopt its size, retry
-                pass
-            except lmdb.Error as exc:
-                raise Internal(f"store read failed: {exc}") from exc
-            finally:
-                self._gate.leave()
-            with _lmdb_errors("adopting the grown map size"):
-                self._gate.exclusive(lambda: self._env.set_mapsize(0))
+        return self._transact(fn, write=False)
 
     def write(self, fn: Callable[[Transaction], T]) -> T:
+        return self._transact(fn, write=True)
+
+    def _transact(self, fn: Callable[[Transaction], T], *, write: bool) -> T:
+        """Run ``fn`` in one transaction: commit on return, abort on raise. When the map is
+        full (or another process grew it) resize while no transaction is open and re-run
+        ``fn`` from scratch."""
         self._check_open()
         while True:
             self._gate.enter()
             try:
-                # `with` commits on normal exit and aborts when fn raises.
-                with self._env.begin(write=True) as txn:
+                with self._env.begin(write=write, buffers=False) as txn:
                     return fn(_LmdbTransaction(txn, self._dbs))
             except lmdb.MapFullError:
-                grow = True
-            except lmdb.MapResizedError:  # another process grew the map: adopt its size
-                grow = False
+                resize = self._grow
+            except lmdb.MapResizedError:
+                resize = self._adopt_map_size
             except lmdb.Error as exc:
-                raise Internal(f"store write failed: {exc}") from exc
+                raise Internal(f"store {'write' if write else 'read'} failed: {exc}") from exc
             finally:
                 self._gate.leave()
-            with _lmdb_errors("growing the store map"):
-                self._gate.exclusive(self._grow if grow else lambda: self._env.set_mapsize(0))
+            with _lmdb_errors("resizing the store map"):
+                self._gate.exclusive(resize)
 
     def _grow(self) -> None:
         new_size = min(self.map_size * 2, self.MAX_MAP_SIZE)
@@ -285,6 +277,10 @@ class LmdbStore:
             raise Internal(f"the store at {self._key} is full at {self.map_size} bytes")
         _log.info("growing LMDB map of %s to %d bytes", self._key, new_size)
         self._env.set_mapsize(new_size)
+
+    def _adopt_map_size(self) -> None:
+        """Another process grew the map: take its size (LMDB reads it with size 0)."""
+        self._env.set_mapsize(0)
 
     def sync(self) -> None:
         """Flush to disk now (useful in relaxed mode)."""
