@@ -14,9 +14,6 @@ from pipeline.ids import new_id, new_ulid
 CREATED = "created"
 UPDATED = "updated"
 
-#: Metadata fields a client owns on update; everything else is preserved or server-managed.
-CLIENT_METADATA_FIELDS = ("name", "labels", "annotations", "tags")
-
 
 def _stamp(info: Any, ctx: RequestContext[Any], *, created: bool, event: str) -> None:
     if created:
@@ -34,10 +31,10 @@ def _next_version(state: Any, previous_version_id: str) -> None:
     version.previous_version_id = previous_version_id
 
 
-def build_new(ctx: RequestContext[Any], source: Any, slug: str) -> Any:
-    """A fresh record from the client's ``source``: server id, slug, defaults, audit, version."""
-    state = type(source)()
-    state.CopyFrom(source)
+def build_new(ctx: RequestContext[Any], slug: str) -> Any:
+    """Finish ``ctx.new_state`` (the client's request, copied) into a fresh record: server id,
+    slug, api_version/kind defaults, audit and a first version. Returns it."""
+    state = ctx.new_state
     state.api_version = ctx.kind.api_version
     state.kind = ctx.kind.kind
     state.metadata.id = new_id(ctx.kind.id_prefix, ctx.now_ns)

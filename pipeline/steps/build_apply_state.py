@@ -20,7 +20,7 @@ class BuildApplyState:
     def __call__(self, ctx: RequestContext[Any]) -> None:
         existing = ctx[EXISTING]
         if existing is None:
-            ctx.new_state = build_new(ctx, ctx.input, ctx[SLUG])
+            build_new(ctx, ctx[SLUG])
             ctx[UNCHANGED] = False
             return
         ctx.new_state, changed = build_update(ctx, existing, ctx.input)

@@ -12,10 +12,10 @@ from pipeline.state import build_new
 
 @dataclass(frozen=True, slots=True)
 class BuildNewState:
-    """Reads ``ctx.input`` and ``ctx[SLUG]``; writes ``ctx.new_state``: the input with defaults
+    """Reads ``ctx.new_state`` (the input's copy) and ``ctx[SLUG]``; completes ``ctx.new_state``: defaults
     for api_version/kind, a new ``<prefix>-<ulid>`` id, audit (created by ``ctx.actor`` at
     ``ctx.now_ns``) and a first version. Client-sent status is dropped: it is server-managed.
     """
 
     def __call__(self, ctx: RequestContext[Any]) -> None:
-        ctx.new_state = build_new(ctx, ctx.input, ctx[SLUG])
+        build_new(ctx, ctx[SLUG])
