@@ -61,7 +61,13 @@ def _parser() -> argparse.ArgumentParser:
         help="durable: fsync every commit (survives a machine crash); relaxed: leave flushing to the OS",
     )
     serve.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS, help="RPC thread pool size")
-    serve.add_argument("--log-level", default=os.environ.get("STIGMER_SESSIONS_LOG_LEVEL", "INFO"))
+    serve.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        default=os.environ.get("STIGMER_SESSIONS_LOG_LEVEL", "INFO").upper(),
+        help="DEBUG also logs every pipeline step with its duration (env STIGMER_SESSIONS_LOG_LEVEL)",
+    )
     return parser
 
 
@@ -72,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(args_list)
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
-    logging.basicConfig(level=args.log_level.upper(), handlers=[handler], force=True)
+    logging.basicConfig(level=args.log_level, handlers=[handler], force=True)
     return serve(
         args.address, args.data_dir, durable=args.durability == "durable", max_workers=args.max_workers
     )
