@@ -22,6 +22,7 @@ from pipeline.errors import (
 )
 from pipeline.pipeline import Pipeline, Step
 from pipeline.resource import Index, ResourceKind, metadata_indexes
+from pipeline.retry import retry_on_conflict
 from pipeline.store import LmdbStore, Store, Table, Transaction
 
 __all__ = [
@@ -47,4 +48,5 @@ __all__ = [
     "Transaction",
     "Unavailable",
     "metadata_indexes",
+    "retry_on_conflict",
 ]

@@ -42,10 +42,22 @@ class RequestContext(Generic[I]):
     ``input`` is the request as received and is never mutated; ``new_state`` starts as a
     (lazily made) copy of it and is what command steps shape into the state to store.
     ``txn`` is the open store transaction the whole pipeline runs in; ``now_ns`` is read once
-    so every timestamp written by one request agrees.
+    so every timestamp written by one request agrees; ``operation`` is the pipeline's name.
     """
 
-    __slots__ = ("_new_state", "_values", "actor", "input", "kind", "now_ns", "records", "timings", "txn")
+    __slots__ = (
+        "_new_state",
+        "_values",
+        "actor",
+        "finished",
+        "input",
+        "kind",
+        "now_ns",
+        "operation",
+        "records",
+        "timings",
+        "txn",
+    )
 
     def __init__(
         self,
@@ -56,8 +68,11 @@ class RequestContext(Generic[I]):
         actor: str = SYSTEM_ACTOR,
         now_ns: int | None = None,
         values: dict[Key[Any], Any] | None = None,
+        operation: str = "",
     ) -> None:
         self.input = input
+        self.operation = operation
+        self.finished = False
         self.kind = kind
         self.txn = txn
         self.actor = actor or SYSTEM_ACTOR
@@ -66,6 +81,11 @@ class RequestContext(Generic[I]):
         self.timings: list[tuple[str, int]] = []
         self._values: dict[Key[Any], Any] = dict(values) if values else {}
         self._new_state: Any = None
+
+    def finish(self) -> None:
+        """Stop the pipeline after the current step, successfully (e.g. a replayed request
+        whose response is already in the context)."""
+        self.finished = True
 
     @property
     def new_state(self) -> Any:

@@ -16,6 +16,13 @@ TARGET_ID: Key[str] = Key("target_id")
 EXISTING: Key[Any] = Key("existing")
 #: True when an update/apply would store exactly what is stored: Persist then writes nothing.
 UNCHANGED: Key[bool] = Key("unchanged")
+#: The version a write expects the stored record to be at (``x-if-match``; a keyword in the
+#: library). Update and apply also take it from the request's ``metadata.version.id``.
+EXPECTED_VERSION: Key[str] = Key("expected_version")
+#: The client's idempotency key (``x-request-id``), for CheckIdempotency / RememberRequest.
+REQUEST_ID: Key[str] = Key("request_id")
+#: Set by CheckIdempotency when it answered from a remembered response.
+REPLAYED: Key[bool] = Key("replayed")
 #: What the operation returns to its caller.
 RESPONSE: Key[Any] = Key("response")
 #: Which index a list is served from, set by a kind-specific filter step (optional).

@@ -14,6 +14,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline import selectors
 from pipeline.errors import InvalidArgument
 
 DEFAULT_PAGE_SIZE = 50
@@ -27,12 +28,71 @@ class ListScope:
     """The index (None: all records of the kind) and entry values a list is read from.
 
     ``exact`` says the index holds precisely the records the request's filters select, so
-    its counter is the list's total and no record needs checking.
+    its counter is the list's total. A scope set by a kind-specific step is exact with
+    respect to its own filter and the request's ``org``; ListPage still checks (and, for
+    the total, counts) any other generic filter per record.
     """
 
     index: str | None = None
     values: tuple[str, ...] = ()
     exact: bool = True
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The generic filters of a list request, read from whichever of these fields it has:
+    ``org``, ``tags`` (all of), ``label_selector``, ``owner_scope`` (0: any)."""
+
+    org: str = ""
+    tags: tuple[str, ...] = ()
+    labels: tuple[selectors.Requirement, ...] = ()
+    owner_scope: int = 0
+
+    @classmethod
+    def of(cls, request: Any) -> Filters:
+        return cls(
+            org=getattr(request, "org", ""),
+            tags=tuple(sorted(set(getattr(request, "tags", ())))),
+            labels=selectors.parse(getattr(request, "label_selector", "")),
+            owner_scope=int(getattr(request, "owner_scope", 0)),
+        )
+
+    @property
+    def count(self) -> int:
+        return bool(self.org) + len(self.tags) + len(self.labels) + bool(self.owner_scope)
+
+    @property
+    def beyond_org(self) -> bool:
+        return bool(self.tags or self.labels or self.owner_scope)
+
+    def matches(self, record: Any) -> bool:
+        meta = record.metadata
+        return (
+            (not self.org or meta.org == self.org)
+            and (not self.owner_scope or meta.owner_scope == self.owner_scope)
+            and all(tag in meta.tags for tag in self.tags)
+            and selectors.matches(self.labels, meta.labels)
+        )
+
+    def key(self) -> tuple[object, ...]:
+        """A stable description for page-token fingerprints."""
+        return (self.org, self.tags, tuple(str(r) for r in self.labels), self.owner_scope)
+
+
+def newest_first(order_by: str, default: bool = True, field_name: str = "order_by") -> bool:
+    """AIP-132 style creation-time ordering: '' (default), 'create_time [asc|desc]'."""
+    words = order_by.lower().split()
+    if not words:
+        return default
+    if words[0] in ("create_time", "created_at") and len(words) <= 2:
+        direction = words[1] if len(words) == 2 else "asc"
+        if direction in ("asc", "desc"):
+            return direction == "desc"
+    raise InvalidArgument.for_field(
+        field_name,
+        f"cannot order by {order_by!r}: use 'create_time desc' (newest first) or 'create_time asc'",
+        "order_by.unsupported",
+    )
 
 
 @dataclass

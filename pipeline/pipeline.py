@@ -20,6 +20,14 @@ from pipeline.store import Store, Transaction
 _log = logging.getLogger("pipeline")
 
 
+class _DryRunDone(Exception):
+    """Carries a dry run's context out of the transaction it aborts."""
+
+    def __init__(self, ctx: RequestContext[Any]) -> None:
+        super().__init__("dry run")
+        self.ctx = ctx
+
+
 class Step(Protocol):
     """One unit of work. Reads and writes the context; raises a ResourceError to stop."""
 
@@ -59,6 +67,8 @@ class Pipeline(Generic[I]):
                 timings.append((name, elapsed))
                 if debug:
                     _log.debug("pipeline=%s step=%s duration_us=%.1f", self.name, name, elapsed / 1000)
+            if ctx.finished:
+                return
 
     def execute(
         self,
@@ -69,21 +79,31 @@ class Pipeline(Generic[I]):
         actor: str = "",
         values: dict[Key[Any], Any] | None = None,
         now_ns: int | None = None,
+        dry_run: bool = False,
     ) -> RequestContext[I]:
         """Open the right transaction, build a fresh context in it, run, and return the context.
 
         The context is rebuilt if the store re-runs the transaction (e.g. after growing the
-        map), so nothing from an aborted attempt leaks into the next one.
+        map), so nothing from an aborted attempt leaks into the next one. With ``dry_run``
+        every step runs (so every check and error is real) and the write transaction is then
+        aborted: the context says what would have been stored, and nothing was.
         """
 
         def body(txn: Transaction) -> RequestContext[I]:
-            ctx = RequestContext(request, kind=kind, txn=txn, actor=actor, values=values, now_ns=now_ns)
+            ctx = RequestContext(
+                request, kind=kind, txn=txn, actor=actor, values=values, now_ns=now_ns, operation=self.name
+            )
             self.run(ctx)
+            if dry_run and self.write:
+                raise _DryRunDone(ctx)  # leaving the transaction by an exception aborts it
             return ctx
 
         runner: Callable[[Callable[[Transaction], RequestContext[I]]], RequestContext[I]]
         runner = store.write if self.write else store.read
-        return runner(body)
+        try:
+            return runner(body)
+        except _DryRunDone as done:
+            return done.ctx
 
     def __repr__(self) -> str:
         return f"Pipeline({self.name}: {' -> '.join(self._names)})"

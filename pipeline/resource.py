@@ -49,19 +49,26 @@ def _org_tags(m: Any) -> Iterable[tuple[str, ...]]:
     return [(m.metadata.org, t) for t in set(m.metadata.tags)]
 
 
+def _labels(m: Any) -> Iterable[tuple[str, ...]]:
+    return list(m.metadata.labels.items())
+
+
 SLUG_INDEX = "slug"
 ORG_INDEX = "org"
 TAG_INDEX = "tag"
 ORG_TAG_INDEX = "org_tag"
+LABEL_INDEX = "label"
 
 
 def metadata_indexes() -> tuple[Index, ...]:
-    """The indexes every Stigmer resource kind wants: slug unique per org; org; tag; org+tag."""
+    """The indexes every Stigmer resource kind wants: slug unique per org; org; tag; org+tag;
+    label (key, value), which serves ``key=value`` selectors."""
     return (
         Index(SLUG_INDEX, _org_slug, unique=True),
         Index(ORG_INDEX, _org),
         Index(TAG_INDEX, _tags),
         Index(ORG_TAG_INDEX, _org_tags),
+        Index(LABEL_INDEX, _labels),
     )
 
 

@@ -42,6 +42,7 @@ class Table(enum.Enum):
     INDEX = "index"  # pack(kind, index, *values, id) -> id
     UNIQUE = "unique"  # pack(kind, index, *values) -> id
     COUNTERS = "counters"  # pack(kind[, index, *values]) -> int64
+    REQUESTS = "requests"  # remembered requests for idempotent retries, plus their expiry index
 
 
 class Transaction(Protocol):

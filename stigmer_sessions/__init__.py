@@ -15,6 +15,7 @@ from pipeline.errors import (
     NotFound,
     ResourceError,
 )
+from pipeline.retry import retry_on_conflict
 from stigmer_sessions.api import (
     ApiResourceMetadata,
     ApiResourceOwnerScope,
@@ -47,4 +48,5 @@ __all__ = [
     "SessionId",
     "SessionList",
     "SessionSpec",
+    "retry_on_conflict",
 ]

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from pipeline.errors import ResourceError
+from pipeline.idempotency import DEFAULT_TTL_NS
 from stigmer_sessions.controller.session_controller import SessionController
 from stigmer_sessions.grpc_server import DEFAULT_MAX_WORKERS, start_server
 
@@ -62,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS, help="RPC thread pool size")
     serve.add_argument(
+        "--request-id-ttl",
+        type=float,
+        default=DEFAULT_TTL_NS / 1e9,
+        metavar="SECONDS",
+        help="how long an x-request-id is remembered for idempotent retries (default 86400: 24 h)",
+    )
+    serve.add_argument(
         "--log-level",
         type=str.upper,
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -80,16 +88,25 @@ def main(argv: list[str] | None = None) -> int:
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=args.log_level, handlers=[handler], force=True)
     return serve(
-        args.address, args.data_dir, durable=args.durability == "durable", max_workers=args.max_workers
+        args.address,
+        args.data_dir,
+        durable=args.durability == "durable",
+        max_workers=args.max_workers,
+        request_id_ttl_s=args.request_id_ttl,
     )
 
 
 def serve(
-    address: str, data_dir: str, *, durable: bool = True, max_workers: int = DEFAULT_MAX_WORKERS
+    address: str,
+    data_dir: str,
+    *,
+    durable: bool = True,
+    max_workers: int = DEFAULT_MAX_WORKERS,
+    request_id_ttl_s: float = DEFAULT_TTL_NS / 1e9,
 ) -> int:
     """Run until SIGTERM/SIGINT, then drain in-flight requests and close the store."""
     try:
-        controller = SessionController(data_dir, durable=durable)
+        controller = SessionController(data_dir, durable=durable, request_id_ttl_s=request_id_ttl_s)
     except ResourceError as exc:
         print(f"stigmer-sessions: {exc.message}", file=sys.stderr)
         return 1

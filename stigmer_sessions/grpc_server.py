@@ -18,6 +18,7 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from pipeline.errors import InvalidArgument
 from pipeline.grpc_status import to_status
 from pipeline.keys import RESPONSE
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import (
@@ -29,6 +30,10 @@ from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import (
 from stigmer_sessions.controller.session_controller import SessionController
 
 ACTOR_HEADER = "x-actor-id"
+IF_MATCH_HEADER = "x-if-match"
+REQUEST_ID_HEADER = "x-request-id"
+DRY_RUN_HEADER = "x-dry-run"
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
 COMMAND_SERVICE = command_pb2.DESCRIPTOR.services_by_name["SessionCommandController"].full_name
 QUERY_SERVICE = query_pb2.DESCRIPTOR.services_by_name["SessionQueryController"].full_name
 DEFAULT_MAX_WORKERS = 8
@@ -36,16 +41,36 @@ DEFAULT_MAX_WORKERS = 8
 _log = logging.getLogger("stigmer_sessions.rpc")
 
 
-def actor_of(context: grpc.ServicerContext) -> str:
-    """The caller's actor id from ``x-actor-id`` metadata ('' lets the pipeline say system)."""
-    for key, value in context.invocation_metadata() or ():
-        if key == ACTOR_HEADER:
-            return str(value)
-    return ""
+@dataclass(frozen=True)
+class CallOptions:
+    """What a caller says in metadata: who it is, and how a write should behave."""
+
+    actor: str = ""
+    expected_version: str = ""
+    request_id: str = ""
+    dry_run: bool = False
+
+    @classmethod
+    def of(cls, context: grpc.ServicerContext) -> CallOptions:
+        headers = {key: str(value) for key, value in context.invocation_metadata() or ()}
+        dry_run = headers.get(DRY_RUN_HEADER, "").strip().lower()
+        if dry_run not in _TRUE + _FALSE:
+            raise InvalidArgument.for_field(
+                DRY_RUN_HEADER, f"must be true or false, not {dry_run!r}", "header.x-dry-run"
+            )
+        return cls(
+            actor=headers.get(ACTOR_HEADER, ""),
+            expected_version=headers.get(IF_MATCH_HEADER, ""),
+            request_id=headers.get(REQUEST_ID_HEADER, ""),
+            dry_run=dry_run in _TRUE,
+        )
 
 
 class RpcInvoker:
-    """Runs one controller operation for one RPC; the only place RPC errors are mapped."""
+    """Runs one controller operation for one RPC; the only place RPC errors are mapped.
+
+    Metadata: ``x-actor-id`` (audit), ``x-request-id`` (idempotent retries), ``x-if-match``
+    (expected version), ``x-dry-run: true`` (validate and report, write nothing)."""
 
     def __init__(self, controller: SessionController) -> None:
         self.controller = controller
@@ -53,9 +78,18 @@ class RpcInvoker:
     def __call__(self, service: str, operation: str, request: Message, context: grpc.ServicerContext) -> Any:
         start = time.perf_counter()
         code = grpc.StatusCode.OK
-        actor = actor_of(context)
+        options = CallOptions()
         try:
-            return self.controller.run(operation, request, actor=actor)[RESPONSE]
+            options = CallOptions.of(context)
+            ctx = self.controller.run(
+                operation,
+                request,
+                actor=options.actor,
+                request_id=options.request_id,
+                expected_version=options.expected_version,
+                dry_run=options.dry_run,
+            )
+            return ctx[RESPONSE]
         except Exception as exc:
             status = to_status(exc)
             code = status.code
@@ -69,7 +103,9 @@ class RpcInvoker:
                         "method": f"/{service}/{operation}",
                         "code": code.name,
                         "duration_ms": round((time.perf_counter() - start) * 1000, 3),
-                        "actor": actor or "system",
+                        "actor": options.actor or "system",
+                        **({"request_id": options.request_id} if options.request_id else {}),
+                        **({"dry_run": True} if options.dry_run else {}),
                     }
                 },
             )

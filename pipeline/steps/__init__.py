@@ -5,6 +5,8 @@ from pipeline.steps.build_list_response import BuildListResponse
 from pipeline.steps.build_new_state import BuildNewState
 from pipeline.steps.build_update_state import BuildUpdateState
 from pipeline.steps.check_duplicate import CheckDuplicate
+from pipeline.steps.check_idempotency import CheckIdempotency
+from pipeline.steps.check_version import CheckVersion
 from pipeline.steps.delete_resource import DeleteResource
 from pipeline.steps.extract_resource_id import ExtractResourceId
 from pipeline.steps.list_page import ListPage
@@ -15,6 +17,7 @@ from pipeline.steps.load_for_apply import LoadForApply
 from pipeline.steps.load_target import LoadTarget
 from pipeline.steps.persist import Persist
 from pipeline.steps.reject_client_id import RejectClientId
+from pipeline.steps.remember_request import RememberRequest
 from pipeline.steps.resolve_slug import ResolveSlug
 from pipeline.steps.validate_proto import ValidateProto
 
@@ -24,6 +27,8 @@ __all__ = [
     "BuildNewState",
     "BuildUpdateState",
     "CheckDuplicate",
+    "CheckIdempotency",
+    "CheckVersion",
     "DeleteResource",
     "ExtractResourceId",
     "ListPage",
@@ -34,6 +39,7 @@ __all__ = [
     "LoadTarget",
     "Persist",
     "RejectClientId",
+    "RememberRequest",
     "ResolveSlug",
     "ValidateProto",
 ]

@@ -2,47 +2,59 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from pipeline.context import RequestContext
 from pipeline.keys import LIST_PAGE, LIST_SCOPE
-from pipeline.listing import ListScope, Page, clamp_page_size, decode_token, encode_token, fingerprint
+from pipeline.listing import (
+    Filters,
+    ListScope,
+    Page,
+    clamp_page_size,
+    decode_token,
+    encode_token,
+    fingerprint,
+    newest_first,
+)
 from pipeline.records import Records
-from pipeline.resource import ORG_INDEX, ORG_TAG_INDEX, TAG_INDEX
+from pipeline.resource import LABEL_INDEX, ORG_INDEX, ORG_TAG_INDEX, TAG_INDEX
+from pipeline.selectors import EQUALS
 
 
-def plan_scope(records: Records[Any], org: str, tags: tuple[str, ...]) -> ListScope:
-    """The cheapest index for an (org, tags) filter. With several tags, the rarest one drives
-    the scan (its counter says how rare) and the others are checked per record."""
-    if tags:
-        index, prefix = (ORG_TAG_INDEX, (org,)) if org else (TAG_INDEX, ())
-        rarest = min(tags, key=lambda tag: records.count(index, (*prefix, tag)))
-        return ListScope(index, (*prefix, rarest), exact=len(tags) == 1)
-    if org:
-        return ListScope(ORG_INDEX, (org,))
-    return ListScope()
-
-
-def _matcher(org: str, tags: tuple[str, ...]) -> Callable[[Any], bool]:
-    def matches(record: Any) -> bool:
-        meta = record.metadata
-        return (not org or meta.org == org) and all(tag in meta.tags for tag in tags)
-
-    return matches
+def plan_scope(records: Records[Any], filters: Filters) -> ListScope:
+    """The cheapest index for the filters: among the org index, each tag's (org+)tag index
+    and each ``key=value`` label's index, the one with the fewest entries (counters say so,
+    in O(1) each). Every other filter is checked per record while scanning it."""
+    alone = filters.count == 1
+    candidates: list[ListScope] = []
+    if filters.org:
+        candidates.append(ListScope(ORG_INDEX, (filters.org,), exact=alone))
+    for tag in filters.tags:
+        if filters.org:
+            candidates.append(ListScope(ORG_TAG_INDEX, (filters.org, tag), exact=filters.count == 2))
+        else:
+            candidates.append(ListScope(TAG_INDEX, (tag,), exact=alone))
+    for requirement in filters.labels:
+        if requirement.op == EQUALS:
+            candidates.append(ListScope(LABEL_INDEX, (requirement.key, requirement.value), exact=alone))
+    if not candidates:
+        return ListScope(exact=filters.count == 0)
+    return min(candidates, key=lambda scope: records.count(scope.index, scope.values))
 
 
 @dataclass(frozen=True, slots=True)
 class ListPage:
-    """Reads ``ctx.input.page_size``/``.page_token`` and, where the request has them, ``.org``
-    and ``.tags``; reads ``ctx[LIST_SCOPE]`` when a kind-specific step chose the index;
-    writes ``ctx[LIST_PAGE]``.
+    """Reads ``ctx.input.page_size``/``.page_token`` and whichever generic filters the request
+    has (``org``, ``tags``, ``label_selector``, ``owner_scope``, ``order_by``); reads
+    ``ctx[LIST_SCOPE]`` when a kind-specific step chose the index; writes ``ctx[LIST_PAGE]``.
 
-    Newest first by default (``newest_first=False`` for oldest first). A page costs
-    O(page_size) index reads when the index matches the filters exactly; ``total_size`` then
-    comes from the index counter in O(1). Only multi-tag filters check records beyond the
-    page. Raises InvalidArgument for a malformed token or one from another query.
+    Newest first unless ``order_by`` (or ``newest_first=False``) says otherwise. Pages are
+    always full (``page_size`` entries unless the list ends): records an index cannot rule
+    out are checked while scanning. A page costs O(page_size) when the index matches the
+    filters exactly, and ``total_size`` then comes from a counter in O(1); otherwise the
+    total takes one more pass over the chosen index. Raises InvalidArgument for a bad
+    selector, order or token, or a token issued for another query.
     """
 
     newest_first: bool = True
@@ -50,18 +62,19 @@ class ListPage:
     def __call__(self, ctx: RequestContext[Any]) -> None:
         request = ctx.input
         page_size = clamp_page_size(request.page_size)
-        org: str = getattr(request, "org", "")
-        tags = tuple(sorted(set(getattr(request, "tags", ()))))
-        given_scope = ctx.get(LIST_SCOPE)
-        scope = given_scope or plan_scope(ctx.records, org, tags)
-        query = fingerprint(ctx.kind.name, given_scope, org, tags, self.newest_first)
+        filters = Filters.of(request)
+        reverse = newest_first(getattr(request, "order_by", ""), self.newest_first)
+        given = ctx.get(LIST_SCOPE)
+        if given is not None:
+            scope = ListScope(given.index, given.values, exact=given.exact and not filters.beyond_org)
+        else:
+            scope = plan_scope(ctx.records, filters)
+        query = fingerprint(ctx.kind.name, given, filters.key(), reverse)
         after = decode_token(request.page_token, query) if request.page_token else None
-        matches = _matcher(org, tags)
 
         page = Page(page_size=page_size)
-        scan = ctx.records.scan(scope.index, scope.values, after_id=after, reverse=self.newest_first)
-        for record in scan:
-            if not matches(record):
+        for record in ctx.records.scan(scope.index, scope.values, after_id=after, reverse=reverse):
+            if not filters.matches(record):
                 continue
             if len(page.entries) == page_size:  # one more exists: there is a next page
                 page.next_page_token = encode_token(query, page.entries[-1].metadata.id)
@@ -70,5 +83,7 @@ class ListPage:
         if scope.exact:
             page.total_size = ctx.records.count(scope.index, scope.values)
         else:
-            page.total_size = sum(1 for r in ctx.records.scan(scope.index, scope.values) if matches(r))
+            page.total_size = sum(
+                1 for r in ctx.records.scan(scope.index, scope.values) if filters.matches(r)
+            )
         ctx[LIST_PAGE] = page

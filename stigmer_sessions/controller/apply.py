@@ -1,20 +1,42 @@
 """Apply (create or update) a session, by id if given, else by (org, slug from name).
 
-``ValidateProto -> ResolveSlug -> LoadForApply -> BuildApplyState -> Persist``
+``ValidateProto -> CheckIdempotency -> ResolveSlug -> LoadForApply -> CheckVersion ->
+BuildApplyState -> Persist -> RememberRequest``
 """
 
 from __future__ import annotations
 
 import protovalidate
 
+from pipeline.idempotency import DEFAULT_TTL_NS
 from pipeline.pipeline import Pipeline
-from pipeline.steps import BuildApplyState, LoadForApply, Persist, ResolveSlug, ValidateProto
+from pipeline.steps import (
+    BuildApplyState,
+    CheckIdempotency,
+    CheckVersion,
+    LoadForApply,
+    Persist,
+    RememberRequest,
+    ResolveSlug,
+    ValidateProto,
+)
 from stigmer_sessions.api import Session
 
 
-def build(validator: protovalidate.Validator | None = None) -> Pipeline[Session]:
+def build(
+    validator: protovalidate.Validator | None = None, *, request_ttl_ns: int = DEFAULT_TTL_NS
+) -> Pipeline[Session]:
     return Pipeline(
         "session.apply",
-        [ValidateProto(validator), ResolveSlug(), LoadForApply(), BuildApplyState(), Persist()],
+        [
+            ValidateProto(validator),
+            CheckIdempotency(),
+            ResolveSlug(),
+            LoadForApply(),
+            CheckVersion(),
+            BuildApplyState(),
+            Persist(),
+            RememberRequest(request_ttl_ns),
+        ],
         write=True,
     )

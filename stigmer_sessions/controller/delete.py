@@ -1,20 +1,40 @@
 """Delete a session and its index entries; returns the deleted session.
 
-``ValidateProto -> ExtractResourceId -> LoadExistingForDelete -> DeleteResource``
+``ValidateProto -> CheckIdempotency -> ExtractResourceId -> LoadExistingForDelete ->
+CheckVersion -> DeleteResource -> RememberRequest``
 """
 
 from __future__ import annotations
 
 import protovalidate
 
+from pipeline.idempotency import DEFAULT_TTL_NS
 from pipeline.pipeline import Pipeline
-from pipeline.steps import DeleteResource, ExtractResourceId, LoadExistingForDelete, ValidateProto
+from pipeline.steps import (
+    CheckIdempotency,
+    CheckVersion,
+    DeleteResource,
+    ExtractResourceId,
+    LoadExistingForDelete,
+    RememberRequest,
+    ValidateProto,
+)
 from stigmer_sessions.api import SessionId
 
 
-def build(validator: protovalidate.Validator | None = None) -> Pipeline[SessionId]:
+def build(
+    validator: protovalidate.Validator | None = None, *, request_ttl_ns: int = DEFAULT_TTL_NS
+) -> Pipeline[SessionId]:
     return Pipeline(
         "session.delete",
-        [ValidateProto(validator), ExtractResourceId(), LoadExistingForDelete(), DeleteResource()],
+        [
+            ValidateProto(validator),
+            CheckIdempotency(),
+            ExtractResourceId(),
+            LoadExistingForDelete(),
+            CheckVersion(),
+            DeleteResource(),
+            RememberRequest(request_ttl_ns),
+        ],
         write=True,
     )

@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 import protovalidate
 from google.protobuf.message import Message
 
-from pipeline.context import RequestContext
-from pipeline.keys import RESPONSE
+from pipeline.context import Key, RequestContext
+from pipeline.idempotency import DEFAULT_TTL_NS
+from pipeline.keys import EXPECTED_VERSION, REQUEST_ID, RESPONSE
 from pipeline.pipeline import Pipeline
 from pipeline.store import LmdbStore, Store
 from pipeline.validation import shared_validator, warm_up
@@ -57,15 +58,17 @@ class SessionController:
         store: Store | None = None,
         durable: bool = True,
         validator: protovalidate.Validator | None = None,
+        request_id_ttl_s: float = DEFAULT_TTL_NS / 1e9,
     ) -> None:
         self._owns_store = store is None
         self.store: Store = store if store is not None else LmdbStore(data_dir, durable=durable)
         v = validator or shared_validator()
+        ttl = int(request_id_ttl_s * 1e9)
         self.pipelines: dict[str, Pipeline[Any]] = {
-            "create": create.build(v),
-            "update": update.build(v),
-            "apply": apply.build(v),
-            "delete": delete.build(v),
+            "create": create.build(v, request_ttl_ns=ttl),
+            "update": update.build(v, request_ttl_ns=ttl),
+            "apply": apply.build(v, request_ttl_ns=ttl),
+            "delete": delete.build(v, request_ttl_ns=ttl),
             "get": get.build(v),
             "getByReference": get_by_reference.build(v),
             "list": list_.build(v),
@@ -83,48 +86,123 @@ class SessionController:
             v,
         )
 
-    def run(self, operation: str, request: Message, *, actor: str = "") -> RequestContext[Any]:
-        """Run one operation's pipeline and return its context (response, step timings)."""
-        return self.pipelines[operation].execute(self.store, request, kind=SESSION, actor=actor)
+    def run(
+        self,
+        operation: str,
+        request: Message,
+        *,
+        actor: str = "",
+        request_id: str = "",
+        expected_version: str = "",
+        dry_run: bool = False,
+        now_ns: int | None = None,
+    ) -> RequestContext[Any]:
+        """Run one operation's pipeline and return its context (response, step timings).
 
-    def _call(self, operation: str, request: Message, actor: str, response_type: type[R]) -> R:
-        response = self.run(operation, request, actor=actor)[RESPONSE]
-        assert isinstance(response, response_type)
-        return response
+        ``request_id`` makes a write idempotent (a retry with the same id and payload returns
+        the first response); ``expected_version`` makes it conditional (ABORTED if the stored
+        version differs); ``dry_run`` runs every check and returns what would be stored,
+        writing nothing. Queries ignore all three.
+        """
+        values: dict[Key[Any], Any] = {}
+        if request_id:
+            values[REQUEST_ID] = request_id
+        if expected_version:
+            values[EXPECTED_VERSION] = expected_version
+        return self.pipelines[operation].execute(
+            self.store, request, kind=SESSION, actor=actor, values=values, dry_run=dry_run, now_ns=now_ns
+        )
 
-    def create(self, session: Session, *, actor: str = "") -> Session:
+    def create(
+        self, session: Session, *, actor: str = "", request_id: str = "", dry_run: bool = False
+    ) -> Session:
         """Create; ALREADY_EXISTS if (org, slug) is taken, INVALID_ARGUMENT for bad input."""
-        return self._call("create", session, actor, Session)
+        ctx = self.run("create", session, actor=actor, request_id=request_id, dry_run=dry_run)
+        return _expect(ctx[RESPONSE], Session)
 
-    def update(self, session: Session, *, actor: str = "") -> Session:
-        """Replace spec, name, labels, annotations and tags of session ``metadata.id``."""
-        return self._call("update", session, actor, Session)
+    def update(
+        self,
+        session: Session,
+        *,
+        actor: str = "",
+        request_id: str = "",
+        expected_version: str = "",
+        dry_run: bool = False,
+    ) -> Session:
+        """Replace spec, name, labels, annotations and tags of session ``metadata.id``.
 
-    def apply(self, session: Session, *, actor: str = "") -> Session:
-        """Create or update, by id if given, else by (org, slug from name)."""
-        return self._call("apply", session, actor, Session)
+        Conditional on ``expected_version`` or, when that is empty, on the request's
+        ``metadata.version.id`` if set: ABORTED when the stored version differs."""
+        ctx = self.run(
+            "update",
+            session,
+            actor=actor,
+            request_id=request_id,
+            expected_version=expected_version,
+            dry_run=dry_run,
+        )
+        return _expect(ctx[RESPONSE], Session)
 
-    def delete(self, session_id: str | SessionId, *, actor: str = "") -> Session:
-        """Delete and return the deleted session."""
-        return self._call("delete", _session_id(session_id), actor, Session)
+    def apply(
+        self,
+        session: Session,
+        *,
+        actor: str = "",
+        request_id: str = "",
+        expected_version: str = "",
+        dry_run: bool = False,
+    ) -> Session:
+        """Create or update, by id if given, else by (org, slug from name); conditional as
+        :meth:`update` is."""
+        ctx = self.run(
+            "apply",
+            session,
+            actor=actor,
+            request_id=request_id,
+            expected_version=expected_version,
+            dry_run=dry_run,
+        )
+        return _expect(ctx[RESPONSE], Session)
+
+    def delete(
+        self,
+        session_id: str | SessionId,
+        *,
+        actor: str = "",
+        request_id: str = "",
+        expected_version: str = "",
+        dry_run: bool = False,
+    ) -> Session:
+        """Delete and return the deleted session; only if at ``expected_version`` when given."""
+        ctx = self.run(
+            "delete",
+            _session_id(session_id),
+            actor=actor,
+            request_id=request_id,
+            expected_version=expected_version,
+            dry_run=dry_run,
+        )
+        return _expect(ctx[RESPONSE], Session)
 
     def get(self, session_id: str | SessionId) -> Session:
-        return self._call("get", _session_id(session_id), "", Session)
+        return _expect(self.run("get", _session_id(session_id))[RESPONSE], Session)
 
     def get_by_reference(
         self, reference: ApiResourceReference | None = None, *, org: str = "", slug: str = ""
     ) -> Session:
         """By an ``ApiResourceReference``, or by ``org=`` and ``slug=``."""
         ref = reference if reference is not None else ApiResourceReference(org=org, slug=slug)
-        return self._call("getByReference", ref, "", Session)
+        return _expect(self.run("getByReference", ref)[RESPONSE], Session)
 
     def list(self, request: ListSessionsRequest | None = None, **fields: Any) -> SessionList:
         """One page, newest first: ``list(org="acme", tags=["x"], page_size=20, page_token=...)``."""
-        return self._call("list", request or ListSessionsRequest(**fields), "", SessionList)
+        return _expect(self.run("list", request or ListSessionsRequest(**fields))[RESPONSE], SessionList)
 
     def list_by_agent(self, request: ListSessionsByAgentRequest | None = None, **fields: Any) -> SessionList:
         """One page of the sessions whose ``spec.agent_instance_id`` is ``agent_id``."""
-        return self._call("listByAgent", request or ListSessionsByAgentRequest(**fields), "", SessionList)
+        return _expect(
+            self.run("listByAgent", request or ListSessionsByAgentRequest(**fields))[RESPONSE], SessionList
+        )
 
     def close(self) -> None:
         """Close the store if this controller opened it."""
@@ -136,6 +214,12 @@ class SessionController:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _expect(response: Any, response_type: type[R]) -> R:
+    if not isinstance(response, response_type):  # a pipeline wiring bug, never user input
+        raise TypeError(f"expected {response_type.__name__}, got {type(response).__name__}")
+    return response
 
 
 def _session_id(value: str | SessionId) -> SessionId:

@@ -1,20 +1,40 @@
-"""Update a session by ``metadata.id``.
+"""Update a session by ``metadata.id``, optionally only if it is still at a given version.
 
-``ValidateProto -> LoadExisting -> BuildUpdateState -> Persist``
+``ValidateProto -> CheckIdempotency -> LoadExisting -> CheckVersion -> BuildUpdateState ->
+Persist -> RememberRequest``
 """
 
 from __future__ import annotations
 
 import protovalidate
 
+from pipeline.idempotency import DEFAULT_TTL_NS
 from pipeline.pipeline import Pipeline
-from pipeline.steps import BuildUpdateState, LoadExisting, Persist, ValidateProto
+from pipeline.steps import (
+    BuildUpdateState,
+    CheckIdempotency,
+    CheckVersion,
+    LoadExisting,
+    Persist,
+    RememberRequest,
+    ValidateProto,
+)
 from stigmer_sessions.api import Session
 
 
-def build(validator: protovalidate.Validator | None = None) -> Pipeline[Session]:
+def build(
+    validator: protovalidate.Validator | None = None, *, request_ttl_ns: int = DEFAULT_TTL_NS
+) -> Pipeline[Session]:
     return Pipeline(
         "session.update",
-        [ValidateProto(validator), LoadExisting(), BuildUpdateState(), Persist()],
+        [
+            ValidateProto(validator),
+            CheckIdempotency(),
+            LoadExisting(),
+            CheckVersion(),
+            BuildUpdateState(),
+            Persist(),
+            RememberRequest(request_ttl_ns),
+        ],
         write=True,
     )

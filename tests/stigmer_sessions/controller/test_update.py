@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline.errors import InvalidArgument, NotFound
+from pipeline.errors import Aborted, InvalidArgument, NotFound
 from stigmer_sessions import Session, SessionController
 from tests.conftest import make_session
 
@@ -22,13 +22,24 @@ def test_update_replaces_client_fields_and_moves_version(controller: SessionCont
     assert controller.list(tags=["x"]).total_size == 0
 
 
-def test_repeating_an_update_writes_nothing_new(controller: SessionController) -> None:
+def test_repeating_an_unconditional_update_writes_nothing_new(controller: SessionController) -> None:
     created = controller.create(make_session("a"))
     request = Session()
     request.CopyFrom(created)
+    request.metadata.ClearField("version")  # no expected version: unconditional
     request.spec.subject = "s"
     first = controller.update(request)
     assert controller.update(request) == first
+
+
+def test_repeating_a_conditional_update_is_a_conflict(controller: SessionController) -> None:
+    created = controller.create(make_session("a"))
+    request = Session()
+    request.CopyFrom(created)  # carries the version it was read at
+    request.spec.subject = "s"
+    controller.update(request)
+    with pytest.raises(Aborted, match=created.metadata.version.id):
+        controller.update(request)
 
 
 def test_unknown_id_is_not_found(controller: SessionController) -> None:

@@ -1,0 +1,78 @@
+"""Label selectors: ``env=prod,tier!=free,team,!legacy``.
+
+Requirements are comma-separated and all must hold:
+
+==============  =====================================================
+``key=value``   the label is present with that value (``==`` too)
+``key!=value``  the label is absent or has another value (as in Kubernetes)
+``key``         the label is present, with any value
+``!key``        the label is absent
+==============  =====================================================
+
+Keys are letters, digits and ``._/-`` (starting with a letter or digit); values are letters,
+digits and ``._-``, possibly empty. Whitespace around tokens is ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pipeline.errors import InvalidArgument
+
+EQUALS, NOT_EQUALS, EXISTS, NOT_EXISTS = "=", "!=", "exists", "!exists"
+_KEY = r"[A-Za-z0-9][A-Za-z0-9._/-]*"
+_VALUE = r"[A-Za-z0-9._-]*"
+_REQUIREMENT = re.compile(
+    rf"^(?:(?P<not>!)\s*(?P<absent>{_KEY})|(?P<key>{_KEY})\s*(?:(?P<op>==|=|!=)\s*(?P<value>{_VALUE}))?)$"
+)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    key: str
+    op: str
+    value: str = ""
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        if self.op == EQUALS:
+            return labels.get(self.key) == self.value
+        if self.op == NOT_EQUALS:
+            return labels.get(self.key) != self.value
+        if self.op == EXISTS:
+            return self.key in labels
+        return self.key not in labels
+
+    def __str__(self) -> str:
+        if self.op in (EQUALS, NOT_EQUALS):
+            return f"{self.key}{self.op}{self.value}"
+        return self.key if self.op == EXISTS else f"!{self.key}"
+
+
+def parse(selector: str, field: str = "label_selector") -> tuple[Requirement, ...]:
+    """The requirements of ``selector`` (empty: none); InvalidArgument naming ``field`` and
+    the offending part when it does not parse."""
+    if not selector.strip():
+        return ()
+    requirements = []
+    for part in selector.split(","):
+        match = _REQUIREMENT.match(part.strip())
+        if match is None:
+            raise InvalidArgument.for_field(
+                field,
+                f"cannot parse {part.strip()!r}: use key=value, key!=value, key or !key, separated by commas",
+                "label_selector.syntax",
+            )
+        if match["absent"]:
+            requirements.append(Requirement(match["absent"], NOT_EXISTS))
+        elif match["op"]:
+            op = NOT_EQUALS if match["op"] == "!=" else EQUALS
+            requirements.append(Requirement(match["key"], op, match["value"]))
+        else:
+            requirements.append(Requirement(match["key"], EXISTS))
+    return tuple(requirements)
+
+
+def matches(requirements: tuple[Requirement, ...], labels: Mapping[str, str]) -> bool:
+    return all(r.matches(labels) for r in requirements)

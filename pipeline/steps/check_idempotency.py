@@ -1,0 +1,40 @@
+"""CheckIdempotency: a retried write (same request id, same payload) gets its first answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline import idempotency
+from pipeline.context import RequestContext
+from pipeline.errors import AlreadyExists
+from pipeline.keys import EXPECTED_VERSION, REPLAYED, REQUEST_ID, RESPONSE
+
+
+@dataclass(frozen=True, slots=True)
+class CheckIdempotency:
+    """Reads ``ctx[REQUEST_ID]`` (optional), ``ctx.input``, ``ctx.operation`` and
+    ``ctx[EXPECTED_VERSION]``; on a remembered, unexpired request writes ``ctx[RESPONSE]``,
+    ``ctx[REPLAYED]`` and finishes the pipeline, so nothing is written again.
+
+    Raises AlreadyExists when the request id was used for a different request (another
+    operation, payload or precondition): silently answering it with the other request's
+    result would hide a client bug.
+    """
+
+    def __call__(self, ctx: RequestContext[Any]) -> None:
+        request_id = ctx.get(REQUEST_ID)
+        if not request_id:
+            return
+        entry = idempotency.lookup(ctx.txn, ctx.kind.name, request_id, ctx.now_ns)
+        if entry is None:
+            return
+        digest = idempotency.fingerprint(ctx.operation, ctx.input, ctx.get(EXPECTED_VERSION, ""))
+        if entry.fingerprint != digest:
+            raise AlreadyExists(
+                f"request id {request_id!r} was already used for a different request; "
+                f"use a new request id for a new request"
+            )
+        ctx[RESPONSE] = ctx.kind.message_type.FromString(entry.response)
+        ctx[REPLAYED] = True
+        ctx.finish()

@@ -1,0 +1,35 @@
+"""RememberRequest: record a write's response under its request id, in the write's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline import idempotency
+from pipeline.context import RequestContext
+from pipeline.keys import EXPECTED_VERSION, REQUEST_ID, RESPONSE
+
+
+@dataclass(frozen=True, slots=True)
+class RememberRequest:
+    """Reads ``ctx[REQUEST_ID]`` (optional) and ``ctx[RESPONSE]``; stores them for ``ttl_ns``
+    (default 24 h) and purges a few expired entries. Last step of a write pipeline: it runs
+    only if everything before succeeded, and its entry commits or aborts with the change.
+    """
+
+    ttl_ns: int = idempotency.DEFAULT_TTL_NS
+
+    def __call__(self, ctx: RequestContext[Any]) -> None:
+        idempotency.purge_expired(ctx.txn, ctx.now_ns)
+        request_id = ctx.get(REQUEST_ID)
+        if not request_id:
+            return
+        digest = idempotency.fingerprint(ctx.operation, ctx.input, ctx.get(EXPECTED_VERSION, ""))
+        idempotency.remember(
+            ctx.txn,
+            ctx.kind.name,
+            request_id,
+            digest=digest,
+            response=ctx[RESPONSE].SerializeToString(),
+            expires_at_ns=ctx.now_ns + self.ttl_ns,
+        )
