@@ -17,11 +17,8 @@ T = TypeVar("T")
 def _is_conflict(exc: BaseException) -> bool:
     if isinstance(exc, Aborted):
         return True
-    return (
-        isinstance(exc, grpc.RpcError)
-        and isinstance(exc, grpc.Call)
-        and exc.code() == grpc.StatusCode.ABORTED
-    )
+    code = getattr(exc, "code", None)  # grpc's call errors are also grpc.Call, which has code()
+    return isinstance(exc, grpc.RpcError) and callable(code) and code() == grpc.StatusCode.ABORTED
 
 
 def retry_on_conflict(

@@ -4,12 +4,16 @@ from pipeline.errors import InvalidArgument
 from pipeline.listing import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
+    Filters,
     Page,
     clamp_page_size,
     decode_token,
     encode_token,
     fingerprint,
+    newest_first,
 )
+from stigmer_sessions.api import ApiResourceOwnerScope, ListSessionsRequest
+from tests.conftest import make_session
 
 
 def test_page_size_default_and_clamp() -> None:
@@ -40,3 +44,35 @@ def test_total_pages() -> None:
     assert Page(total_size=0, page_size=50).total_pages == 0
     assert Page(total_size=50, page_size=50).total_pages == 1
     assert Page(total_size=51, page_size=50).total_pages == 2
+
+
+@pytest.mark.parametrize(
+    ("order_by", "expected"),
+    [("", True), ("create_time desc", True), ("create_time", False), ("CREATE_TIME ASC", False)],
+)
+def test_order_by(order_by: str, expected: bool) -> None:
+    assert newest_first(order_by) is expected
+
+
+@pytest.mark.parametrize("order_by", ["name", "create_time sideways", "create_time asc extra"])
+def test_unsupported_order_by(order_by: str) -> None:
+    with pytest.raises(InvalidArgument) as err:
+        newest_first(order_by)
+    assert err.value.violations[0].field == "order_by"
+
+
+def test_filters_from_a_request_and_matching() -> None:
+    request = ListSessionsRequest(
+        org="acme",
+        tags=["b", "a", "b"],
+        label_selector="env=prod",
+        owner_scope=ApiResourceOwnerScope.organization,
+    )
+    filters = Filters.of(request)
+    assert filters.tags == ("a", "b")
+    assert filters.count == 5
+    record = make_session(org="acme", tags=("a", "b", "c"))
+    record.metadata.labels["env"] = "prod"
+    assert filters.matches(record)
+    record.metadata.owner_scope = ApiResourceOwnerScope.identity_account
+    assert not filters.matches(record)

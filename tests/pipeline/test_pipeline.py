@@ -69,3 +69,34 @@ def test_steps_are_logged_at_debug_with_pipeline_and_step(
 
 def test_repr_lists_the_steps() -> None:
     assert repr(Pipeline("demo", [Record("a"), Fail()], write=False)) == "Pipeline(demo: Record -> Fail)"
+
+
+@dataclass(frozen=True)
+class Finish:
+    def __call__(self, ctx: RequestContext[Any]) -> None:
+        ctx.finish()
+
+
+def test_finish_ends_the_pipeline_successfully_and_commits(store: LmdbStore) -> None:
+    p = Pipeline[SessionId]("t", [WriteKey(b"k"), Finish(), Fail()], write=True)
+    ctx = p.execute(store, SessionId(value="x"), kind=SESSION)
+    assert [name for name, _ in ctx.timings] == ["WriteKey", "Finish"]
+    assert store.read(lambda txn: txn.get(Table.RECORDS, b"k")) == b"v"
+
+
+def test_dry_run_runs_every_step_then_aborts(store: LmdbStore) -> None:
+    p = Pipeline[SessionId]("t", [WriteKey(b"k"), Record("after")], write=True)
+    ctx = p.execute(store, SessionId(value="x"), kind=SESSION, dry_run=True)
+    assert ctx[SEEN] == ["after"]
+    assert store.read(lambda txn: txn.get(Table.RECORDS, b"k")) is None
+
+
+def test_dry_run_reports_errors_like_a_real_run(store: LmdbStore) -> None:
+    p = Pipeline[SessionId]("t", [WriteKey(b"k"), Fail()], write=True)
+    with pytest.raises(NotFound):
+        p.execute(store, SessionId(value="x"), kind=SESSION, dry_run=True)
+
+
+def test_context_knows_its_operation(store: LmdbStore) -> None:
+    ctx = Pipeline[SessionId]("demo.op", [], write=False).execute(store, SessionId(value="x"), kind=SESSION)
+    assert ctx.operation == "demo.op"

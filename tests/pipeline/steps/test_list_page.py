@@ -2,10 +2,13 @@ import pytest
 
 from pipeline.errors import InvalidArgument
 from pipeline.keys import LIST_PAGE, LIST_SCOPE
-from pipeline.listing import ListScope
+from pipeline.listing import Filters, ListScope
+from pipeline.records import Records
 from pipeline.steps import ListPage
+from pipeline.steps.list_page import plan_scope
 from stigmer_sessions import SessionController
-from stigmer_sessions.api import ListSessionsByAgentRequest, ListSessionsRequest
+from stigmer_sessions.api import ApiResourceOwnerScope, ListSessionsByAgentRequest, ListSessionsRequest
+from stigmer_sessions.resource import SESSION
 from tests.conftest import RunStep, make_session
 
 
@@ -98,3 +101,74 @@ def test_bad_or_foreign_token_is_invalid_argument(run_step: RunStep, seeded: lis
     token = run_step(ListPage(), ListSessionsRequest(page_size=1), write=False)[LIST_PAGE].next_page_token
     with pytest.raises(InvalidArgument, match="different query"):
         run_step(ListPage(), ListSessionsRequest(page_size=1, org="acme", page_token=token), write=False)
+
+
+@pytest.fixture
+def labelled(controller: SessionController) -> list[str]:
+    """ids oldest first; labels: env alternates prod/dev, tier only on every third."""
+    ids = []
+    for i in range(9):
+        s = make_session(f"l{i}", org="acme")
+        s.metadata.labels["env"] = "prod" if i % 2 == 0 else "dev"
+        if i % 3 == 0:
+            s.metadata.labels["tier"] = "free"
+        if i == 4:
+            s.metadata.owner_scope = ApiResourceOwnerScope.identity_account
+        ids.append(controller.create(s).metadata.id)
+    return ids
+
+
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ("env=prod", [8, 6, 4, 2, 0]),
+        ("env=prod,tier!=free", [8, 4, 2]),
+        ("tier", [6, 3, 0]),
+        ("!tier,env=dev", [7, 5, 1]),
+        ("env=qa", []),
+    ],
+)
+def test_label_selector(run_step: RunStep, labelled: list[str], selector: str, expected: list[int]) -> None:
+    page = run_step(ListPage(), ListSessionsRequest(label_selector=selector), write=False)[LIST_PAGE]
+    assert ids_of(page) == [labelled[i] for i in expected]
+    assert page.total_size == len(expected)
+
+
+def test_owner_scope_filter(run_step: RunStep, labelled: list[str]) -> None:
+    page = run_step(
+        ListPage(), ListSessionsRequest(owner_scope=ApiResourceOwnerScope.identity_account), write=False
+    )[LIST_PAGE]
+    assert ids_of(page) == [labelled[4]]
+
+
+def test_order_by_oldest_first_and_token_bound_to_order(run_step: RunStep, labelled: list[str]) -> None:
+    request = ListSessionsRequest(order_by="create_time asc", page_size=4)
+    page = run_step(ListPage(), request, write=False)[LIST_PAGE]
+    assert ids_of(page) == labelled[:4]
+    with pytest.raises(InvalidArgument, match="different query"):
+        run_step(ListPage(), ListSessionsRequest(page_size=4, page_token=page.next_page_token), write=False)
+
+
+def test_pages_stay_full_when_an_unindexed_filter_skips_records(
+    run_step: RunStep, labelled: list[str]
+) -> None:
+    seen: list[list[str]] = []
+    token = ""
+    while True:
+        request = ListSessionsRequest(label_selector="env!=prod", page_size=2, page_token=token)
+        page = run_step(ListPage(), request, write=False)[LIST_PAGE]
+        seen.append(ids_of(page))
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == [[labelled[7], labelled[5]], [labelled[3], labelled[1]]]
+
+
+def test_planner_drives_from_the_rarest_indexed_filter(controller: SessionController, store: object) -> None:
+    for i in range(30):
+        s = make_session(f"p{i}", tags=("common",))
+        s.metadata.labels["env"] = "prod" if i == 7 else "dev"
+        controller.create(s)
+    filters = Filters.of(ListSessionsRequest(tags=["common"], label_selector="env=prod"))
+    scope = store.read(lambda txn: plan_scope(Records(txn, SESSION), filters))  # type: ignore[attr-defined]
+    assert (scope.index, scope.values, scope.exact) == ("label", ("env", "prod"), False)

@@ -1,0 +1,60 @@
+import pytest
+
+from pipeline import idempotency
+from pipeline.errors import AlreadyExists
+from pipeline.keys import REPLAYED, REQUEST_ID, RESPONSE
+from pipeline.steps import CheckIdempotency
+from pipeline.store import LmdbStore
+from stigmer_sessions import Session
+from tests.conftest import RunStep, make_session
+
+NOW = 10**18
+
+
+def _remember(store: LmdbStore, request: Session, response: Session, *, expires: int = NOW + 100) -> None:
+    digest = idempotency.fingerprint("op", request)
+    store.write(
+        lambda txn: idempotency.remember(
+            txn, "session", "r1", digest=digest, response=response.SerializeToString(), expires_at_ns=expires
+        )
+    )
+
+
+def _run(run_step: RunStep, request: Session, **kw: object) -> object:
+    def step(ctx: object) -> None:
+        ctx.operation = "op"  # type: ignore[attr-defined]
+        CheckIdempotency()(ctx)  # type: ignore[arg-type]
+
+    return run_step(step, request, values={REQUEST_ID: "r1"}, now_ns=NOW, write=False, **kw)
+
+
+def test_without_request_id_does_nothing(run_step: RunStep) -> None:
+    ctx = run_step(CheckIdempotency(), make_session(), write=False)
+    assert not ctx.finished
+    assert RESPONSE not in ctx
+
+
+def test_unknown_request_id_continues(run_step: RunStep) -> None:
+    ctx = _run(run_step, make_session())
+    assert not ctx.finished  # type: ignore[attr-defined]
+
+
+def test_same_request_replays_and_finishes(run_step: RunStep, store: LmdbStore) -> None:
+    request, response = make_session("a"), make_session("the first answer")
+    _remember(store, request, response)
+    ctx = _run(run_step, request)
+    assert ctx[RESPONSE] == response  # type: ignore[index]
+    assert ctx[REPLAYED] is True  # type: ignore[index]
+    assert ctx.finished  # type: ignore[attr-defined]
+
+
+def test_different_payload_is_already_exists(run_step: RunStep, store: LmdbStore) -> None:
+    _remember(store, make_session("a"), make_session("answer"))
+    with pytest.raises(AlreadyExists, match="'r1' was already used for a different request"):
+        _run(run_step, make_session("b"))
+
+
+def test_expired_entry_is_ignored(run_step: RunStep, store: LmdbStore) -> None:
+    request = make_session("a")
+    _remember(store, request, make_session("answer"), expires=NOW)
+    assert not _run(run_step, request).finished  # type: ignore[attr-defined]
