@@ -13,17 +13,20 @@ from pipeline.keys import EXPECTED_VERSION, REQUEST_ID, RESPONSE
 @dataclass(frozen=True, slots=True)
 class RememberRequest:
     """Reads ``ctx[REQUEST_ID]`` (optional) and ``ctx[RESPONSE]``; stores them for ``ttl_ns``
-    (default 24 h) and purges a few expired entries. Last step of a write pipeline: it runs
-    only if everything before succeeded, and its entry commits or aborts with the change.
+    (default 24 h) and purges a few expired entries; without a request id it does nothing.
+    Last step of a write pipeline: it runs only if everything before succeeded, and its
+    entry commits or aborts with the change.
     """
 
     ttl_ns: int = idempotency.DEFAULT_TTL_NS
 
     def __call__(self, ctx: RequestContext[Any]) -> None:
-        idempotency.purge_expired(ctx.txn, ctx.now_ns)
         request_id = ctx.get(REQUEST_ID)
         if not request_id:
             return
+        # Only writes with a request id add entries, so purging on exactly those bounds the
+        # table (each adds one, removes up to PURGE_PER_WRITE) and plain writes pay nothing.
+        idempotency.purge_expired(ctx.txn, ctx.now_ns)
         digest = idempotency.fingerprint(ctx.operation, ctx.input, ctx.get(EXPECTED_VERSION, ""))
         idempotency.remember(
             ctx.txn,

@@ -27,5 +27,6 @@ def test_purges_expired_entries_as_it_goes(run_step: RunStep, store: LmdbStore) 
         values = {REQUEST_ID: f"old{i}", RESPONSE: make_session()}
         run_step(RememberRequest(ttl_ns=10), make_session(), values=values, now_ns=NOW)
     assert store.stat()[Table.REQUESTS.value] == 6  # entry + expiry key each
-    run_step(RememberRequest(), make_session(), values={RESPONSE: make_session()}, now_ns=NOW + 11)
-    assert store.stat()[Table.REQUESTS.value] == 0
+    values = {REQUEST_ID: "new", RESPONSE: make_session()}
+    run_step(RememberRequest(), make_session(), values=values, now_ns=NOW + 11)
+    assert store.stat()[Table.REQUESTS.value] == 2  # only the new entry and its expiry key
