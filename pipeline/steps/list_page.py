@@ -73,8 +73,9 @@ class ListPage:
         after = decode_token(request.page_token, query) if request.page_token else None
 
         page = Page(page_size=page_size)
+        check = not scope.exact  # an exact index already is the filter: nothing to re-check
         for record in ctx.records.scan(scope.index, scope.values, after_id=after, reverse=reverse):
-            if not filters.matches(record):
+            if check and not filters.matches(record):
                 continue
             if len(page.entries) == page_size:  # one more exists: there is a next page
                 page.next_page_token = encode_token(query, page.entries[-1].metadata.id)
