@@ -8,6 +8,7 @@ hand-built context, and a key's type tells mypy what flows between them.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, overload
 
@@ -49,6 +50,7 @@ class RequestContext(Generic[I]):
         "_new_state",
         "_values",
         "actor",
+        "after_commit",
         "finished",
         "input",
         "kind",
@@ -73,6 +75,9 @@ class RequestContext(Generic[I]):
         self.input = input
         self.operation = operation
         self.finished = False
+        #: Called, in order, once the pipeline's transaction has committed (never on abort or
+        #: dry run): for side effects that must only follow durable state, like waking watchers.
+        self.after_commit: list[Callable[[], None]] = []
         self.kind = kind
         self.txn = txn
         self.actor = actor or SYSTEM_ACTOR

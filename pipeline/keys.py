@@ -23,6 +23,10 @@ EXPECTED_VERSION: Key[str] = Key("expected_version")
 REQUEST_ID: Key[str] = Key("request_id")
 #: Set by CheckIdempotency when it answered from a remembered response.
 REPLAYED: Key[bool] = Key("replayed")
+#: What caused this command (``x-caused-by``); the change's caused_by, else the request id.
+CAUSED_BY: Key[str] = Key("caused_by")
+#: The change AppendEvent recorded (with its revision).
+EVENT: Key[Any] = Key("event")
 #: What the operation returns to its caller.
 RESPONSE: Key[Any] = Key("response")
 #: Which index a list is served from, set by a kind-specific filter step (optional).

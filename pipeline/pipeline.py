@@ -101,9 +101,12 @@ class Pipeline(Generic[I]):
         runner: Callable[[Callable[[Transaction], RequestContext[I]]], RequestContext[I]]
         runner = store.write if self.write else store.read
         try:
-            return runner(body)
+            ctx: RequestContext[I] = runner(body)
         except _DryRunDone as done:
             return done.ctx
+        for callback in ctx.after_commit:
+            callback()
+        return ctx
 
     def __repr__(self) -> str:
         return f"Pipeline({self.name}: {' -> '.join(self._names)})"

@@ -82,6 +82,12 @@ class ResourceKind(Generic[M]):
     id_prefix: str  # e.g. "ses"
     message_type: type[M]
     indexes: tuple[Index, ...] = field(default_factory=metadata_indexes)
+    #: Top-level fields only the server writes: dropped from a create request.
+    server_fields: tuple[str, ...] = ("status",)
+    #: The change message AppendEvent builds (None: the kind records no changes), and the
+    #: name of its field that carries the resource.
+    event_type: type[Message] | None = None
+    event_resource_field: str = ""
 
     def __post_init__(self) -> None:
         names = [i.name for i in self.indexes]

@@ -6,6 +6,7 @@ apply can never disagree on what a write records.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pipeline.context import RequestContext
@@ -39,7 +40,8 @@ def build_new(ctx: RequestContext[Any], slug: str) -> Any:
     state.kind = ctx.kind.kind
     state.metadata.id = new_id(ctx.kind.id_prefix, ctx.now_ns)
     state.metadata.slug = slug
-    state.ClearField("status")
+    for name in ctx.kind.server_fields:
+        state.ClearField(name)
     audit = state.status.audit
     _stamp(audit.spec_audit, ctx, created=True, event=CREATED)
     _stamp(audit.status_audit, ctx, created=True, event=CREATED)
@@ -70,5 +72,24 @@ def build_update(ctx: RequestContext[Any], existing: Any, request: Any) -> tuple
     audit = state.status.audit
     _stamp(audit.spec_audit, ctx, created=False, event=UPDATED)
     _stamp(audit.status_audit, ctx, created=False, event=UPDATED)
+    _next_version(state, existing.metadata.version.id)
+    return state, True
+
+
+def build_status_change(
+    ctx: RequestContext[Any], existing: Any, mutate: Callable[[Any], None]
+) -> tuple[Any, bool]:
+    """``existing`` with a server-managed change applied by ``mutate`` (e.g. pinning).
+
+    Like :func:`build_update` it returns ``(existing, False)`` when nothing changed; else the
+    status audit and the version move on (the spec audit does not: the client's part of the
+    resource is untouched).
+    """
+    state = type(existing)()
+    state.CopyFrom(existing)
+    mutate(state)
+    if state == existing:
+        return existing, False
+    _stamp(state.status.audit.status_audit, ctx, created=False, event=UPDATED)
     _next_version(state, existing.metadata.version.id)
     return state, True

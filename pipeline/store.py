@@ -43,6 +43,7 @@ class Table(enum.Enum):
     UNIQUE = "unique"  # pack(kind, index, *values) -> id
     COUNTERS = "counters"  # pack(kind[, index, *values]) -> int64
     REQUESTS = "requests"  # remembered requests for idempotent retries, plus their expiry index
+    EVENTS = "events"  # the change log and its indexes (pipeline.events)
 
 
 class Transaction(Protocol):

@@ -1,6 +1,14 @@
 """The Session API messages, re-exported from the generated code under stable names."""
 
-from stigmer_sessions._gen.ai.stigmer.agentic.session.v1.api_pb2 import Session
+from stigmer_sessions._gen.ai.stigmer.agentic.session.v1.api_pb2 import Session, SessionState
+from stigmer_sessions._gen.ai.stigmer.agentic.session.v1.change_pb2 import (
+    ListSessionChangesRequest,
+    SessionChange,
+    SessionChangeBookmark,
+    SessionChangeList,
+    WatchSessionChangesRequest,
+    WatchSessionChangesResponse,
+)
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1.io_pb2 import (
     ListSessionsByAgentRequest,
     ListSessionsRequest,
@@ -38,10 +46,17 @@ __all__ = [
     "ApiResourceMetadataVersion",
     "ApiResourceOwnerScope",
     "ApiResourceReference",
+    "ListSessionChangesRequest",
     "ListSessionsByAgentRequest",
     "ListSessionsRequest",
     "Session",
+    "SessionChange",
+    "SessionChangeBookmark",
+    "SessionChangeList",
     "SessionId",
     "SessionList",
     "SessionSpec",
+    "SessionState",
+    "WatchSessionChangesRequest",
+    "WatchSessionChangesResponse",
 ]

@@ -10,17 +10,33 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from pipeline.errors import ResourceError
 from pipeline.idempotency import DEFAULT_TTL_NS
+from stigmer_sessions.compactor import (
+    DEFAULT_INTERVAL_S,
+    DEFAULT_RETAIN_AGE_S,
+    DEFAULT_RETAIN_CHANGES,
+    ChangeCompactor,
+)
 from stigmer_sessions.controller.session_controller import SessionController
-from stigmer_sessions.grpc_server import DEFAULT_MAX_WORKERS, start_server
+from stigmer_sessions.grpc_server import DEFAULT_MAX_WATCHERS, DEFAULT_MAX_WORKERS, start_server
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_DATA_DIR = "./data"
 _COMMANDS = ("serve",)
 _log = logging.getLogger("stigmer_sessions")
+
+
+@dataclass(frozen=True)
+class ServeCompaction:
+    """Retention of the change feed, enforced by a background compactor."""
+
+    keep_revisions: int | None = DEFAULT_RETAIN_CHANGES
+    max_age_s: float | None = DEFAULT_RETAIN_AGE_S
+    interval_s: float = DEFAULT_INTERVAL_S
 
 
 class JsonFormatter(logging.Formatter):
@@ -61,7 +77,30 @@ def _parser() -> argparse.ArgumentParser:
         default="durable",
         help="durable: fsync every commit (survives a machine crash); relaxed: leave flushing to the OS",
     )
-    serve.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS, help="RPC thread pool size")
+    serve.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS, help="threads for unary RPCs")
+    serve.add_argument(
+        "--max-watchers",
+        type=int,
+        default=DEFAULT_MAX_WATCHERS,
+        help="concurrent watch streams (each holds a thread; more are RESOURCE_EXHAUSTED)",
+    )
+    serve.add_argument(
+        "--retain-changes",
+        type=int,
+        default=DEFAULT_RETAIN_CHANGES,
+        metavar="N",
+        help="keep at most the newest N changes in the change feed (default 1,000,000)",
+    )
+    serve.add_argument(
+        "--retain-changes-age",
+        type=float,
+        default=DEFAULT_RETAIN_AGE_S,
+        metavar="SECONDS",
+        help="drop changes older than this (default 604800: 7 days)",
+    )
+    serve.add_argument(
+        "--compact-interval", type=float, default=DEFAULT_INTERVAL_S, metavar="SECONDS", help="(default 60)"
+    )
     serve.add_argument(
         "--request-id-ttl",
         type=float,
@@ -93,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         durable=args.durability == "durable",
         max_workers=args.max_workers,
         request_id_ttl_s=args.request_id_ttl,
+        max_watchers=args.max_watchers,
+        compactor=ServeCompaction(args.retain_changes, args.retain_changes_age, args.compact_interval),
     )
 
 
@@ -103,6 +144,8 @@ def serve(
     durable: bool = True,
     max_workers: int = DEFAULT_MAX_WORKERS,
     request_id_ttl_s: float = DEFAULT_TTL_NS / 1e9,
+    max_watchers: int = DEFAULT_MAX_WATCHERS,
+    compactor: ServeCompaction | None = None,
 ) -> int:
     """Run until SIGTERM/SIGINT, then drain in-flight requests and close the store."""
     try:
@@ -112,7 +155,7 @@ def serve(
         return 1
     try:
         try:
-            running = start_server(controller, address, max_workers=max_workers)
+            running = start_server(controller, address, max_workers=max_workers, max_watchers=max_watchers)
         except OSError as exc:
             print(f"stigmer-sessions: {exc}", file=sys.stderr)
             return 1
@@ -129,9 +172,17 @@ def serve(
                 }
             },
         )
+        settings = compactor or ServeCompaction()
+        compaction = ChangeCompactor(
+            controller,
+            keep_revisions=settings.keep_revisions,
+            max_age_s=settings.max_age_s,
+            interval_s=settings.interval_s,
+        ).start()
         stop.wait()
         _log.info("shutting down", extra={"fields": {"address": running.address}})
         running.stop()
+        compaction.stop()
     finally:
         controller.close()
     return 0

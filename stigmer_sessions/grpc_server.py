@@ -8,7 +8,9 @@ reads the caller from metadata, turns errors into statuses (via
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Any
@@ -18,10 +20,12 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from pipeline.errors import InvalidArgument
+from pipeline.errors import InvalidArgument, ResourceExhausted
 from pipeline.grpc_status import to_status
 from pipeline.keys import RESPONSE
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import (
+    change_pb2,
+    change_pb2_grpc,
     command_pb2,
     command_pb2_grpc,
     query_pb2,
@@ -31,12 +35,17 @@ from stigmer_sessions.controller.session_controller import SessionController
 
 ACTOR_HEADER = "x-actor-id"
 IF_MATCH_HEADER = "x-if-match"
+CAUSED_BY_HEADER = "x-caused-by"
 REQUEST_ID_HEADER = "x-request-id"
 DRY_RUN_HEADER = "x-dry-run"
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
 COMMAND_SERVICE = command_pb2.DESCRIPTOR.services_by_name["SessionCommandController"].full_name
 QUERY_SERVICE = query_pb2.DESCRIPTOR.services_by_name["SessionQueryController"].full_name
+CHANGE_SERVICE = change_pb2.DESCRIPTOR.services_by_name["SessionChangeController"].full_name
 DEFAULT_MAX_WORKERS = 8
+#: Each open watch holds a server thread (sync gRPC), so their number is bounded separately
+#: and the thread pool is sized max_workers + max_watchers: watchers never starve unary RPCs.
+DEFAULT_MAX_WATCHERS = 32
 
 _log = logging.getLogger("stigmer_sessions.rpc")
 
@@ -49,6 +58,7 @@ class CallOptions:
     expected_version: str = ""
     request_id: str = ""
     dry_run: bool = False
+    caused_by: str = ""
 
     @classmethod
     def of(cls, context: grpc.ServicerContext) -> CallOptions:
@@ -63,6 +73,7 @@ class CallOptions:
             expected_version=headers.get(IF_MATCH_HEADER, ""),
             request_id=headers.get(REQUEST_ID_HEADER, ""),
             dry_run=dry_run in _TRUE,
+            caused_by=headers.get(CAUSED_BY_HEADER, ""),
         )
 
 
@@ -70,10 +81,13 @@ class RpcInvoker:
     """Runs one controller operation for one RPC; the only place RPC errors are mapped.
 
     Metadata: ``x-actor-id`` (audit), ``x-request-id`` (idempotent retries), ``x-if-match``
-    (expected version), ``x-dry-run: true`` (validate and report, write nothing)."""
+    (expected version), ``x-dry-run: true`` (validate and report, write nothing),
+    ``x-caused-by`` (recorded as the change's cause)."""
 
-    def __init__(self, controller: SessionController) -> None:
+    def __init__(self, controller: SessionController, *, max_watchers: int = DEFAULT_MAX_WATCHERS) -> None:
         self.controller = controller
+        self.max_watchers = max_watchers
+        self._watch_slots = threading.BoundedSemaphore(max_watchers)
 
     def __call__(self, service: str, operation: str, request: Message, context: grpc.ServicerContext) -> Any:
         start = time.perf_counter()
@@ -88,6 +102,7 @@ class RpcInvoker:
                 request_id=options.request_id,
                 expected_version=options.expected_version,
                 dry_run=options.dry_run,
+                caused_by=options.caused_by,
             )
             return ctx[RESPONSE]
         except Exception as exc:
@@ -110,6 +125,48 @@ class RpcInvoker:
                 },
             )
 
+    def watch(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        """The streaming twin of ``__call__``: same error mapping, one log line at the end.
+
+        Ends when the client goes away (``add_callback`` stops the watch loop promptly).
+        At most ``max_watchers`` run at once; more is RESOURCE_EXHAUSTED.
+        """
+        start = time.perf_counter()
+        code = grpc.StatusCode.OK
+        sent = 0
+        stop = threading.Event()
+
+        def on_done() -> None:
+            stop.set()
+            self.controller.hub.wake()
+
+        context.add_callback(on_done)
+        slot = self._watch_slots.acquire(blocking=False)
+        try:
+            if not slot:
+                raise ResourceExhausted(f"too many watchers (limit {self.max_watchers}); retry later")
+            for item in self.controller.watch(request, stop=stop):
+                yield item
+                sent += 1
+        except Exception as exc:
+            status = to_status(exc)
+            code = status.code
+            context.abort_with_status(status)
+        finally:
+            if slot:
+                self._watch_slots.release()
+            _log.info(
+                "rpc",
+                extra={
+                    "fields": {
+                        "method": f"/{CHANGE_SERVICE}/watch",
+                        "code": code.name,
+                        "duration_ms": round((time.perf_counter() - start) * 1000, 3),
+                        "sent": sent,
+                    }
+                },
+            )
+
 
 class SessionCommandServicer(command_pb2_grpc.SessionCommandControllerServicer):
     def __init__(self, invoke: RpcInvoker) -> None:
@@ -126,6 +183,12 @@ class SessionCommandServicer(command_pb2_grpc.SessionCommandControllerServicer):
 
     def delete(self, request: Any, context: grpc.ServicerContext) -> Any:
         return self._invoke(COMMAND_SERVICE, "delete", request, context)
+
+    def pin(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._invoke(COMMAND_SERVICE, "pin", request, context)
+
+    def unpin(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._invoke(COMMAND_SERVICE, "unpin", request, context)
 
 
 class SessionQueryServicer(query_pb2_grpc.SessionQueryControllerServicer):
@@ -145,6 +208,17 @@ class SessionQueryServicer(query_pb2_grpc.SessionQueryControllerServicer):
         return self._invoke(QUERY_SERVICE, "getByReference", request, context)
 
 
+class SessionChangeServicer(change_pb2_grpc.SessionChangeControllerServicer):
+    def __init__(self, invoke: RpcInvoker) -> None:
+        self._invoke = invoke
+
+    def listChanges(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._invoke(CHANGE_SERVICE, "listChanges", request, context)
+
+    def watch(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        return self._invoke.watch(request, context)
+
+
 @dataclass
 class RunningServer:
     """A started server: its bound address and what is needed to stop it gracefully."""
@@ -161,23 +235,31 @@ class RunningServer:
 
 
 def start_server(
-    controller: SessionController, address: str = "127.0.0.1:50051", *, max_workers: int = DEFAULT_MAX_WORKERS
+    controller: SessionController,
+    address: str = "127.0.0.1:50051",
+    *,
+    max_workers: int = DEFAULT_MAX_WORKERS,
+    max_watchers: int = DEFAULT_MAX_WATCHERS,
 ) -> RunningServer:
     """Bind ``address`` (port 0 picks a free port), register every service, and start."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rpc"))
-    invoke = RpcInvoker(controller)
+    pool = futures.ThreadPoolExecutor(max_workers=max_workers + max_watchers, thread_name_prefix="rpc")
+    server = grpc.server(pool)
+    invoke = RpcInvoker(controller, max_watchers=max_watchers)
     command_pb2_grpc.add_SessionCommandControllerServicer_to_server(  # type: ignore[no-untyped-call]
         SessionCommandServicer(invoke), server
     )
     query_pb2_grpc.add_SessionQueryControllerServicer_to_server(  # type: ignore[no-untyped-call]
         SessionQueryServicer(invoke), server
     )
+    change_pb2_grpc.add_SessionChangeControllerServicer_to_server(  # type: ignore[no-untyped-call]
+        SessionChangeServicer(invoke), server
+    )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", COMMAND_SERVICE, QUERY_SERVICE):
+    for name in ("", COMMAND_SERVICE, QUERY_SERVICE, CHANGE_SERVICE):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
-        (COMMAND_SERVICE, QUERY_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        (COMMAND_SERVICE, QUERY_SERVICE, CHANGE_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
     try:
         port = server.add_insecure_port(address)

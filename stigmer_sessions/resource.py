@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pipeline.resource import Index, ResourceKind, metadata_indexes
-from stigmer_sessions.api import Session
+from stigmer_sessions.api import Session, SessionChange
 
 AGENT_INSTANCE_INDEX = "agent_instance"
 ORG_AGENT_INSTANCE_INDEX = "org_agent_instance"
@@ -26,6 +26,9 @@ SESSION: ResourceKind[Session] = ResourceKind(
     api_version="agentic.stigmer.ai/v1",
     id_prefix="ses",
     message_type=Session,
+    server_fields=("status", "state"),
+    event_type=SessionChange,
+    event_resource_field="session",
     indexes=(
         *metadata_indexes(),
         Index(AGENT_INSTANCE_INDEX, _agent_instance),

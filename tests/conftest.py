@@ -11,7 +11,7 @@ import pytest
 from google.protobuf.message import Message
 
 from pipeline.context import Key, RequestContext
-from pipeline.store import LmdbStore
+from pipeline.store import LmdbStore, Table
 from stigmer_sessions import SessionController
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import command_pb2_grpc, query_pb2_grpc
 from stigmer_sessions.api import ApiResourceMetadata, ApiResourceOwnerScope, Session, SessionSpec
@@ -19,6 +19,13 @@ from stigmer_sessions.grpc_server import RunningServer, start_server
 from stigmer_sessions.resource import SESSION
 
 ORG = ApiResourceOwnerScope.organization
+#: Every table but the change log, which keeps history on purpose.
+DATA_TABLES = tuple(t for t in Table if t is not Table.EVENTS)
+
+
+def data_tables(store: LmdbStore) -> dict[str, int]:
+    """Entry counts of the data tables (records, indexes, counters, request ids)."""
+    return {t: n for t, n in store.stat().items() if t != Table.EVENTS.value}
 
 
 def make_session(

@@ -1,5 +1,6 @@
 """The reusable steps, one per module; re-exported here for convenient imports."""
 
+from pipeline.steps.append_event import AppendEvent
 from pipeline.steps.build_apply_state import BuildApplyState
 from pipeline.steps.build_list_response import BuildListResponse
 from pipeline.steps.build_new_state import BuildNewState
@@ -9,6 +10,7 @@ from pipeline.steps.check_idempotency import CheckIdempotency
 from pipeline.steps.check_version import CheckVersion
 from pipeline.steps.delete_resource import DeleteResource
 from pipeline.steps.extract_resource_id import ExtractResourceId
+from pipeline.steps.list_events import ListEvents
 from pipeline.steps.list_page import ListPage
 from pipeline.steps.load_by_reference import LoadByReference
 from pipeline.steps.load_existing import LoadExisting
@@ -22,6 +24,7 @@ from pipeline.steps.resolve_slug import ResolveSlug
 from pipeline.steps.validate_proto import ValidateProto
 
 __all__ = [
+    "AppendEvent",
     "BuildApplyState",
     "BuildListResponse",
     "BuildNewState",
@@ -31,6 +34,7 @@ __all__ = [
     "CheckVersion",
     "DeleteResource",
     "ExtractResourceId",
+    "ListEvents",
     "ListPage",
     "LoadByReference",
     "LoadExisting",

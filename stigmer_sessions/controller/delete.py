@@ -1,16 +1,18 @@
 """Delete a session and its index entries; returns the deleted session.
 
 ``ValidateProto -> CheckIdempotency -> ExtractResourceId -> LoadExistingForDelete ->
-CheckVersion -> DeleteResource -> RememberRequest``
+CheckVersion -> DeleteResource -> AppendEvent -> RememberRequest``
 """
 
 from __future__ import annotations
 
 import protovalidate
 
+from pipeline.events import EventHub
 from pipeline.idempotency import DEFAULT_TTL_NS
 from pipeline.pipeline import Pipeline
 from pipeline.steps import (
+    AppendEvent,
     CheckIdempotency,
     CheckVersion,
     DeleteResource,
@@ -23,7 +25,10 @@ from stigmer_sessions.api import SessionId
 
 
 def build(
-    validator: protovalidate.Validator | None = None, *, request_ttl_ns: int = DEFAULT_TTL_NS
+    validator: protovalidate.Validator | None = None,
+    *,
+    request_ttl_ns: int = DEFAULT_TTL_NS,
+    hub: EventHub | None = None,
 ) -> Pipeline[SessionId]:
     return Pipeline(
         "session.delete",
@@ -34,6 +39,7 @@ def build(
             LoadExistingForDelete(),
             CheckVersion(),
             DeleteResource(),
+            AppendEvent("Deleted", hub),
             RememberRequest(request_ttl_ns),
         ],
         write=True,

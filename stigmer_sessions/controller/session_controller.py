@@ -9,24 +9,34 @@ run concurrently).
 from __future__ import annotations
 
 import os
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import protovalidate
 from google.protobuf.message import Message
 
+from pipeline import events, watch
 from pipeline.context import Key, RequestContext
+from pipeline.events import CompactionResult, EventHub
 from pipeline.idempotency import DEFAULT_TTL_NS
-from pipeline.keys import EXPECTED_VERSION, REQUEST_ID, RESPONSE
+from pipeline.keys import CAUSED_BY, EXPECTED_VERSION, REQUEST_ID, RESPONSE
 from pipeline.pipeline import Pipeline
 from pipeline.store import LmdbStore, Store
-from pipeline.validation import shared_validator, warm_up
+from pipeline.validation import shared_validator, validate, warm_up
 from stigmer_sessions.api import (
     ApiResourceReference,
+    ListSessionChangesRequest,
     ListSessionsByAgentRequest,
     ListSessionsRequest,
     Session,
+    SessionChange,
+    SessionChangeList,
     SessionId,
     SessionList,
+    WatchSessionChangesRequest,
+    WatchSessionChangesResponse,
 )
 from stigmer_sessions.controller import (
     apply,
@@ -35,6 +45,9 @@ from stigmer_sessions.controller import (
     get,
     get_by_reference,
     list_by_agent,
+    list_changes,
+    pin,
+    unpin,
     update,
 )
 from stigmer_sessions.controller import list as list_
@@ -62,13 +75,19 @@ class SessionController:
     ) -> None:
         self._owns_store = store is None
         self.store: Store = store if store is not None else LmdbStore(data_dir, durable=durable)
-        v = validator or shared_validator()
+        v = self._validator = validator or shared_validator()
         ttl = int(request_id_ttl_s * 1e9)
+        #: Wakes watchers after each committed change.
+        self.hub = EventHub(self.store.read(events.current_revision))
+        hub = self.hub
         self.pipelines: dict[str, Pipeline[Any]] = {
-            "create": create.build(v, request_ttl_ns=ttl),
-            "update": update.build(v, request_ttl_ns=ttl),
-            "apply": apply.build(v, request_ttl_ns=ttl),
-            "delete": delete.build(v, request_ttl_ns=ttl),
+            "create": create.build(v, request_ttl_ns=ttl, hub=hub),
+            "update": update.build(v, request_ttl_ns=ttl, hub=hub),
+            "apply": apply.build(v, request_ttl_ns=ttl, hub=hub),
+            "delete": delete.build(v, request_ttl_ns=ttl, hub=hub),
+            "pin": pin.build(v, request_ttl_ns=ttl, hub=hub),
+            "unpin": unpin.build(v, request_ttl_ns=ttl, hub=hub),
+            "listChanges": list_changes.build(v),
             "get": get.build(v),
             "getByReference": get_by_reference.build(v),
             "list": list_.build(v),
@@ -82,6 +101,8 @@ class SessionController:
                 ApiResourceReference(),
                 ListSessionsRequest(),
                 ListSessionsByAgentRequest(),
+                ListSessionChangesRequest(),
+                WatchSessionChangesRequest(),
             ],
             v,
         )
@@ -96,19 +117,22 @@ class SessionController:
         expected_version: str = "",
         dry_run: bool = False,
         now_ns: int | None = None,
+        caused_by: str = "",
     ) -> RequestContext[Any]:
         """Run one operation's pipeline and return its context (response, step timings).
 
         ``request_id`` makes a write idempotent (a retry with the same id and payload returns
         the first response); ``expected_version`` makes it conditional (ABORTED if the stored
         version differs); ``dry_run`` runs every check and returns what would be stored,
-        writing nothing. Queries ignore all three.
+        writing nothing; ``caused_by`` goes into the recorded change. Queries ignore them.
         """
         values: dict[Key[Any], Any] = {}
         if request_id:
             values[REQUEST_ID] = request_id
         if expected_version:
             values[EXPECTED_VERSION] = expected_version
+        if caused_by:
+            values[CAUSED_BY] = caused_by
         return self.pipelines[operation].execute(
             self.store, request, kind=SESSION, actor=actor, values=values, dry_run=dry_run, now_ns=now_ns
         )
@@ -183,6 +207,95 @@ class SessionController:
             dry_run=dry_run,
         )
         return _expect(ctx[RESPONSE], Session)
+
+    def pin(
+        self, session_id: str | SessionId, *, actor: str = "", request_id: str = "", dry_run: bool = False
+    ) -> Session:
+        """Pin (idempotent: a pinned session is returned unchanged, with no change recorded)."""
+        ctx = self.run("pin", _session_id(session_id), actor=actor, request_id=request_id, dry_run=dry_run)
+        return _expect(ctx[RESPONSE], Session)
+
+    def unpin(
+        self, session_id: str | SessionId, *, actor: str = "", request_id: str = "", dry_run: bool = False
+    ) -> Session:
+        """Unpin (idempotent like :meth:`pin`)."""
+        ctx = self.run("unpin", _session_id(session_id), actor=actor, request_id=request_id, dry_run=dry_run)
+        return _expect(ctx[RESPONSE], Session)
+
+    def list_changes(
+        self, request: ListSessionChangesRequest | None = None, **fields: Any
+    ) -> SessionChangeList:
+        """One page of the change feed, oldest first (OUT_OF_RANGE below the oldest retained)."""
+        request = request or ListSessionChangesRequest(**fields)
+        return _expect(self.run("listChanges", request)[RESPONSE], SessionChangeList)
+
+    def changes(
+        self, *, after_revision: int = 0, session_id: str = "", org: str = "", types: tuple[str, ...] = ()
+    ) -> Iterator[SessionChange]:
+        """Every retained change after ``after_revision`` matching the filters, page by page."""
+        token = ""
+        while True:
+            page = self.list_changes(
+                after_revision=after_revision,
+                session_id=session_id,
+                org=org,
+                types=list(types),
+                page_size=1000,
+                page_token=token,
+            )
+            yield from page.changes
+            token = page.next_page_token
+            if not token:
+                return
+
+    def watch(
+        self,
+        request: WatchSessionChangesRequest | None = None,
+        *,
+        stop: threading.Event | None = None,
+        bookmark_interval_s: float = watch.DEFAULT_BOOKMARK_INTERVAL_S,
+        max_lag: int = watch.DEFAULT_MAX_LAG,
+        **fields: Any,
+    ) -> Iterator[WatchSessionChangesResponse]:
+        """Follow the change feed: every later matching change exactly once, in revision order,
+        and a bookmark after ``bookmark_interval_s`` without one. Ends when ``stop`` is set
+        or the caller stops iterating; OUT_OF_RANGE for a compacted start, RESOURCE_EXHAUSTED
+        when more than ``max_lag`` changes behind."""
+        request = request or WatchSessionChangesRequest(**fields)
+        validate(request, self._validator)
+        items = watch.watch(
+            self.store,
+            self.hub,
+            SessionChange,
+            kind=SESSION.name,
+            after_revision=request.after_revision,
+            from_now=request.from_now,
+            where=watch.WatchFilter(request.session_id, request.org, frozenset(request.types)),
+            bookmark_interval_s=bookmark_interval_s,
+            max_lag=max_lag,
+            stop=stop,
+        )
+        for item in items:
+            if item.change is not None:
+                yield WatchSessionChangesResponse(change=item.change)
+            else:
+                response = WatchSessionChangesResponse()
+                response.bookmark.revision = item.revision
+                response.bookmark.time.GetCurrentTime()
+                yield response
+
+    def compact_changes(
+        self, *, keep_revisions: int | None = None, max_age_s: float | None = None, now_ns: int | None = None
+    ) -> CompactionResult:
+        """Drop changes beyond the newest ``keep_revisions`` and older than ``max_age_s``."""
+        return events.compact(
+            self.store,
+            SessionChange,
+            keep_revisions=keep_revisions,
+            max_age_ns=None if max_age_s is None else int(max_age_s * 1e9),
+            now_ns=time.time_ns() if now_ns is None else now_ns,
+            resource_kind_of=lambda change: (change.resource_kind, change.resource_id, change.org),
+        )
 
     def get(self, session_id: str | SessionId) -> Session:
         return _expect(self.run("get", _session_id(session_id))[RESPONSE], Session)

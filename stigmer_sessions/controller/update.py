@@ -1,16 +1,18 @@
 """Update a session by ``metadata.id``, optionally only if it is still at a given version.
 
 ``ValidateProto -> CheckIdempotency -> LoadExisting -> CheckVersion -> BuildUpdateState ->
-Persist -> RememberRequest``
+Persist -> AppendEvent -> RememberRequest``
 """
 
 from __future__ import annotations
 
 import protovalidate
 
+from pipeline.events import EventHub
 from pipeline.idempotency import DEFAULT_TTL_NS
 from pipeline.pipeline import Pipeline
 from pipeline.steps import (
+    AppendEvent,
     BuildUpdateState,
     CheckIdempotency,
     CheckVersion,
@@ -23,7 +25,10 @@ from stigmer_sessions.api import Session
 
 
 def build(
-    validator: protovalidate.Validator | None = None, *, request_ttl_ns: int = DEFAULT_TTL_NS
+    validator: protovalidate.Validator | None = None,
+    *,
+    request_ttl_ns: int = DEFAULT_TTL_NS,
+    hub: EventHub | None = None,
 ) -> Pipeline[Session]:
     return Pipeline(
         "session.update",
@@ -34,6 +39,7 @@ def build(
             CheckVersion(),
             BuildUpdateState(),
             Persist(),
+            AppendEvent(hub=hub),
             RememberRequest(request_ttl_ns),
         ],
         write=True,

@@ -1,9 +1,9 @@
 from pipeline.keys import EXISTING, RESPONSE
 from pipeline.steps import DeleteResource
-from pipeline.store import LmdbStore, Table
+from pipeline.store import LmdbStore
 from stigmer_sessions import SessionController
 from stigmer_sessions.api import SessionId
-from tests.conftest import RunStep, make_session
+from tests.conftest import DATA_TABLES, RunStep, data_tables, make_session
 
 
 def test_deletes_record_and_every_index_entry(
@@ -12,7 +12,7 @@ def test_deletes_record_and_every_index_entry(
     created = controller.create(make_session(tags=("a", "b")))
     ctx = run_step(DeleteResource(), SessionId(), values={EXISTING: created})
     assert ctx[RESPONSE] == created
-    assert store.stat() == {t.value: 0 for t in Table}
+    assert data_tables(store) == {t.value: 0 for t in DATA_TABLES}
 
 
 def test_other_records_are_untouched(run_step: RunStep, controller: SessionController) -> None:

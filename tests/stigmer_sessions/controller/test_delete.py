@@ -1,9 +1,9 @@
 import pytest
 
 from pipeline.errors import InvalidArgument, NotFound
-from pipeline.store import LmdbStore, Table
+from pipeline.store import LmdbStore
 from stigmer_sessions import SessionController, SessionId
-from tests.conftest import make_session
+from tests.conftest import DATA_TABLES, data_tables, make_session
 
 
 def test_delete_returns_deleted_and_frees_the_slug(controller: SessionController, store: LmdbStore) -> None:
@@ -11,7 +11,7 @@ def test_delete_returns_deleted_and_frees_the_slug(controller: SessionController
     assert controller.delete(created.metadata.id) == created
     with pytest.raises(NotFound):
         controller.get(created.metadata.id)
-    assert store.stat() == {t.value: 0 for t in Table}
+    assert data_tables(store) == {t.value: 0 for t in DATA_TABLES}
     controller.create(make_session("a"))  # slug is free again
 
 

@@ -26,9 +26,10 @@ from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import spec_pb2 as ai_d
 from stigmer_sessions._gen.ai.stigmer.commons.apiresource import metadata_pb2 as ai_dot_stigmer_dot_commons_dot_apiresource_dot_metadata__pb2
 from stigmer_sessions._gen.ai.stigmer.commons.apiresource import status_pb2 as ai_dot_stigmer_dot_commons_dot_apiresource_dot_status__pb2
 from stigmer_sessions._gen.buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'ai/stigmer/agentic/session/v1/api.proto\x12\x1d\x61i.stigmer.agentic.session.v1\x1a(ai/stigmer/agentic/session/v1/spec.proto\x1a-ai/stigmer/commons/apiresource/metadata.proto\x1a+ai/stigmer/commons/apiresource/status.proto\x1a\x1b\x62uf/validate/validate.proto\"\xe2\x03\n\x07Session\x12\x34\n\x0b\x61pi_version\x18\x01 \x01(\tB\x1f\xbaH\x1cr\x17\n\x15\x61gentic.stigmer.ai/v1\xd8\x01\x01\x12\x1f\n\x04kind\x18\x02 \x01(\tB\x11\xbaH\x0er\t\n\x07Session\xd8\x01\x01\x12\xf5\x01\n\x08metadata\x18\x03 \x01(\x0b\x32\x33.ai.stigmer.commons.apiresource.ApiResourceMetadataB\xad\x01\xbaH\xa9\x01\xba\x01\xa2\x01\n(session.owner_scope.org_or_identity_only\x12\x46Session resources can only have organization or identity_account scope\x1a.this.owner_scope == 2 || this.owner_scope == 3\xc8\x01\x01\x12@\n\x04spec\x18\x04 \x01(\x0b\x32*.ai.stigmer.agentic.session.v1.SessionSpecB\x06\xbaH\x03\xc8\x01\x01\x12\x46\n\x06status\x18\x05 \x01(\x0b\x32\x36.ai.stigmer.commons.apiresource.ApiResourceAuditStatusBHZFgithub.com/stigmer/stigmer/apis/stubs/go/ai/stigmer/agentic/session/v1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'ai/stigmer/agentic/session/v1/api.proto\x12\x1d\x61i.stigmer.agentic.session.v1\x1a(ai/stigmer/agentic/session/v1/spec.proto\x1a-ai/stigmer/commons/apiresource/metadata.proto\x1a+ai/stigmer/commons/apiresource/status.proto\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9e\x04\n\x07Session\x12\x34\n\x0b\x61pi_version\x18\x01 \x01(\tB\x1f\xbaH\x1cr\x17\n\x15\x61gentic.stigmer.ai/v1\xd8\x01\x01\x12\x1f\n\x04kind\x18\x02 \x01(\tB\x11\xbaH\x0er\t\n\x07Session\xd8\x01\x01\x12\xf5\x01\n\x08metadata\x18\x03 \x01(\x0b\x32\x33.ai.stigmer.commons.apiresource.ApiResourceMetadataB\xad\x01\xbaH\xa9\x01\xba\x01\xa2\x01\n(session.owner_scope.org_or_identity_only\x12\x46Session resources can only have organization or identity_account scope\x1a.this.owner_scope == 2 || this.owner_scope == 3\xc8\x01\x01\x12@\n\x04spec\x18\x04 \x01(\x0b\x32*.ai.stigmer.agentic.session.v1.SessionSpecB\x06\xbaH\x03\xc8\x01\x01\x12\x46\n\x06status\x18\x05 \x01(\x0b\x32\x36.ai.stigmer.commons.apiresource.ApiResourceAuditStatus\x12:\n\x05state\x18\x64 \x01(\x0b\x32+.ai.stigmer.agentic.session.v1.SessionState\"`\n\x0cSessionState\x12\x0e\n\x06pinned\x18\x01 \x01(\x08\x12-\n\tpinned_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpinned_by\x18\x03 \x01(\tBHZFgithub.com/stigmer/stigmer/apis/stubs/go/ai/stigmer/agentic/session/v1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,6 +45,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SESSION'].fields_by_name['metadata']._serialized_options = b'\272H\251\001\272\001\242\001\n(session.owner_scope.org_or_identity_only\022FSession resources can only have organization or identity_account scope\032.this.owner_scope == 2 || this.owner_scope == 3\310\001\001'
   _globals['_SESSION'].fields_by_name['spec']._loaded_options = None
   _globals['_SESSION'].fields_by_name['spec']._serialized_options = b'\272H\003\310\001\001'
-  _globals['_SESSION']._serialized_start=238
-  _globals['_SESSION']._serialized_end=720
+  _globals['_SESSION']._serialized_start=271
+  _globals['_SESSION']._serialized_end=813
+  _globals['_SESSIONSTATE']._serialized_start=815
+  _globals['_SESSIONSTATE']._serialized_end=911
 # @@protoc_insertion_point(module_scope)

@@ -1,0 +1,186 @@
+"""The change log: every mutation appends an event in the mutation's own transaction.
+
+Revisions are global, gap-free and strictly increasing because LMDB runs one write
+transaction at a time and the counter is read and bumped inside it: an aborted write takes
+its revision with it. Layout of the ``events`` table (revisions as 8-byte big-endian, so key
+order is revision order):
+
+==========================================  =====================================
+``0x00 "current"`` / ``0x00 "oldest"``      latest revision / oldest retained one
+``0x01 rev``                                the serialized event
+``0x02 pack(kind, resource id) rev``        index: changes of one resource
+``0x03 pack(org) rev``                      index: changes in one org
+==========================================  =====================================
+
+:class:`EventHub` lets watchers sleep until a commit moves the revision on; they then read
+the log itself, so delivery order and exactly-once come from the log, not from the hub.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.message import Message
+
+from pipeline.errors import Internal, OutOfRange
+from pipeline.keycodec import pack
+from pipeline.store import Store, Table, Transaction
+
+_REV = struct.Struct(">Q")
+_CURRENT = b"\x00current"
+_OLDEST = b"\x00oldest"
+_LOG = b"\x01"
+_BY_RESOURCE = b"\x02"
+_BY_ORG = b"\x03"
+
+
+def _int(raw: bytes | None) -> int:
+    return 0 if raw is None else int(_REV.unpack(raw)[0])
+
+
+def current_revision(txn: Transaction) -> int:
+    return _int(txn.get(Table.EVENTS, _CURRENT))
+
+
+def oldest_revision(txn: Transaction) -> int:
+    """The oldest revision still retained (1 until something is compacted)."""
+    return max(_int(txn.get(Table.EVENTS, _OLDEST)), 1)
+
+
+def append(txn: Transaction, event: Any, *, kind: str, resource_id: str, org: str) -> int:
+    """Give ``event`` the next revision (sets its ``revision`` field), store it and its index
+    entries; returns the revision."""
+    revision = current_revision(txn) + 1
+    event.revision = revision
+    rev = _REV.pack(revision)
+    txn.put(Table.EVENTS, _LOG + rev, event.SerializeToString())
+    txn.put(Table.EVENTS, _BY_RESOURCE + pack(kind, resource_id) + rev, b"")
+    txn.put(Table.EVENTS, _BY_ORG + pack(org) + rev, b"")
+    txn.put(Table.EVENTS, _CURRENT, rev)
+    return revision
+
+
+def check_retained(txn: Transaction, after_revision: int) -> None:
+    """OutOfRange when events just after ``after_revision`` were compacted away."""
+    oldest = oldest_revision(txn)
+    if after_revision + 1 < oldest:
+        raise OutOfRange(
+            f"changes after revision {after_revision} have been compacted; the oldest available "
+            f"revision is {oldest} (current: {current_revision(txn)}); re-list, then watch from "
+            f"the current revision"
+        )
+
+
+def scan(
+    txn: Transaction,
+    event_type: type[Message],
+    *,
+    after_revision: int = 0,
+    kind: str = "",
+    resource_id: str = "",
+    org: str = "",
+) -> Iterator[Any]:
+    """Events after ``after_revision`` in revision order: all, or one resource's (kind +
+    resource_id), or one org's, read from the matching index."""
+    check_retained(txn, after_revision)
+    start = _REV.pack(after_revision)
+    if resource_id:
+        prefix = _BY_RESOURCE + pack(kind, resource_id)
+    elif org:
+        prefix = _BY_ORG + pack(org)
+    else:
+        for _, raw in txn.scan(Table.EVENTS, _LOG, after=_LOG + start):
+            yield event_type.FromString(raw)
+        return
+    for key, _ in txn.scan(Table.EVENTS, prefix, after=prefix + start):
+        stored = txn.get(Table.EVENTS, _LOG + key[-_REV.size :])
+        if stored is None:
+            raise Internal(f"change index points to missing revision {_REV.unpack(key[-_REV.size :])[0]}")
+        yield event_type.FromString(stored)
+
+
+@dataclass(frozen=True)
+class CompactionResult:
+    deleted: int
+    oldest_revision: int
+
+
+def compact(
+    store: Store,
+    event_type: type[Message],
+    *,
+    keep_revisions: int | None = None,
+    max_age_ns: int | None = None,
+    now_ns: int,
+    resource_kind_of: Callable[[Any], tuple[str, str, str]],
+    batch: int = 1000,
+) -> CompactionResult:
+    """Delete events beyond the retention: keep at most ``keep_revisions`` newest, and none
+    older than ``max_age_ns``. Works in batches of ``batch`` events, one write transaction
+    each, so writers are never held up for long. ``resource_kind_of(event)`` returns the
+    (kind, resource id, org) the event was indexed under."""
+    deleted = 0
+    while True:
+
+        def one_batch(txn: Transaction) -> tuple[int, int]:
+            current, oldest = current_revision(txn), oldest_revision(txn)
+            cutoff = current - keep_revisions if keep_revisions is not None else 0
+            count = 0
+            for key, raw in txn.scan(Table.EVENTS, _LOG, after=_LOG + _REV.pack(oldest - 1)):
+                revision = _REV.unpack(key[1:])[0]
+                event = event_type.FromString(raw)
+                too_old = max_age_ns is not None and event.time.ToNanoseconds() < now_ns - max_age_ns  # type: ignore[attr-defined]
+                if (revision > cutoff and not too_old) or count >= batch:
+                    break
+                kind, resource_id, org = resource_kind_of(event)
+                rev = _REV.pack(revision)
+                txn.delete(Table.EVENTS, key)
+                txn.delete(Table.EVENTS, _BY_RESOURCE + pack(kind, resource_id) + rev)
+                txn.delete(Table.EVENTS, _BY_ORG + pack(org) + rev)
+                oldest = revision + 1
+                count += 1
+            if count:
+                txn.put(Table.EVENTS, _OLDEST, _REV.pack(oldest))
+            return count, oldest
+
+        count, oldest = store.write(one_batch)
+        deleted += count
+        if count < batch:
+            return CompactionResult(deleted, oldest)
+
+
+class EventHub:
+    """Where committed revisions are announced, so watchers can sleep until there is news.
+
+    ``publish`` is O(1) and never blocks on watchers: a slow watcher cannot slow a writer.
+    """
+
+    def __init__(self, revision: int = 0) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._revision = revision
+
+    @property
+    def revision(self) -> int:
+        return self._revision
+
+    def publish(self, revision: int) -> None:
+        with self._cond:
+            self._revision = max(self._revision, revision)
+            self._cond.notify_all()
+
+    def wake(self) -> None:
+        """Wake every waiter (e.g. to let a cancelled watcher notice)."""
+        with self._cond:
+            self._cond.notify_all()
+
+    def wait_after(self, revision: int, timeout: float, stop: threading.Event | None = None) -> bool:
+        """Sleep until the revision passes ``revision``, ``timeout`` elapses or ``stop`` is
+        set; True when there is something new."""
+        with self._cond:
+            if self._revision <= revision and not (stop and stop.is_set()):
+                self._cond.wait(timeout)
+            return self._revision > revision

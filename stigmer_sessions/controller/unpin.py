@@ -1,0 +1,51 @@
+"""Unpin: clear a session's pinned state, recording a SessionUnpinned change.
+
+``ValidateProto -> CheckIdempotency -> ExtractResourceId -> LoadExistingForDelete ->
+CheckVersion -> SetPinned -> Persist -> AppendEvent -> RememberRequest``
+
+A missing session is NOT_FOUND, as for every other command on a session by id (AIP-136).
+A session already in the requested state is returned unchanged, with no write and no change.
+"""
+
+from __future__ import annotations
+
+import protovalidate
+
+from pipeline.events import EventHub
+from pipeline.idempotency import DEFAULT_TTL_NS
+from pipeline.pipeline import Pipeline
+from pipeline.steps import (
+    AppendEvent,
+    CheckIdempotency,
+    CheckVersion,
+    ExtractResourceId,
+    LoadExistingForDelete,
+    Persist,
+    RememberRequest,
+    ValidateProto,
+)
+from stigmer_sessions.api import SessionId
+from stigmer_sessions.steps import SetPinned
+
+
+def build(
+    validator: protovalidate.Validator | None = None,
+    *,
+    request_ttl_ns: int = DEFAULT_TTL_NS,
+    hub: EventHub | None = None,
+) -> Pipeline[SessionId]:
+    return Pipeline(
+        "session.unpin",
+        [
+            ValidateProto(validator),
+            CheckIdempotency(),
+            ExtractResourceId(),
+            LoadExistingForDelete(),
+            CheckVersion(),
+            SetPinned(False),
+            Persist(),
+            AppendEvent("Unpinned", hub),
+            RememberRequest(request_ttl_ns),
+        ],
+        write=True,
+    )
