@@ -65,9 +65,10 @@ def append(txn: Transaction, event: Any, *, kind: str, resource_id: str, org: st
 
 
 def check_retained(txn: Transaction, after_revision: int) -> None:
-    """OutOfRange when events just after ``after_revision`` were compacted away."""
+    """OutOfRange when events just after ``after_revision`` were compacted away. Revision 0
+    means "from the oldest retained" and is always fine."""
     oldest = oldest_revision(txn)
-    if after_revision + 1 < oldest:
+    if after_revision and after_revision + 1 < oldest:
         raise OutOfRange(
             f"changes after revision {after_revision} have been compacted; the oldest available "
             f"revision is {oldest} (current: {current_revision(txn)}); re-list, then watch from "

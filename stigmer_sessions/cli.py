@@ -15,6 +15,7 @@ from typing import Any
 
 from pipeline.errors import ResourceError
 from pipeline.idempotency import DEFAULT_TTL_NS
+from pipeline.watch import DEFAULT_BOOKMARK_INTERVAL_S
 from stigmer_sessions.compactor import (
     DEFAULT_INTERVAL_S,
     DEFAULT_RETAIN_AGE_S,
@@ -85,6 +86,13 @@ def _parser() -> argparse.ArgumentParser:
         help="concurrent watch streams (each holds a thread; more are RESOURCE_EXHAUSTED)",
     )
     serve.add_argument(
+        "--bookmark-interval",
+        type=float,
+        default=DEFAULT_BOOKMARK_INTERVAL_S,
+        metavar="SECONDS",
+        help="a quiet watch sends a bookmark this often (default 5)",
+    )
+    serve.add_argument(
         "--retain-changes",
         type=int,
         default=DEFAULT_RETAIN_CHANGES,
@@ -133,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         max_workers=args.max_workers,
         request_id_ttl_s=args.request_id_ttl,
         max_watchers=args.max_watchers,
+        bookmark_interval_s=args.bookmark_interval,
         compactor=ServeCompaction(args.retain_changes, args.retain_changes_age, args.compact_interval),
     )
 
@@ -145,11 +154,17 @@ def serve(
     max_workers: int = DEFAULT_MAX_WORKERS,
     request_id_ttl_s: float = DEFAULT_TTL_NS / 1e9,
     max_watchers: int = DEFAULT_MAX_WATCHERS,
+    bookmark_interval_s: float = DEFAULT_BOOKMARK_INTERVAL_S,
     compactor: ServeCompaction | None = None,
 ) -> int:
     """Run until SIGTERM/SIGINT, then drain in-flight requests and close the store."""
     try:
-        controller = SessionController(data_dir, durable=durable, request_id_ttl_s=request_id_ttl_s)
+        controller = SessionController(
+            data_dir,
+            durable=durable,
+            request_id_ttl_s=request_id_ttl_s,
+            bookmark_interval_s=bookmark_interval_s,
+        )
     except ResourceError as exc:
         print(f"stigmer-sessions: {exc.message}", file=sys.stderr)
         return 1

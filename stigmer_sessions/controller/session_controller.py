@@ -72,11 +72,14 @@ class SessionController:
         durable: bool = True,
         validator: protovalidate.Validator | None = None,
         request_id_ttl_s: float = DEFAULT_TTL_NS / 1e9,
+        bookmark_interval_s: float = watch.DEFAULT_BOOKMARK_INTERVAL_S,
     ) -> None:
         self._owns_store = store is None
         self.store: Store = store if store is not None else LmdbStore(data_dir, durable=durable)
         v = self._validator = validator or shared_validator()
         ttl = int(request_id_ttl_s * 1e9)
+        #: How long a watch stays silent before it sends a bookmark.
+        self.bookmark_interval_s = bookmark_interval_s
         #: Wakes watchers after each committed change.
         self.hub = EventHub(self.store.read(events.current_revision))
         hub = self.hub
@@ -253,14 +256,14 @@ class SessionController:
         request: WatchSessionChangesRequest | None = None,
         *,
         stop: threading.Event | None = None,
-        bookmark_interval_s: float = watch.DEFAULT_BOOKMARK_INTERVAL_S,
+        bookmark_interval_s: float | None = None,
         max_lag: int = watch.DEFAULT_MAX_LAG,
         **fields: Any,
     ) -> Iterator[WatchSessionChangesResponse]:
         """Follow the change feed: every later matching change exactly once, in revision order,
-        and a bookmark after ``bookmark_interval_s`` without one. Ends when ``stop`` is set
-        or the caller stops iterating; OUT_OF_RANGE for a compacted start, RESOURCE_EXHAUSTED
-        when more than ``max_lag`` changes behind."""
+        and a bookmark after ``bookmark_interval_s`` (default: the controller's) without one.
+        Ends when ``stop`` is set or the caller stops iterating; OUT_OF_RANGE for a compacted
+        start, RESOURCE_EXHAUSTED when more than ``max_lag`` changes behind."""
         request = request or WatchSessionChangesRequest(**fields)
         validate(request, self._validator)
         items = watch.watch(
@@ -271,7 +274,9 @@ class SessionController:
             after_revision=request.after_revision,
             from_now=request.from_now,
             where=watch.WatchFilter(request.session_id, request.org, frozenset(request.types)),
-            bookmark_interval_s=bookmark_interval_s,
+            bookmark_interval_s=self.bookmark_interval_s
+            if bookmark_interval_s is None
+            else bookmark_interval_s,
             max_lag=max_lag,
             stop=stop,
         )

@@ -1,0 +1,112 @@
+"""The watch loop, driven directly (no gRPC): order, exactly-once, bookmarks, lag, stop."""
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from pipeline import events
+from pipeline.errors import OutOfRange, ResourceExhausted
+from pipeline.events import EventHub
+from pipeline.store import LmdbStore, Transaction
+from pipeline.watch import WatchFilter, WatchItem, watch
+from stigmer_sessions.api import SessionChange
+
+
+def write(
+    store: LmdbStore, hub: EventHub, resource_id: str = "a", org: str = "acme", type_: str = "X"
+) -> int:
+    def body(txn: Transaction) -> int:
+        change = SessionChange(type=type_, resource_id=resource_id, org=org)
+        return events.append(txn, change, kind="session", resource_id=resource_id, org=org)
+
+    revision = store.write(body)
+    hub.publish(revision)
+    return revision
+
+
+def take(items: Iterator[WatchItem], n: int) -> list[WatchItem]:
+    return [next(items) for _ in range(n)]
+
+
+def test_from_revision_then_new_writes_in_order(store: LmdbStore) -> None:
+    hub = EventHub()
+    for _ in range(3):
+        write(store, hub)
+    items = watch(store, hub, SessionChange, kind="session", after_revision=1, bookmark_interval_s=60)
+    assert [i.revision for i in take(items, 2)] == [2, 3]
+    threading.Timer(0.05, lambda: [write(store, hub) for _ in range(3)]).start()
+    assert [i.revision for i in take(items, 3)] == [4, 5, 6]
+
+
+def test_filters_and_bookmarks_carry_the_scanned_revision(store: LmdbStore) -> None:
+    hub = EventHub()
+    write(store, hub, resource_id="a")
+    write(store, hub, resource_id="b")
+    write(store, hub, resource_id="a", type_="Y")
+    where = WatchFilter(resource_id="a", types=frozenset({"X"}))
+    items = watch(store, hub, SessionChange, kind="session", where=where, bookmark_interval_s=0.05)
+    first, bookmark = take(items, 2)
+    assert (first.revision, first.change is not None) == (1, True)
+    assert (bookmark.revision, bookmark.change) == (3, None)  # all of 1..3 considered
+
+
+def test_resume_from_a_bookmark_loses_and_duplicates_nothing(store: LmdbStore) -> None:
+    hub = EventHub()
+    write(store, hub)
+    items = watch(store, hub, SessionChange, kind="session", bookmark_interval_s=0.05)
+    seen = [take(items, 1)[0].revision]
+    bookmark = take(items, 1)[0]
+    assert bookmark.change is None
+    for _ in range(3):
+        write(store, hub)
+    resumed = watch(store, hub, SessionChange, kind="session", after_revision=bookmark.revision)
+    seen += [i.revision for i in take(resumed, 3)]
+    assert seen == [1, 2, 3, 4]
+
+
+def test_from_now_skips_history(store: LmdbStore) -> None:
+    hub = EventHub()
+    write(store, hub)
+    items = watch(store, hub, SessionChange, kind="session", from_now=True, bookmark_interval_s=60)
+    threading.Timer(0.05, lambda: write(store, hub)).start()
+    assert take(items, 1)[0].revision == 2
+
+
+def test_a_watcher_too_far_behind_is_exhausted_without_blocking_writers(store: LmdbStore) -> None:
+    hub = EventHub()
+    write(store, hub)
+    items = watch(store, hub, SessionChange, kind="session", max_lag=5, batch=2)
+    assert take(items, 1)[0].revision == 1  # then the consumer stalls
+    for _ in range(20):
+        write(store, hub)  # writers go on regardless
+    with pytest.raises(ResourceExhausted, match="resume from revision"):
+        take(items, 5)
+
+
+def test_compacted_start_is_out_of_range(store: LmdbStore) -> None:
+    hub = EventHub()
+    for _ in range(5):
+        write(store, hub)
+    events.compact(
+        store,
+        SessionChange,
+        keep_revisions=2,
+        now_ns=0,
+        resource_kind_of=lambda c: ("session", c.resource_id, c.org),
+    )
+    with pytest.raises(OutOfRange):
+        next(watch(store, hub, SessionChange, kind="session", after_revision=1))
+
+
+def test_stop_ends_the_watch(store: LmdbStore) -> None:
+    hub = EventHub()
+    stop = threading.Event()
+    items = watch(store, hub, SessionChange, kind="session", stop=stop, bookmark_interval_s=60)
+
+    def stop_now() -> None:
+        stop.set()
+        hub.wake()
+
+    threading.Timer(0.05, stop_now).start()
+    assert list(items) == []
