@@ -15,8 +15,11 @@ import platform
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import grpc
 import lmdb
@@ -24,9 +27,15 @@ import lmdb
 from bench.stats import Result, cpu_seconds, measure, pin, versus
 from bench.target import ECHO_METHOD
 from pipeline.keycodec import pack
+from pipeline.pipeline import Pipeline
+from pipeline.steps import AppendEvent
 from pipeline.store import LmdbStore
 from stigmer_sessions import SessionController
-from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import command_pb2_grpc, query_pb2_grpc
+from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import (
+    change_pb2_grpc,
+    command_pb2_grpc,
+    query_pb2_grpc,
+)
 from stigmer_sessions.api import (
     ApiResourceMetadata,
     ApiResourceOwnerScope,
@@ -36,7 +45,9 @@ from stigmer_sessions.api import (
     Session,
     SessionId,
     SessionSpec,
+    WatchSessionChangesRequest,
 )
+from stigmer_sessions.resource import SESSION
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -121,6 +132,26 @@ def embedded(tmp: str, rounds: int, per_round: int) -> list[Result]:
             results += [raw_write, versus(create, raw_write)]
             if durable:
                 continue
+            # The same pipeline without its AppendEvent step: what the change feed costs.
+            quiet = Pipeline[Session](
+                "create-without-changes",
+                [s for s in c.pipelines["create"].steps if not isinstance(s, AppendEvent)],
+                write=True,
+            )
+            no_feed = measure(
+                "embedded Create, change feed off (relaxed)",
+                lambda i: quiet.execute(c.store, session(2 * 10**6 + i), kind=SESSION),
+                rounds=rounds,
+                per_round=per_round,
+            )
+            results.append(no_feed)
+            with_feed = measure(
+                "embedded Create, change feed on (relaxed)",
+                lambda i: c.create(session(3 * 10**6 + i)),
+                rounds=rounds,
+                per_round=per_round,
+            )
+            results.append(versus(with_feed, no_feed))
             ids = [s.metadata.id for s in c.list(page_size=1000).entries]
             target = ids[len(ids) // 2]
             results.append(raw_get)
@@ -291,12 +322,59 @@ def over_grpc(tmp: str, rounds: int, per_round: int) -> tuple[list[Result], str]
             req = ListSessionsRequest(page_size=50)
             lst = measure("gRPC List 50", lambda i: query.list(req), rounds=rounds, per_round=per_round // 4)
             results.append(server_cpu(sess_proc, versus(lst, base), lambda i: query.list(req), 300))
+            for watchers in (1, 4):
+                results.append(fan_out(ch, command, watchers, writes=100 if rounds < 5 else 300))
     finally:
         for proc in (echo_proc, sess_proc):
             assert proc.stdin is not None
             proc.stdin.close()
             proc.wait(timeout=30)
     return results, pinned
+
+
+def fan_out(channel: grpc.Channel, command: Any, watchers: int, writes: int) -> Result:
+    """Watch fan-out: commit-to-delivery latency of each change at each of ``watchers``
+    streams (the change's server timestamp vs the client's clock: same machine), with
+    writes paced so the measure is latency, not backlog."""
+    changes = change_pb2_grpc.SessionChangeControllerStub(channel)  # type: ignore[no-untyped-call]
+    latencies: list[int] = []
+    lock = threading.Lock()
+    ready = threading.Barrier(watchers + 1)
+    streams = [changes.watch(WatchSessionChangesRequest(from_now=True)) for _ in range(watchers)]
+
+    def follow(stream: Any) -> None:
+        ready.wait()
+        got = 0
+        for response in stream:
+            if response.HasField("change"):
+                delay = time.time_ns() - response.change.time.ToNanoseconds()
+                with lock:
+                    latencies.append(delay)
+                got += 1
+                if got == writes:
+                    return
+
+    threads = [threading.Thread(target=follow, args=(s,)) for s in streams]
+    for t in threads:
+        t.start()
+    ready.wait()
+    time.sleep(0.2)  # let every stream reach the server
+    start = time.perf_counter()
+    for i in range(writes):
+        command.create(session(5 * 10**6 + watchers * 10**4 + i))
+        time.sleep(0.002)
+    for t in threads:
+        t.join(timeout=60)
+    elapsed = time.perf_counter() - start
+    for stream in streams:
+        stream.cancel()
+    latencies.sort()
+    return Result(
+        f"gRPC watch fan-out to {watchers} watcher(s), commit to delivery (deliveries/s)",
+        len(latencies) / elapsed,
+        latencies[len(latencies) // 2] / 1000,
+        latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] / 1000,
+    )
 
 
 def _table(results: list[Result]) -> str:
