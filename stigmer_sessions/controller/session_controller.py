@@ -232,14 +232,15 @@ class SessionController:
         request = request or ListSessionChangesRequest(**fields)
         return _expect(self.run("listChanges", request)[RESPONSE], SessionChangeList)
 
-    def changes(
-        self, *, after_revision: int = 0, session_id: str = "", org: str = "", types: tuple[str, ...] = ()
+    def events(
+        self, *, after: int = 0, session_id: str = "", org: str = "", types: tuple[str, ...] = ()
     ) -> Iterator[SessionChange]:
-        """Every retained change after ``after_revision`` matching the filters, page by page."""
+        """Every retained change after revision ``after`` matching the filters, oldest first,
+        fetched a page at a time (OUT_OF_RANGE if ``after`` was compacted away)."""
         token = ""
         while True:
             page = self.list_changes(
-                after_revision=after_revision,
+                after_revision=after,
                 session_id=session_id,
                 org=org,
                 types=list(types),

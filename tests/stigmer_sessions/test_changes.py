@@ -14,7 +14,7 @@ from tests.conftest import make_session
 
 
 def feed(controller: SessionController) -> list[SessionChange]:
-    return list(controller.changes())
+    return list(controller.events())
 
 
 def test_each_mutation_records_exactly_one_change(controller: SessionController) -> None:
@@ -150,3 +150,10 @@ def test_compaction_then_out_of_range(controller: SessionController) -> None:
         next(controller.watch(after_revision=2))
     assert [c.revision for c in feed(controller)] == [8, 9, 10]
     assert controller.compact_changes(max_age_s=0).deleted == 3  # all older than now
+
+
+def test_events_iterator_pages_through_everything_after_a_revision(controller: SessionController) -> None:
+    for i in range(1203):  # more than one internal page of 1000
+        controller.create(make_session(f"s{i}"))
+    assert [c.revision for c in controller.events(after=200)] == list(range(201, 1204))
+    assert [c.revision for c in controller.events(after=1203)] == []
