@@ -27,6 +27,8 @@ REPLAYED: Key[bool] = Key("replayed")
 CAUSED_BY: Key[str] = Key("caused_by")
 #: The change AppendEvent recorded (with its revision).
 EVENT: Key[Any] = Key("event")
+#: A child record a command created (e.g. the appended message).
+CHILD: Key[Any] = Key("child")
 #: What the operation returns to its caller.
 RESPONSE: Key[Any] = Key("response")
 #: Which index a list is served from, set by a kind-specific filter step (optional).

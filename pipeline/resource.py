@@ -53,11 +53,21 @@ def _labels(m: Any) -> Iterable[tuple[str, ...]]:
     return list(m.metadata.labels.items())
 
 
+def _org_owner(m: Any) -> Iterable[tuple[str, ...]]:
+    return [(m.metadata.org, m.status.audit.spec_audit.created_by.id)]
+
+
+def owner_index() -> Index:
+    """(org, creator): what per-owner quotas count. Opt-in: it costs an entry per record."""
+    return Index(ORG_OWNER_INDEX, _org_owner)
+
+
 SLUG_INDEX = "slug"
 ORG_INDEX = "org"
 TAG_INDEX = "tag"
 ORG_TAG_INDEX = "org_tag"
 LABEL_INDEX = "label"
+ORG_OWNER_INDEX = "org_owner"
 
 
 def metadata_indexes() -> tuple[Index, ...]:
@@ -88,6 +98,8 @@ class ResourceKind(Generic[M]):
     #: name of its field that carries the resource.
     event_type: type[Message] | None = None
     event_resource_field: str = ""
+    #: Dotted path of the lifecycle phase field (e.g. "state.phase"); "" when none.
+    phase_field: str = ""
 
     def __post_init__(self) -> None:
         names = [i.name for i in self.indexes]

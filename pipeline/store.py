@@ -44,6 +44,7 @@ class Table(enum.Enum):
     COUNTERS = "counters"  # pack(kind[, index, *values]) -> int64
     REQUESTS = "requests"  # remembered requests for idempotent retries, plus their expiry index
     EVENTS = "events"  # the change log and its indexes (pipeline.events)
+    CHILDREN = "children"  # ordered child records of a resource, e.g. messages (pipeline.children)
 
 
 class Transaction(Protocol):

@@ -8,8 +8,11 @@ from pipeline.steps.build_update_state import BuildUpdateState
 from pipeline.steps.check_duplicate import CheckDuplicate
 from pipeline.steps.check_idempotency import CheckIdempotency
 from pipeline.steps.check_version import CheckVersion
+from pipeline.steps.delete_children import DeleteChildren
 from pipeline.steps.delete_resource import DeleteResource
+from pipeline.steps.enforce_quota import EnforceQuota
 from pipeline.steps.extract_resource_id import ExtractResourceId
+from pipeline.steps.generate_name import GenerateName
 from pipeline.steps.list_events import ListEvents
 from pipeline.steps.list_page import ListPage
 from pipeline.steps.load_by_reference import LoadByReference
@@ -20,8 +23,12 @@ from pipeline.steps.load_target import LoadTarget
 from pipeline.steps.persist import Persist
 from pipeline.steps.reject_client_id import RejectClientId
 from pipeline.steps.remember_request import RememberRequest
+from pipeline.steps.require_phase import RequirePhase
 from pipeline.steps.resolve_slug import ResolveSlug
+from pipeline.steps.respond import Respond
+from pipeline.steps.set_initial_phase import SetInitialPhase
 from pipeline.steps.validate_proto import ValidateProto
+from pipeline.steps.validate_transition import ValidateTransition
 
 __all__ = [
     "AppendEvent",
@@ -32,8 +39,11 @@ __all__ = [
     "CheckDuplicate",
     "CheckIdempotency",
     "CheckVersion",
+    "DeleteChildren",
     "DeleteResource",
+    "EnforceQuota",
     "ExtractResourceId",
+    "GenerateName",
     "ListEvents",
     "ListPage",
     "LoadByReference",
@@ -44,6 +54,10 @@ __all__ = [
     "Persist",
     "RejectClientId",
     "RememberRequest",
+    "RequirePhase",
     "ResolveSlug",
+    "Respond",
+    "SetInitialPhase",
     "ValidateProto",
+    "ValidateTransition",
 ]

@@ -23,8 +23,8 @@ def slug_from_name(name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ResolveSlug:
-    """Reads ``ctx.input.metadata.slug`` / ``.name``; writes ``ctx.new_state.metadata.slug`` and
-    ``ctx[SLUG]``.
+    """Reads ``ctx.new_state.metadata.slug`` / ``.name`` (the request's, unless GenerateName
+    supplied a name); writes ``ctx.new_state.metadata.slug`` and ``ctx[SLUG]``.
 
     A client-supplied slug must already be valid (it is an identifier: silently rewriting it
     would hand back something the client did not ask for). Otherwise the slug comes from the
@@ -32,7 +32,7 @@ class ResolveSlug:
     """
 
     def __call__(self, ctx: RequestContext[Any]) -> None:
-        meta = ctx.input.metadata
+        meta = ctx.new_state.metadata  # the request's copy; GenerateName may have named it
         if meta.slug:
             if len(meta.slug) > MAX_SLUG_LENGTH or not SLUG_PATTERN.match(meta.slug):
                 raise InvalidArgument.for_field(

@@ -23,8 +23,10 @@ class SetPinned:
 
     def __call__(self, ctx: RequestContext[Any]) -> None:
         def mutate(session: Any) -> None:
-            if not self.pinned:
-                session.ClearField("state")
+            if not self.pinned:  # only the pin fields: state also holds phase and history counts
+                session.state.pinned = False
+                session.state.ClearField("pinned_at")
+                session.state.pinned_by = ""
             elif not session.state.pinned:
                 session.state.pinned = True
                 session.state.pinned_at.FromNanoseconds(ctx.now_ns)

@@ -34,7 +34,14 @@ def test_unpin_clears_and_unpinning_twice_is_unchanged(
     run_step: RunStep, controller: SessionController
 ) -> None:
     pinned = controller.pin(controller.create(make_session()).metadata.id)
+    pinned.state.message_count = 7  # other state is left alone
     ctx = run_step(SetPinned(False), SessionId(), values={EXISTING: pinned}, write=False)
-    assert not ctx.new_state.HasField("state")
+    state = ctx.new_state.state
+    assert (state.pinned, state.HasField("pinned_at"), state.pinned_by, state.message_count) == (
+        False,
+        False,
+        "",
+        7,
+    )
     again = run_step(SetPinned(False), SessionId(), values={EXISTING: ctx.new_state}, write=False)
     assert again[UNCHANGED] is True

@@ -45,6 +45,18 @@ class ListSessionsRequest(_message.Message):
     order_by: str
     def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., org: _Optional[str] = ..., label_selector: _Optional[str] = ..., owner_scope: _Optional[_Union[_enum_pb2.ApiResourceOwnerScope, str]] = ..., order_by: _Optional[str] = ...) -> None: ...
 
+class TransitionSessionRequest(_message.Message):
+    __slots__ = ("session_id", "phase", "reason", "expected_version")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    PHASE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    phase: str
+    reason: str
+    expected_version: str
+    def __init__(self, session_id: _Optional[str] = ..., phase: _Optional[str] = ..., reason: _Optional[str] = ..., expected_version: _Optional[str] = ...) -> None: ...
+
 class ListSessionsByAgentRequest(_message.Message):
     __slots__ = ("agent_id", "page_size", "page_token", "org", "tags", "label_selector", "owner_scope", "order_by")
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
