@@ -14,6 +14,16 @@ from stigmer_sessions._gen.ai.stigmer.agentic.session.v1.io_pb2 import (
     ListSessionsRequest,
     SessionId,
     SessionList,
+    TransitionSessionRequest,
+)
+from stigmer_sessions._gen.ai.stigmer.agentic.session.v1.message_pb2 import (
+    AppendSessionMessageRequest,
+    ListSessionMessagesRequest,
+    ResumeSessionRequest,
+    ResumeSessionResponse,
+    SessionMessage,
+    SessionMessageList,
+    SessionMessageRole,
 )
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1.spec_pb2 import SessionSpec
 from stigmer_sessions._gen.ai.stigmer.commons.apiresource.apiresourcekind.api_resource_kind_pb2 import (
@@ -46,17 +56,25 @@ __all__ = [
     "ApiResourceMetadataVersion",
     "ApiResourceOwnerScope",
     "ApiResourceReference",
+    "AppendSessionMessageRequest",
     "ListSessionChangesRequest",
+    "ListSessionMessagesRequest",
     "ListSessionsByAgentRequest",
     "ListSessionsRequest",
+    "ResumeSessionRequest",
+    "ResumeSessionResponse",
     "Session",
     "SessionChange",
     "SessionChangeBookmark",
     "SessionChangeList",
     "SessionId",
     "SessionList",
+    "SessionMessage",
+    "SessionMessageList",
+    "SessionMessageRole",
     "SessionSpec",
     "SessionState",
+    "TransitionSessionRequest",
     "WatchSessionChangesRequest",
     "WatchSessionChangesResponse",
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from google.protobuf.message import Message
+
 from pipeline import idempotency
 from pipeline.context import RequestContext
 from pipeline.errors import AlreadyExists
@@ -22,6 +24,9 @@ class CheckIdempotency:
     result would hide a client bug.
     """
 
+    #: What the pipeline answers with (default: the kind's resource message).
+    response_type: type[Message] | None = None
+
     def __call__(self, ctx: RequestContext[Any]) -> None:
         request_id = ctx.get(REQUEST_ID)
         if not request_id:
@@ -35,6 +40,6 @@ class CheckIdempotency:
                 f"request id {request_id!r} was already used for a different request; "
                 f"use a new request id for a new request"
             )
-        ctx[RESPONSE] = ctx.kind.message_type.FromString(entry.response)
+        ctx[RESPONSE] = (self.response_type or ctx.kind.message_type).FromString(entry.response)
         ctx[REPLAYED] = True
         ctx.finish()

@@ -11,11 +11,12 @@ from pipeline.keys import EXISTING, EXPECTED_VERSION
 
 
 def expected_version(ctx: RequestContext[Any]) -> str:
-    """``ctx[EXPECTED_VERSION]`` (``x-if-match``) if given, else the request's
+    """``ctx[EXPECTED_VERSION]`` (``x-if-match``) if given, else the request's own
+    ``expected_version`` field (command requests like a transition), else its
     ``metadata.version.id`` when the request is a resource; '' means unconditional."""
-    explicit = ctx.get(EXPECTED_VERSION)
+    explicit = ctx.get(EXPECTED_VERSION) or getattr(ctx.input, "expected_version", "")
     if explicit:
-        return explicit
+        return str(explicit)
     metadata = getattr(ctx.input, "metadata", None)
     return str(metadata.version.id) if metadata is not None else ""
 

@@ -1,7 +1,9 @@
 """Apply (create or update) a session, by id if given, else by (org, slug from name).
 
 ``ValidateProto -> CheckIdempotency -> ResolveSlug -> LoadForApply -> CheckVersion ->
-BuildApplyState -> Persist -> AppendEvent -> RememberRequest``
+EnforceQuota -> BuildApplyState -> SetInitialPhase -> Persist -> AppendEvent -> RememberRequest``
+
+EnforceQuota and SetInitialPhase only act when the apply creates.
 """
 
 from __future__ import annotations
@@ -16,13 +18,18 @@ from pipeline.steps import (
     BuildApplyState,
     CheckIdempotency,
     CheckVersion,
+    EnforceQuota,
     LoadForApply,
     Persist,
     RememberRequest,
     ResolveSlug,
+    SetInitialPhase,
     ValidateProto,
 )
 from stigmer_sessions.api import Session
+from stigmer_sessions.config import SessionConfig
+
+DEFAULT_CONFIG = SessionConfig()
 
 
 def build(
@@ -30,6 +37,7 @@ def build(
     *,
     request_ttl_ns: int = DEFAULT_TTL_NS,
     hub: EventHub | None = None,
+    config: SessionConfig = DEFAULT_CONFIG,
 ) -> Pipeline[Session]:
     return Pipeline(
         "session.apply",
@@ -39,7 +47,9 @@ def build(
             ResolveSlug(),
             LoadForApply(),
             CheckVersion(),
+            EnforceQuota(config.max_sessions_per_org, config.max_sessions_per_owner),
             BuildApplyState(),
+            SetInitialPhase(config.lifecycle),
             Persist(),
             AppendEvent(hub=hub),
             RememberRequest(request_ttl_ns),

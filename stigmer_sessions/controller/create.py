@@ -1,7 +1,8 @@
 """Create a session.
 
-``ValidateProto -> CheckIdempotency -> RejectClientId -> ResolveSlug -> CheckDuplicate ->
-BuildNewState -> Persist -> AppendEvent -> RememberRequest``
+``ValidateProto -> CheckIdempotency -> RejectClientId -> GenerateName -> ResolveSlug ->
+CheckDuplicate -> EnforceQuota -> BuildNewState -> SetInitialPhase -> Persist -> AppendEvent ->
+RememberRequest``
 """
 
 from __future__ import annotations
@@ -16,13 +17,19 @@ from pipeline.steps import (
     BuildNewState,
     CheckDuplicate,
     CheckIdempotency,
+    EnforceQuota,
+    GenerateName,
     Persist,
     RejectClientId,
     RememberRequest,
     ResolveSlug,
+    SetInitialPhase,
     ValidateProto,
 )
 from stigmer_sessions.api import Session
+from stigmer_sessions.config import SessionConfig
+
+DEFAULT_CONFIG = SessionConfig()
 
 
 def build(
@@ -30,6 +37,7 @@ def build(
     *,
     request_ttl_ns: int = DEFAULT_TTL_NS,
     hub: EventHub | None = None,
+    config: SessionConfig = DEFAULT_CONFIG,
 ) -> Pipeline[Session]:
     return Pipeline(
         "session.create",
@@ -37,9 +45,12 @@ def build(
             ValidateProto(validator),
             CheckIdempotency(),
             RejectClientId(),
+            GenerateName(config.name_pattern),
             ResolveSlug(),
             CheckDuplicate(),
+            EnforceQuota(config.max_sessions_per_org, config.max_sessions_per_owner),
             BuildNewState(),
+            SetInitialPhase(config.lifecycle),
             Persist(),
             AppendEvent(hub=hub),
             RememberRequest(request_ttl_ns),

@@ -1,7 +1,9 @@
 """Delete a session and its index entries; returns the deleted session.
 
 ``ValidateProto -> CheckIdempotency -> ExtractResourceId -> LoadExistingForDelete ->
-CheckVersion -> DeleteResource -> AppendEvent -> RememberRequest``
+CheckVersion -> DeleteResource -> DeleteChildren -> AppendEvent -> RememberRequest``
+
+DeleteChildren removes the session's messages in the same transaction.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pipeline.steps import (
     AppendEvent,
     CheckIdempotency,
     CheckVersion,
+    DeleteChildren,
     DeleteResource,
     ExtractResourceId,
     LoadExistingForDelete,
@@ -39,6 +42,7 @@ def build(
             LoadExistingForDelete(),
             CheckVersion(),
             DeleteResource(),
+            DeleteChildren(),
             AppendEvent("Deleted", hub),
             RememberRequest(request_ttl_ns),
         ],

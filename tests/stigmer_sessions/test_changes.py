@@ -67,8 +67,11 @@ def test_no_change_when_nothing_changed_or_nothing_was_written(controller: Sessi
 def test_pinned_state_is_system_managed(controller: SessionController) -> None:
     forged = make_session("f")
     forged.state.pinned = True
+    forged.state.message_count = 99
     created = controller.create(forged)
-    assert not created.HasField("state")  # a client cannot create a pinned session
+    assert not created.state.pinned  # a client cannot create a pinned session ...
+    assert created.state.message_count == 0  # ... nor forge any other server-managed state
+    assert created.state.phase == "active"
     pinned = controller.pin(created.metadata.id, actor="carol")
     edit = Session()
     edit.CopyFrom(pinned)

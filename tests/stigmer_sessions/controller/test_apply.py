@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline.errors import NotFound
+from pipeline.errors import InvalidArgument, NotFound
 from pipeline.store import LmdbStore
 from stigmer_sessions import SessionController
 from tests.conftest import make_session
@@ -37,3 +37,10 @@ def test_apply_with_unknown_id_is_not_found(controller: SessionController) -> No
     request.metadata.id = "ses-nope"
     with pytest.raises(NotFound):
         controller.apply(request)
+
+
+def test_apply_without_a_name_is_invalid(controller: SessionController) -> None:
+    # apply finds its target by (org, slug from name): it cannot make one up, unlike create
+    with pytest.raises(InvalidArgument) as err:
+        controller.apply(make_session(""))
+    assert [v.field for v in err.value.violations] == ["metadata.name"]

@@ -30,7 +30,7 @@ def test_same_name_same_org_is_already_exists_other_org_is_fine(controller: Sess
     ("mutate", "field"),
     [
         (lambda s: setattr(s.metadata, "id", "ses-x"), "metadata.id"),
-        (lambda s: setattr(s.metadata, "name", ""), "metadata.name"),
+        (lambda s: setattr(s.metadata, "name", "!!!"), "metadata.name"),
         (lambda s: setattr(s.metadata, "slug", "Bad Slug"), "metadata.slug"),
         (lambda s: setattr(s.spec, "agent_instance_id", ""), "spec.agent_instance_id"),
         (lambda s: setattr(s.metadata, "owner_scope", 1), "metadata"),
