@@ -51,10 +51,17 @@ def oldest_revision(txn: Transaction) -> int:
     return max(_int(txn.get(Table.EVENTS, _OLDEST)), 1)
 
 
-def append(txn: Transaction, event: Any, *, kind: str, resource_id: str, org: str) -> int:
+def append(
+    txn: Transaction, event: Any, *, kind: str, resource_id: str, org: str, revision: int | None = None
+) -> int:
     """Give ``event`` the next revision (sets its ``revision`` field), store it and its index
-    entries; returns the revision."""
-    revision = current_revision(txn) + 1
+    entries; returns the revision. ``revision`` places it at a given later position instead
+    (restoring an export); the log stays strictly increasing."""
+    current = current_revision(txn)
+    if revision is None:
+        revision = current + 1
+    elif revision <= current:
+        raise Internal(f"revision {revision} is not after the current revision {current}")
     event.revision = revision
     rev = _REV.pack(revision)
     txn.put(Table.EVENTS, _LOG + rev, event.SerializeToString())
@@ -62,6 +69,12 @@ def append(txn: Transaction, event: Any, *, kind: str, resource_id: str, org: st
     txn.put(Table.EVENTS, _BY_ORG + pack(org) + rev, b"")
     txn.put(Table.EVENTS, _CURRENT, rev)
     return revision
+
+
+def set_window(txn: Transaction, *, oldest: int, current: int) -> None:
+    """Declare the retained window (after restoring an export whose log was compacted)."""
+    txn.put(Table.EVENTS, _OLDEST, _REV.pack(max(oldest, 1)))
+    txn.put(Table.EVENTS, _CURRENT, _REV.pack(current))
 
 
 def check_retained(txn: Transaction, after_revision: int) -> None:

@@ -11,34 +11,45 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import IO, Any, TypeVar
 
 import protovalidate
 from google.protobuf.message import Message
 
-from pipeline import events, watch
+from pipeline import events, maintenance, watch
 from pipeline.context import Key, RequestContext
 from pipeline.events import CompactionResult, EventHub
 from pipeline.idempotency import DEFAULT_TTL_NS
 from pipeline.keys import CAUSED_BY, EXPECTED_VERSION, REQUEST_ID, RESPONSE
 from pipeline.pipeline import Pipeline
-from pipeline.store import LmdbStore, Store
+from pipeline.records import Records
+from pipeline.store import LmdbStore, Store, Transaction
 from pipeline.validation import shared_validator, validate, warm_up
 from stigmer_sessions.api import (
     ApiResourceReference,
+    AppendSessionMessageRequest,
     ListSessionChangesRequest,
+    ListSessionMessagesRequest,
     ListSessionsByAgentRequest,
     ListSessionsRequest,
+    ResumeSessionRequest,
+    ResumeSessionResponse,
     Session,
     SessionChange,
     SessionChangeList,
     SessionId,
     SessionList,
+    SessionMessage,
+    SessionMessageList,
+    SessionMessageRole,
+    TransitionSessionRequest,
     WatchSessionChangesRequest,
     WatchSessionChangesResponse,
 )
+from stigmer_sessions.config import SessionConfig
 from stigmer_sessions.controller import (
+    append_message,
     apply,
     create,
     delete,
@@ -46,12 +57,15 @@ from stigmer_sessions.controller import (
     get_by_reference,
     list_by_agent,
     list_changes,
+    list_messages,
     pin,
+    resume,
+    transition,
     unpin,
     update,
 )
 from stigmer_sessions.controller import list as list_
-from stigmer_sessions.resource import SESSION
+from stigmer_sessions.resource import PHASE_INDEX, SESSION
 
 R = TypeVar("R", bound=Message)
 
@@ -73,6 +87,7 @@ class SessionController:
         validator: protovalidate.Validator | None = None,
         request_id_ttl_s: float = DEFAULT_TTL_NS / 1e9,
         bookmark_interval_s: float = watch.DEFAULT_BOOKMARK_INTERVAL_S,
+        config: SessionConfig | None = None,
     ) -> None:
         self._owns_store = store is None
         self.store: Store = store if store is not None else LmdbStore(data_dir, durable=durable)
@@ -83,13 +98,19 @@ class SessionController:
         #: Wakes watchers after each committed change.
         self.hub = EventHub(self.store.read(events.current_revision))
         hub = self.hub
+        #: Lifecycle, quotas, generated names, message size limit.
+        self.config = cfg = config or SessionConfig()
         self.pipelines: dict[str, Pipeline[Any]] = {
-            "create": create.build(v, request_ttl_ns=ttl, hub=hub),
+            "create": create.build(v, request_ttl_ns=ttl, hub=hub, config=cfg),
             "update": update.build(v, request_ttl_ns=ttl, hub=hub),
-            "apply": apply.build(v, request_ttl_ns=ttl, hub=hub),
+            "apply": apply.build(v, request_ttl_ns=ttl, hub=hub, config=cfg),
             "delete": delete.build(v, request_ttl_ns=ttl, hub=hub),
             "pin": pin.build(v, request_ttl_ns=ttl, hub=hub),
             "unpin": unpin.build(v, request_ttl_ns=ttl, hub=hub),
+            "transition": transition.build(v, request_ttl_ns=ttl, hub=hub, config=cfg),
+            "appendMessage": append_message.build(v, request_ttl_ns=ttl, hub=hub, config=cfg),
+            "listMessages": list_messages.build(v),
+            "resume": resume.build(v),
             "listChanges": list_changes.build(v),
             "get": get.build(v),
             "getByReference": get_by_reference.build(v),
@@ -106,6 +127,10 @@ class SessionController:
                 ListSessionsByAgentRequest(),
                 ListSessionChangesRequest(),
                 WatchSessionChangesRequest(),
+                TransitionSessionRequest(),
+                AppendSessionMessageRequest(),
+                ListSessionMessagesRequest(),
+                ResumeSessionRequest(),
             ],
             v,
         )
@@ -224,6 +249,99 @@ class SessionController:
         """Unpin (idempotent like :meth:`pin`)."""
         ctx = self.run("unpin", _session_id(session_id), actor=actor, request_id=request_id, dry_run=dry_run)
         return _expect(ctx[RESPONSE], Session)
+
+    def transition(
+        self,
+        session_id: str,
+        phase: str,
+        *,
+        reason: str = "",
+        expected_version: str = "",
+        actor: str = "",
+        request_id: str = "",
+        dry_run: bool = False,
+        caused_by: str = "",
+    ) -> Session:
+        """Move to ``phase``; FAILED_PRECONDITION (nothing changed) if the lifecycle forbids it."""
+        request = TransitionSessionRequest(
+            session_id=session_id, phase=phase, reason=reason, expected_version=expected_version
+        )
+        ctx = self.run(
+            "transition", request, actor=actor, request_id=request_id, dry_run=dry_run, caused_by=caused_by
+        )
+        return _expect(ctx[RESPONSE], Session)
+
+    def append_message(
+        self,
+        session_id: str,
+        role: SessionMessageRole | str,
+        content: str,
+        *,
+        metadata: dict[str, str] | None = None,
+        actor: str = "",
+        request_id: str = "",
+        dry_run: bool = False,
+    ) -> SessionMessage:
+        """Append to the history; ``role`` is a SessionMessageRole or "user", "assistant",
+        "system", "tool". NOT_FOUND, FAILED_PRECONDITION (phase), INVALID_ARGUMENT (size)."""
+        role_name = role if isinstance(role, str) else SessionMessageRole.Name(role)
+        request = AppendSessionMessageRequest(
+            session_id=session_id,
+            role=role_name if role_name.startswith("role_") else f"role_{role_name}",
+            content=content,
+            metadata=metadata,
+        )
+        ctx = self.run("appendMessage", request, actor=actor, request_id=request_id, dry_run=dry_run)
+        return _expect(ctx[RESPONSE], SessionMessage)
+
+    def list_messages(
+        self, request: ListSessionMessagesRequest | None = None, **fields: Any
+    ) -> SessionMessageList:
+        """One page of a session's history (``session_id=``, ``after_sequence=``,
+        ``newest_first=``, ``page_size=``, ``page_token=``)."""
+        request = request or ListSessionMessagesRequest(**fields)
+        return _expect(self.run("listMessages", request)[RESPONSE], SessionMessageList)
+
+    def resume(self, session_id: str, *, page_size: int = 0) -> ResumeSessionResponse:
+        """The session and its latest ``page_size`` (default 100) messages, in one read."""
+        request = ResumeSessionRequest(session_id=session_id, page_size=page_size)
+        return _expect(self.run("resume", request)[RESPONSE], ResumeSessionResponse)
+
+    def recover(self, *, actor: str = "recovery") -> list[str]:
+        """Move every session in a live phase of the lifecycle to its recovery phase, each
+        with a SessionPhaseChanged change caused by "restart-recovery"; returns their ids.
+        Does nothing when the lifecycle has no recovery phase. Uses the phase index."""
+        lifecycle = self.config.lifecycle
+        if not lifecycle.recovery_phase:
+            return []
+        live = [p for p in lifecycle.phases if p in lifecycle.live and p != lifecycle.recovery_phase]
+
+        def find(txn: Transaction) -> list[str]:
+            records = Records(txn, SESSION)
+            return [s.metadata.id for phase in live for s in records.scan(PHASE_INDEX, (phase,))]
+
+        moved = self.store.read(find)
+        for session_id in moved:
+            self.transition(session_id, lifecycle.recovery_phase, actor=actor, caused_by="restart-recovery")
+        return moved
+
+    def check(self) -> maintenance.Report:
+        """Verify every index entry, counter and message against the records."""
+        return maintenance.verify(self.store, [SESSION])
+
+    def reindex(self) -> int:
+        """Rebuild every secondary index and counter from the records."""
+        return maintenance.reindex(self.store, [SESSION])
+
+    def export(self, out: IO[str]) -> dict[str, int]:
+        """A consistent JSONL snapshot: sessions, their messages, the change log."""
+        return maintenance.export(self.store, [SESSION], out)
+
+    def import_(self, lines: Iterable[str]) -> dict[str, int]:
+        """Restore an export into this (empty) store."""
+        counts = maintenance.import_(self.store, [SESSION], lines)
+        self.hub.publish(self.store.read(events.current_revision))
+        return counts
 
     def list_changes(
         self, request: ListSessionChangesRequest | None = None, **fields: Any
