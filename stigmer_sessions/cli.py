@@ -1,4 +1,5 @@
-"""The ``stigmer-sessions`` command (and ``python server.py``): serve sessions over gRPC."""
+"""The ``stigmer-sessions`` command (and ``python server.py``): serve sessions over gRPC, and
+look after the store (``check``, ``reindex``, ``export``, ``import``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.errors import ResourceError
@@ -22,12 +24,13 @@ from stigmer_sessions.compactor import (
     DEFAULT_RETAIN_CHANGES,
     ChangeCompactor,
 )
+from stigmer_sessions.config import BUILTIN_LIFECYCLES, SessionConfig, load_lifecycle
 from stigmer_sessions.controller.session_controller import SessionController
 from stigmer_sessions.grpc_server import DEFAULT_MAX_WATCHERS, DEFAULT_MAX_WORKERS, start_server
+from stigmer_sessions.steps.append_message import DEFAULT_MAX_CONTENT_BYTES
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_DATA_DIR = "./data"
-_COMMANDS = ("serve",)
 _log = logging.getLogger("stigmer_sessions")
 
 
@@ -38,6 +41,19 @@ class ServeCompaction:
     keep_revisions: int | None = DEFAULT_RETAIN_CHANGES
     max_age_s: float | None = DEFAULT_RETAIN_AGE_S
     interval_s: float = DEFAULT_INTERVAL_S
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    address: str = DEFAULT_ADDRESS
+    durable: bool = True
+    max_workers: int = DEFAULT_MAX_WORKERS
+    max_watchers: int = DEFAULT_MAX_WATCHERS
+    request_id_ttl_s: float = DEFAULT_TTL_NS / 1e9
+    bookmark_interval_s: float = DEFAULT_BOOKMARK_INTERVAL_S
+    compaction: ServeCompaction = field(default_factory=ServeCompaction)
+    config: SessionConfig = field(default_factory=SessionConfig)
+    recover: bool = True
 
 
 class JsonFormatter(logging.Formatter):
@@ -58,19 +74,27 @@ class JsonFormatter(logging.Formatter):
 
 
 def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        default=os.environ.get("STIGMER_SESSIONS_DATA_DIR", DEFAULT_DATA_DIR),
+        help=f"LMDB directory (env STIGMER_SESSIONS_DATA_DIR; default {DEFAULT_DATA_DIR})",
+    )
+    common.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        default=os.environ.get("STIGMER_SESSIONS_LOG_LEVEL", "INFO").upper(),
+        help="DEBUG also logs every pipeline step with its duration (env STIGMER_SESSIONS_LOG_LEVEL)",
+    )
     parser = argparse.ArgumentParser(prog="stigmer-sessions", description=__doc__)
     sub = parser.add_subparsers(dest="command")
-    serve = sub.add_parser("serve", help="serve the Session gRPC API (default)")
+    serve = sub.add_parser("serve", parents=[common], help="serve the Session gRPC API (the default command)")
     serve.add_argument(
         "--address",
         default=os.environ.get("STIGMER_SESSIONS_ADDRESS", DEFAULT_ADDRESS),
         help="HOST:PORT to listen on; port 0 picks a free one (env STIGMER_SESSIONS_ADDRESS; "
         f"default {DEFAULT_ADDRESS})",
-    )
-    serve.add_argument(
-        "--data-dir",
-        default=os.environ.get("STIGMER_SESSIONS_DATA_DIR", DEFAULT_DATA_DIR),
-        help=f"LMDB directory (env STIGMER_SESSIONS_DATA_DIR; default {DEFAULT_DATA_DIR})",
     )
     serve.add_argument(
         "--durability",
@@ -84,6 +108,42 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=DEFAULT_MAX_WATCHERS,
         help="concurrent watch streams (each holds a thread; more are RESOURCE_EXHAUSTED)",
+    )
+    serve.add_argument(
+        "--lifecycle",
+        default="default",
+        help=f"session lifecycle: {', '.join(BUILTIN_LIFECYCLES)} or the path of a TOML definition",
+    )
+    serve.add_argument(
+        "--max-sessions-per-org", type=int, default=None, metavar="N", help="(default: unlimited)"
+    )
+    serve.add_argument(
+        "--max-sessions-per-owner", type=int, default=None, metavar="N", help="(default: unlimited)"
+    )
+    serve.add_argument(
+        "--name-pattern",
+        default=SessionConfig.name_pattern,
+        help="name of a session created without one; {date} and {n} are filled in "
+        f"(default {SessionConfig.name_pattern})",
+    )
+    serve.add_argument(
+        "--max-message-bytes",
+        type=int,
+        default=DEFAULT_MAX_CONTENT_BYTES,
+        help="message content limit (1 MiB)",
+    )
+    serve.add_argument(
+        "--no-recovery",
+        dest="recover",
+        action="store_false",
+        help="at start, leave sessions in live phases as they are (despite a recovery phase)",
+    )
+    serve.add_argument(
+        "--request-id-ttl",
+        type=float,
+        default=DEFAULT_TTL_NS / 1e9,
+        metavar="SECONDS",
+        help="how long an x-request-id is remembered for idempotent retries (default 86400: 24 h)",
     )
     serve.add_argument(
         "--bookmark-interval",
@@ -109,68 +169,135 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--compact-interval", type=float, default=DEFAULT_INTERVAL_S, metavar="SECONDS", help="(default 60)"
     )
-    serve.add_argument(
-        "--request-id-ttl",
-        type=float,
-        default=DEFAULT_TTL_NS / 1e9,
-        metavar="SECONDS",
-        help="how long an x-request-id is remembered for idempotent retries (default 86400: 24 h)",
-    )
-    serve.add_argument(
-        "--log-level",
-        type=str.upper,
-        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-        default=os.environ.get("STIGMER_SESSIONS_LOG_LEVEL", "INFO").upper(),
-        help="DEBUG also logs every pipeline step with its duration (env STIGMER_SESSIONS_LOG_LEVEL)",
-    )
+    sub.add_parser("check", parents=[common], help="verify every index entry, counter and message")
+    sub.add_parser("reindex", parents=[common], help="rebuild every secondary index from the records")
+    export = sub.add_parser("export", parents=[common], help="write a consistent JSONL snapshot")
+    export.add_argument("file", help="where to write it ('-': standard output)")
+    load = sub.add_parser("import", parents=[common], help="restore a snapshot into an empty store")
+    load.add_argument("file", help="an export ('-': standard input)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if not args_list or args_list[0] not in _COMMANDS:
+    if not args_list or args_list[0] not in ("serve", "check", "reindex", "export", "import"):
         args_list.insert(0, "serve")  # serve is the default command
     args = _parser().parse_args(args_list)
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=args.log_level, handlers=[handler], force=True)
-    return serve(
-        args.address,
-        args.data_dir,
+    if args.command != "serve":
+        return _admin(args.command, args.data_dir, getattr(args, "file", ""))
+    try:
+        lifecycle = load_lifecycle(args.lifecycle)
+    except (OSError, ValueError) as exc:
+        print(f"stigmer-sessions: cannot load lifecycle {args.lifecycle!r}: {exc}", file=sys.stderr)
+        return 2
+    options = ServeOptions(
+        address=args.address,
         durable=args.durability == "durable",
         max_workers=args.max_workers,
-        request_id_ttl_s=args.request_id_ttl,
         max_watchers=args.max_watchers,
+        request_id_ttl_s=args.request_id_ttl,
         bookmark_interval_s=args.bookmark_interval,
-        compactor=ServeCompaction(args.retain_changes, args.retain_changes_age, args.compact_interval),
+        compaction=ServeCompaction(args.retain_changes, args.retain_changes_age, args.compact_interval),
+        config=SessionConfig(
+            lifecycle=lifecycle,
+            max_sessions_per_org=args.max_sessions_per_org,
+            max_sessions_per_owner=args.max_sessions_per_owner,
+            name_pattern=args.name_pattern,
+            max_message_bytes=args.max_message_bytes,
+        ),
+        recover=args.recover,
     )
+    return serve(args.data_dir, options)
 
 
-def serve(
-    address: str,
-    data_dir: str,
-    *,
-    durable: bool = True,
-    max_workers: int = DEFAULT_MAX_WORKERS,
-    request_id_ttl_s: float = DEFAULT_TTL_NS / 1e9,
-    max_watchers: int = DEFAULT_MAX_WATCHERS,
-    bookmark_interval_s: float = DEFAULT_BOOKMARK_INTERVAL_S,
-    compactor: ServeCompaction | None = None,
-) -> int:
-    """Run until SIGTERM/SIGINT, then drain in-flight requests and close the store."""
+def _open(data_dir: str, make: Callable[[], SessionController]) -> SessionController | None:
+    """The controller, or None after telling the user, without a traceback, why the store
+    cannot be opened and how to recover. Nothing is deleted or recreated over the old file."""
     try:
-        controller = SessionController(
-            data_dir,
-            durable=durable,
-            request_id_ttl_s=request_id_ttl_s,
-            bookmark_interval_s=bookmark_interval_s,
-        )
+        return make()
     except ResourceError as exc:
-        print(f"stigmer-sessions: {exc.message}", file=sys.stderr)
+        path = os.path.abspath(data_dir)
+        print(
+            f"stigmer-sessions: {exc.message}\n"
+            f"The data in {path} was left untouched. To recover:\n"
+            f"  - restore {path} from a backup, or\n"
+            f"  - move it aside, then `stigmer-sessions import --data-dir {path} EXPORT.jsonl` "
+            f"from an export made with `stigmer-sessions export`;\n"
+            f"  - `stigmer-sessions check --data-dir DIR` verifies a store that opens, and "
+            f"`stigmer-sessions reindex --data-dir DIR` rebuilds its indexes.",
+            file=sys.stderr,
+        )
+        return None
+
+
+def _admin(command: str, data_dir: str, file: str) -> int:
+    controller = _open(data_dir, lambda: SessionController(data_dir))
+    if controller is None:
+        return 1
+    with controller:
+        if command == "check":
+            report = controller.check()
+            for problem in report.problems:
+                print(problem)
+            print(
+                f"{'ok' if report.ok else 'PROBLEMS'}: {report.records} sessions, {report.index_entries} "
+                f"index entries, {len(report.problems)} problems"
+            )
+            return 0 if report.ok else 3
+        if command == "reindex":
+            print(f"reindexed {controller.reindex()} sessions")
+            return 0
+        if command == "export":
+            if file == "-":
+                counts = controller.export(sys.stdout)
+            else:
+                with open(file, "w", encoding="utf-8") as out:
+                    counts = controller.export(out)
+            print(f"exported {json.dumps(counts)}", file=sys.stderr)
+            return 0
+        try:
+            if file == "-":
+                counts = controller.import_(sys.stdin)
+            else:
+                with open(file, encoding="utf-8") as lines:
+                    counts = controller.import_(lines)
+        except ResourceError as exc:
+            print(f"stigmer-sessions: import failed, nothing was written: {exc.message}", file=sys.stderr)
+            return 1
+        print(f"imported {json.dumps(counts)}", file=sys.stderr)
+        return 0
+
+
+def serve(data_dir: str, options: ServeOptions | None = None) -> int:
+    """Run until SIGTERM/SIGINT, then drain in-flight requests and close the store."""
+    opts = options or ServeOptions()
+    controller = _open(
+        data_dir,
+        lambda: SessionController(
+            data_dir,
+            durable=opts.durable,
+            request_id_ttl_s=opts.request_id_ttl_s,
+            bookmark_interval_s=opts.bookmark_interval_s,
+            config=opts.config,
+        ),
+    )
+    if controller is None:
         return 1
     try:
+        if opts.recover:
+            moved = controller.recover()
+            if moved:
+                _log.info(
+                    "recovered live sessions",
+                    extra={"fields": {"count": len(moved), "to_phase": opts.config.lifecycle.recovery_phase}},
+                )
         try:
-            running = start_server(controller, address, max_workers=max_workers, max_watchers=max_watchers)
+            running = start_server(
+                controller, opts.address, max_workers=opts.max_workers, max_watchers=opts.max_watchers
+            )
         except OSError as exc:
             print(f"stigmer-sessions: {exc}", file=sys.stderr)
             return 1
@@ -183,16 +310,16 @@ def serve(
                 "fields": {
                     "address": running.address,
                     "data_dir": os.path.abspath(data_dir),
-                    "durability": "durable" if durable else "relaxed",
+                    "durability": "durable" if opts.durable else "relaxed",
+                    "lifecycle": opts.config.lifecycle.name,
                 }
             },
         )
-        settings = compactor or ServeCompaction()
         compaction = ChangeCompactor(
             controller,
-            keep_revisions=settings.keep_revisions,
-            max_age_s=settings.max_age_s,
-            interval_s=settings.interval_s,
+            keep_revisions=opts.compaction.keep_revisions,
+            max_age_s=opts.compaction.max_age_s,
+            interval_s=opts.compaction.interval_s,
         ).start()
         stop.wait()
         _log.info("shutting down", extra={"fields": {"address": running.address}})

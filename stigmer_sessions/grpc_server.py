@@ -28,6 +28,8 @@ from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import (
     change_pb2_grpc,
     command_pb2,
     command_pb2_grpc,
+    message_pb2,
+    message_pb2_grpc,
     query_pb2,
     query_pb2_grpc,
 )
@@ -42,6 +44,7 @@ _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
 COMMAND_SERVICE = command_pb2.DESCRIPTOR.services_by_name["SessionCommandController"].full_name
 QUERY_SERVICE = query_pb2.DESCRIPTOR.services_by_name["SessionQueryController"].full_name
 CHANGE_SERVICE = change_pb2.DESCRIPTOR.services_by_name["SessionChangeController"].full_name
+MESSAGE_SERVICE = message_pb2.DESCRIPTOR.services_by_name["SessionMessageController"].full_name
 DEFAULT_MAX_WORKERS = 8
 #: Each open watch holds a server thread (sync gRPC), so their number is bounded separately
 #: and the thread pool is sized max_workers + max_watchers: watchers never starve unary RPCs.
@@ -190,6 +193,9 @@ class SessionCommandServicer(command_pb2_grpc.SessionCommandControllerServicer):
     def unpin(self, request: Any, context: grpc.ServicerContext) -> Any:
         return self._invoke(COMMAND_SERVICE, "unpin", request, context)
 
+    def transition(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._invoke(COMMAND_SERVICE, "transition", request, context)
+
 
 class SessionQueryServicer(query_pb2_grpc.SessionQueryControllerServicer):
     def __init__(self, invoke: RpcInvoker) -> None:
@@ -206,6 +212,20 @@ class SessionQueryServicer(query_pb2_grpc.SessionQueryControllerServicer):
 
     def getByReference(self, request: Any, context: grpc.ServicerContext) -> Any:
         return self._invoke(QUERY_SERVICE, "getByReference", request, context)
+
+
+class SessionMessageServicer(message_pb2_grpc.SessionMessageControllerServicer):
+    def __init__(self, invoke: RpcInvoker) -> None:
+        self._invoke = invoke
+
+    def appendMessage(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._invoke(MESSAGE_SERVICE, "appendMessage", request, context)
+
+    def listMessages(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._invoke(MESSAGE_SERVICE, "listMessages", request, context)
+
+    def resume(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._invoke(MESSAGE_SERVICE, "resume", request, context)
 
 
 class SessionChangeServicer(change_pb2_grpc.SessionChangeControllerServicer):
@@ -254,12 +274,23 @@ def start_server(
     change_pb2_grpc.add_SessionChangeControllerServicer_to_server(  # type: ignore[no-untyped-call]
         SessionChangeServicer(invoke), server
     )
+    message_pb2_grpc.add_SessionMessageControllerServicer_to_server(  # type: ignore[no-untyped-call]
+        SessionMessageServicer(invoke), server
+    )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", COMMAND_SERVICE, QUERY_SERVICE, CHANGE_SERVICE):
+    for name in ("", COMMAND_SERVICE, QUERY_SERVICE, CHANGE_SERVICE, MESSAGE_SERVICE):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
-        (COMMAND_SERVICE, QUERY_SERVICE, CHANGE_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        (
+            COMMAND_SERVICE,
+            QUERY_SERVICE,
+            CHANGE_SERVICE,
+            MESSAGE_SERVICE,
+            health.SERVICE_NAME,
+            reflection.SERVICE_NAME,
+        ),
+        server,
     )
     try:
         port = server.add_insecure_port(address)
