@@ -12,6 +12,7 @@ from pathlib import Path
 
 import grpc
 
+from stigmer_sessions import SessionController
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import command_pb2_grpc, query_pb2_grpc
 from stigmer_sessions.api import SessionId
 from tests.conftest import make_session
@@ -85,3 +86,48 @@ def test_unusable_data_dir_is_a_clear_error(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert str(blocker) in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=60,
+    )
+
+
+def test_admin_commands_check_export_import(tmp_path: Path) -> None:
+    with SessionController(tmp_path / "a") as c:
+        s = c.create(make_session("exported"))
+        c.append_message(s.metadata.id, "user", "hello")
+    check = _cli("check", "--data-dir", str(tmp_path / "a"))
+    # no tags or labels: slug, org, agent_instance, org_agent_instance, phase, org_owner
+    assert (check.returncode, check.stdout.strip().splitlines()[-1]) == (
+        0,
+        "ok: 1 sessions, 6 index entries, 0 problems",
+    )
+    dump = tmp_path / "dump.jsonl"
+    assert _cli("export", "--data-dir", str(tmp_path / "a"), str(dump)).returncode == 0
+    imported = _cli("import", "--data-dir", str(tmp_path / "b"), str(dump))
+    assert imported.returncode == 0, imported.stderr
+    assert '"records": 1' in imported.stderr
+    again = _cli("import", "--data-dir", str(tmp_path / "b"), str(dump))
+    assert (again.returncode, "nothing was written" in again.stderr) == (1, True)
+    assert _cli("reindex", "--data-dir", str(tmp_path / "b")).stdout.strip() == "reindexed 1 sessions"
+
+
+def test_corrupted_store_is_a_clear_error_and_left_untouched(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    garbage = bytes(range(256)) * 256
+    (data / "data.mdb").write_bytes(garbage)
+    result = _cli("--address", "127.0.0.1:0", "--data-dir", str(data))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert str(data) in result.stderr
+    assert "cannot open the store" in result.stderr
+    assert "stigmer-sessions import" in result.stderr and "from a backup" in result.stderr
+    assert (data / "data.mdb").read_bytes() == garbage  # no silent fresh start over the old file
