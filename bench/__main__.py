@@ -34,6 +34,7 @@ from stigmer_sessions import SessionController
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import (
     change_pb2_grpc,
     command_pb2_grpc,
+    message_pb2_grpc,
     query_pb2_grpc,
 )
 from stigmer_sessions.api import (
@@ -42,6 +43,7 @@ from stigmer_sessions.api import (
     ApiResourceReference,
     ListSessionsByAgentRequest,
     ListSessionsRequest,
+    ResumeSessionRequest,
     Session,
     SessionId,
     SessionSpec,
@@ -280,6 +282,7 @@ def _start_target(mode: str, data_dir: str) -> tuple[subprocess.Popen[str], str,
 
 def over_grpc(tmp: str, rounds: int, per_round: int) -> tuple[list[Result], str]:
     results: list[Result] = []
+    histories = _seed_histories(f"{tmp}/grpc-data", (100, 10_000))
     echo_proc, echo_addr, pinned = _start_target("echo", tmp)
     sess_proc, sess_addr, _ = _start_target("sessions", f"{tmp}/grpc-data")
     try:
@@ -324,12 +327,41 @@ def over_grpc(tmp: str, rounds: int, per_round: int) -> tuple[list[Result], str]
             results.append(server_cpu(sess_proc, versus(lst, base), lambda i: query.list(req), 300))
             for watchers in (1, 4):
                 results.append(fan_out(ch, command, watchers, writes=100 if rounds < 5 else 300))
+            messages = message_pb2_grpc.SessionMessageControllerStub(ch)  # type: ignore[no-untyped-call]
+            for count, session_id in histories.items():
+                resume_req = ResumeSessionRequest(session_id=session_id, page_size=100)
+                resumed = measure(
+                    f"gRPC resume, latest 100 of {count:,} messages",
+                    lambda i, r=resume_req: messages.resume(r),  # type: ignore[misc]
+                    rounds=rounds,
+                    per_round=per_round // 2,
+                )
+                results.append(
+                    server_cpu(
+                        sess_proc, versus(resumed, get), lambda i, r=resume_req: messages.resume(r), 300
+                    )
+                )
     finally:
         for proc in (echo_proc, sess_proc):
             assert proc.stdin is not None
             proc.stdin.close()
             proc.wait(timeout=30)
     return results, pinned
+
+
+def _seed_histories(data_dir: str, sizes: tuple[int, ...]) -> dict[int, str]:
+    """Sessions with ``sizes`` messages each, written in-process before the server starts
+    (relaxed: loading is not what is measured). Returns {message count: session id}."""
+    ids: dict[int, str] = {}
+    with SessionController(data_dir, durable=False) as c:
+        for size in sizes:
+            s = c.create(session(7 * 10**6 + size))
+            for i in range(size):
+                c.append_message(
+                    s.metadata.id, "user" if i % 2 else "assistant", f"message {i}: " + "x" * 200
+                )
+            ids[size] = s.metadata.id
+    return ids
 
 
 def fan_out(channel: grpc.Channel, command: Any, watchers: int, writes: int) -> Result:
