@@ -15,6 +15,7 @@ import grpc
 from stigmer_sessions import SessionController
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import command_pb2_grpc, query_pb2_grpc
 from stigmer_sessions.api import SessionId
+from stigmer_sessions.config import SessionConfig, load_lifecycle
 from tests.conftest import make_session
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,3 +132,32 @@ def test_corrupted_store_is_a_clear_error_and_left_untouched(tmp_path: Path) -> 
     assert "cannot open the store" in result.stderr
     assert "stigmer-sessions import" in result.stderr and "from a backup" in result.stderr
     assert (data / "data.mdb").read_bytes() == garbage  # no silent fresh start over the old file
+
+
+def test_server_start_recovers_live_sessions_of_the_chosen_lifecycle(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with SessionController(data, config=SessionConfig(lifecycle=load_lifecycle("worker"))) as c:
+        s = c.create(make_session("busy"))
+        c.transition(s.metadata.id, "active")
+    proc, event = _start("--address", "127.0.0.1:0", "--data-dir", str(data), "--lifecycle", "worker")
+    try:
+        assert event["lifecycle"] == "worker"
+        with grpc.insecure_channel(event["address"]) as channel:
+            stub = query_pb2_grpc.SessionQueryControllerStub(channel)  # type: ignore[no-untyped-call]
+            assert stub.get(SessionId(value=s.metadata.id)).state.phase == "idle"
+    finally:
+        _stop(proc)
+    with SessionController(data) as c:
+        last = list(c.events())[-1]
+    assert (last.type, last.resource_id, last.caused_by) == (
+        "SessionPhaseChanged",
+        s.metadata.id,
+        "restart-recovery",
+    )
+
+
+def test_unknown_lifecycle_is_a_clear_error(tmp_path: Path) -> None:
+    result = _cli("--address", "127.0.0.1:0", "--data-dir", str(tmp_path / "d"), "--lifecycle", "nope.toml")
+    assert result.returncode == 2
+    assert "cannot load lifecycle 'nope.toml'" in result.stderr
+    assert "Traceback" not in result.stderr
