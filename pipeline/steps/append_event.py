@@ -19,7 +19,8 @@ class AppendEvent:
     ``ctx[UNCHANGED]``, ``ctx[EXISTING]``, ``ctx[REQUEST_ID]``, ``ctx[CAUSED_BY]``; writes
     one ``ctx.kind.event_type`` change at the next revision and ``ctx[EVENT]``.
 
-    The type is ``<Kind><verb>``; without a ``verb`` it is Created when nothing existed
+    A command with a ``reason`` field (e.g. a transition) passes it on. The type is
+    ``<Kind><verb>``; without a ``verb`` it is Created when nothing existed
     before, else Updated. A write that changed nothing records nothing. If the change cannot
     be written the whole transaction fails, so there is never a mutation without its change
     nor a change without its mutation. After commit, ``hub`` (if any) wakes the watchers.
@@ -46,6 +47,7 @@ class AppendEvent:
             actor_id=ctx.actor,
             request_id=request_id,
             caused_by=ctx.get(CAUSED_BY) or request_id,
+            reason=getattr(ctx.input, "reason", ""),
         )
         event.time.FromNanoseconds(ctx.now_ns)  # type: ignore[attr-defined]
         getattr(event, ctx.kind.event_resource_field).CopyFrom(resource)

@@ -97,10 +97,11 @@ def test_history_events_and_idempotent_append(controller: SessionController) -> 
     s = controller.create(make_session())
     first = controller.append_message(s.metadata.id, "user", "once", request_id="m-1")
     assert controller.append_message(s.metadata.id, "user", "once", request_id="m-1") == first
-    controller.transition(s.metadata.id, "paused", caused_by="user-clicked-pause")
+    controller.transition(s.metadata.id, "paused", caused_by="user-clicked-pause", reason="lunch")
     types = [c.type for c in controller.events()]
     assert types == ["SessionCreated", "SessionMessageAppended", "SessionPhaseChanged"]
-    assert list(controller.events())[2].caused_by == "user-clicked-pause"
+    moved = list(controller.events())[2]
+    assert (moved.caused_by, moved.reason) == ("user-clicked-pause", "lunch")
 
 
 @pytest.mark.parametrize("name", ["default", "reveal", "worker"])
