@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import lmdb
 
@@ -188,6 +188,68 @@ def _lmdb_errors(what: str) -> Iterator[None]:
         raise Internal(f"{what} failed: {exc}") from exc
 
 
+class _Pending:
+    """One write waiting for (or done by) a group-commit batch."""
+
+    __slots__ = ("done", "error", "fn", "result")
+
+    def __init__(self, fn: Callable[[Transaction], Any]) -> None:
+        self.fn = fn
+        self.done = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+def _fail(batch: list[_Pending], error: BaseException) -> None:
+    for item in batch:
+        item.error = error
+
+
+class _GroupCommit:
+    """Leader/follower group commit: concurrent writes share one transaction and one fsync.
+
+    A writer queues its callback. If no batch is being written it becomes the leader: it
+    takes everything queued (its own write included), runs each callback in its own nested
+    transaction inside one batch transaction, commits once, and marks them all done. Writes
+    that arrive meanwhile wait and form the next batch, led by one of them. A lone writer
+    leads its own batch of one at once, with no timer or handoff: no batching delay. One
+    callback's error aborts only its nested transaction; the others still commit.
+    """
+
+    def __init__(self, store: LmdbStore) -> None:
+        self._store = store
+        self._cond = threading.Condition(threading.Lock())
+        self._queue: list[_Pending] = []
+        self._leading = False
+        self.batches = 0
+        self.writes = 0
+        self.largest_batch = 0
+
+    def submit(self, fn: Callable[[Transaction], T]) -> T:
+        item = _Pending(fn)
+        with self._cond:
+            self._queue.append(item)
+            while self._leading and not item.done:
+                self._cond.wait()
+            batch: list[_Pending] = []
+            if not item.done:
+                self._leading = True
+                batch, self._queue = self._queue, []
+        if batch:
+            try:
+                self._store._write_batch(batch)
+            finally:
+                with self._cond:
+                    self._leading = False
+                    self.batches += 1
+                    self.writes += len(batch)
+                    self.largest_batch = max(self.largest_batch, len(batch))
+                    self._cond.notify_all()
+        if item.error is not None:
+            raise item.error
+        return item.result  # type: ignore[no-any-return]
+
+
 _open_paths: set[str] = set()
 _open_paths_lock = threading.Lock()
 
@@ -196,8 +258,10 @@ class LmdbStore:
     """An embedded LMDB environment holding every table of the store.
 
     ``durable=True`` (default) syncs on every commit, so an acknowledged write survives a
-    machine crash; ``durable=False`` leaves flushing to the OS (a process crash loses
-    nothing, a machine crash may lose the last writes, never corrupts). The map starts at
+    machine crash, and concurrent writes share commits (``group_commit``, on by default when
+    durable). ``durable=False`` skips the per-commit fsync and flushes every
+    ``flush_interval_s`` in the background instead: a process crash loses nothing, a machine
+    crash may lose that window, and the store is never corrupted. The map starts at
     ``map_size`` bytes and doubles whenever a write finds it full.
     """
 
@@ -211,6 +275,8 @@ class LmdbStore:
         durable: bool = True,
         map_size: int = DEFAULT_MAP_SIZE,
         max_readers: int = 512,
+        group_commit: bool | None = None,
+        flush_interval_s: float = 0.1,
     ) -> None:
         self.path = Path(path).resolve()
         key = str(self.path)
@@ -241,6 +307,19 @@ class LmdbStore:
         self._key = key
         self._gate = _ResizeGate()
         self._closed = False
+        #: Durable stores batch concurrent writes into one fsync (see _GroupCommit).
+        self.group_commit = (
+            _GroupCommit(self) if (durable if group_commit is None else group_commit) else None
+        )
+        #: Relaxed stores flush in the background every ``flush_interval_s``.
+        self.flushes = 0
+        self._stop_flushing = threading.Event()
+        self._flusher: threading.Thread | None = None
+        if not durable and flush_interval_s > 0:
+            self._flusher = threading.Thread(
+                target=self._flush_loop, args=(flush_interval_s,), name="lmdb-flush", daemon=True
+            )
+            self._flusher.start()
 
     @property
     def map_size(self) -> int:
@@ -251,6 +330,9 @@ class LmdbStore:
         return self._transact(fn, write=False)
 
     def write(self, fn: Callable[[Transaction], T]) -> T:
+        if self.group_commit is not None:
+            self._check_open()
+            return self.group_commit.submit(fn)
         return self._transact(fn, write=True)
 
     def _transact(self, fn: Callable[[Transaction], T], *, write: bool) -> T:
@@ -273,6 +355,66 @@ class LmdbStore:
                 self._gate.leave()
             with _lmdb_errors("resizing the store map"):
                 self._gate.exclusive(resize)
+
+    def _write_batch(self, batch: list[_Pending]) -> None:
+        """Run ``batch`` in one write transaction, each callback in its own nested one (a
+        batch of one runs directly), and commit once; sets every item's result or error.
+        A full map is grown and the whole batch re-run: callbacks are re-runnable."""
+        while (resize := self._try_batch(batch)) is not None:
+            with _lmdb_errors("resizing the store map"):
+                self._gate.exclusive(resize)
+        for item in batch:
+            item.done = True
+
+    def _try_batch(self, batch: list[_Pending]) -> Callable[[], None] | None:
+        """One attempt at ``batch``; returns the map resize to do before retrying, or None."""
+        for item in batch:
+            item.result, item.error = None, None
+        self._gate.enter()
+        try:
+            with self._env.begin(write=True) as txn:
+                if len(batch) == 1:
+                    batch[0].result = batch[0].fn(_LmdbTransaction(txn, self._dbs))
+                else:
+                    for item in batch:
+                        self._run_nested(txn, item)
+        except lmdb.MapFullError:
+            return self._grow
+        except lmdb.MapResizedError:
+            return self._adopt_map_size
+        except lmdb.Error as exc:  # the batch itself failed (e.g. on commit): nothing landed
+            _fail(batch, Internal(f"store write failed: {exc}"))
+        except BaseException as exc:  # nothing of the batch landed
+            # A batch of one gets its own error back; in a larger batch _run_nested keeps
+            # callback errors in their items, so this is unexpected and fails them all.
+            _fail(batch, exc if len(batch) == 1 else Internal(f"write batch aborted: {exc!r}"))
+        finally:
+            self._gate.leave()
+        return None
+
+    def _run_nested(self, txn: lmdb.Transaction, item: _Pending) -> None:
+        child = self._env.begin(write=True, parent=txn)
+        try:
+            item.result = item.fn(_LmdbTransaction(child, self._dbs))
+        except (lmdb.MapFullError, lmdb.MapResizedError):
+            child.abort()
+            raise  # the whole batch is re-run after resizing
+        except lmdb.Error as exc:
+            child.abort()
+            item.error = Internal(f"store write failed: {exc}")
+        except BaseException as exc:
+            child.abort()
+            item.error = exc
+        else:
+            child.commit()
+
+    def _flush_loop(self, interval_s: float) -> None:
+        while not self._stop_flushing.wait(interval_s):
+            try:
+                self._env.sync(True)
+                self.flushes += 1
+            except lmdb.Error:
+                _log.exception("background flush of %s failed", self._key)
 
     def _grow(self) -> None:
         new_size = min(self.map_size * 2, self.MAX_MAP_SIZE)
@@ -299,6 +441,9 @@ class LmdbStore:
         if self._closed:
             return
         self._closed = True
+        if self._flusher is not None:
+            self._stop_flushing.set()
+            self._flusher.join()
         with _lmdb_errors("closing the store"):
             self._gate.exclusive(self._env.close)
         with _open_paths_lock:
