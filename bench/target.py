@@ -1,9 +1,9 @@
-"""A benchmark server process: ``python -m bench.target sessions|echo DATA_DIR CPU``.
+"""A benchmark server process: ``python -m bench.target MODE DATA_DIR CPU``.
 
-``sessions`` is the real server (same start_server as production); ``echo`` is the same
-gRPC server model and thread pool with one handler that returns its request, the ceiling
-any handler on this machine can reach. Prints the bound address on stdout, then serves
-until its stdin closes.
+MODE is ``echo`` (the same gRPC server model and thread pool with one handler that returns
+its request: the ceiling any handler can reach here), ``durable`` (the real server),
+``durable-nogc`` (durable without group commit) or ``relaxed``. Prints the bound address
+and how it was pinned on stdout, then serves until its stdin closes.
 """
 
 from __future__ import annotations
@@ -15,15 +15,16 @@ from typing import Any
 import grpc
 
 from bench.stats import pin
+from pipeline.store import LmdbStore
 from stigmer_sessions import SessionController
 from stigmer_sessions.api import Session
-from stigmer_sessions.grpc_server import DEFAULT_MAX_WORKERS, start_server
+from stigmer_sessions.grpc_server import DEFAULT_MAX_WATCHERS, DEFAULT_MAX_WORKERS, start_server
 
 ECHO_METHOD = "/bench.Echo/echo"
 
 
 def _echo_server() -> tuple[grpc.Server, int]:
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=DEFAULT_MAX_WORKERS))
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=DEFAULT_MAX_WORKERS + DEFAULT_MAX_WATCHERS))
 
     def echo(request: Session, context: Any) -> Session:
         return request
@@ -51,12 +52,15 @@ def main() -> None:
         sys.stdin.read()
         server.stop(None)
         return
-    durable = mode == "sessions-durable"
-    with SessionController(data_dir, durable=durable) as controller:
-        running = start_server(controller, "127.0.0.1:0")
-        print(f"{running.address} {pinned}", flush=True)
-        sys.stdin.read()
-        running.stop(None)
+    store = LmdbStore(
+        data_dir, durable=mode != "relaxed", group_commit=False if mode == "durable-nogc" else None
+    )
+    controller = SessionController(store=store)
+    running = start_server(controller, "127.0.0.1:0")
+    print(f"{running.address} {pinned}", flush=True)
+    sys.stdin.read()
+    running.stop(None)
+    store.close()
 
 
 if __name__ == "__main__":
