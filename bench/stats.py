@@ -82,3 +82,34 @@ def rss_bytes(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def measure_pair(
+    a: tuple[str, Callable[[int], object]],
+    b: tuple[str, Callable[[int], object]],
+    *,
+    rounds: int = 5,
+    per_round: int = 400,
+) -> tuple[Result, Result]:
+    """Measure two variants in alternating rounds, so drift (a growing store, a busy
+    neighbour) hits both alike: for comparisons that must be fair to a few percent."""
+    rates: dict[str, list[float]] = {a[0]: [], b[0]: []}
+    samples: dict[str, list[int]] = {a[0]: [], b[0]: []}
+    clock = time.perf_counter_ns
+    n = 0
+    for _ in range(rounds):
+        for name, op in (a, b):
+            start = clock()
+            for _ in range(per_round):
+                t = clock()
+                op(n)
+                samples[name].append(clock() - t)
+                n += 1
+            rates[name].append(per_round / ((clock() - start) / 1e9))
+    out = []
+    for name in (a[0], b[0]):
+        s = sorted(samples[name])
+        out.append(
+            Result(name, statistics.median(rates[name]), s[len(s) // 2] / 1000, s[int(len(s) * 0.99)] / 1000)
+        )
+    return out[0], out[1]

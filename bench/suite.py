@@ -17,14 +17,14 @@ import protovalidate
 from slugify import slugify
 
 from bench.drive import closed_loop
-from bench.stats import Result, cpu_seconds, measure, rss_bytes, versus
+from bench.stats import Result, cpu_seconds, measure, measure_pair, rss_bytes, versus
 from bench.target import ECHO_METHOD
 from pipeline.context import RequestContext
 from pipeline.keycodec import pack
 from pipeline.pipeline import Pipeline
 from pipeline.records import Records
 from pipeline.steps import AppendEvent
-from pipeline.store import LmdbStore, Transaction
+from pipeline.store import LmdbStore, Store, Transaction
 from stigmer_sessions import SessionController
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import (
     change_pb2_grpc,
@@ -142,7 +142,7 @@ def baselines(tmp: str, rounds: int, per_round: int) -> dict[str, Result]:
 # --- embedded -----------------------------------------------------------------------------
 
 
-def _inline(pipeline: Pipeline[Any], store: LmdbStore, request: Session) -> None:
+def _inline(pipeline: Pipeline[Any], store: Store, request: Session) -> None:
     """The same steps as ``pipeline`` without its machinery (no loop, timing or logging)."""
 
     def body(txn: Transaction) -> None:
@@ -200,16 +200,16 @@ def embedded(tmp: str, base: dict[str, Result], ids: Ids, rounds: int, per_round
             )
         )
         results.append(no_feed)
-        inline = measure(
-            "Create, same steps called inline",
-            lambda i: _inline(c.pipelines["create"], c.store, session(ids())),  # type: ignore[arg-type]
-            rounds=rounds,
-            per_round=per_round,
-        )
-        machinery = measure(
-            "Create through Pipeline.execute",
-            lambda i: c.pipelines["create"].execute(c.store, session(ids()), kind=SESSION),
-            rounds=rounds,
+        inline, machinery = measure_pair(
+            (
+                "Create, same steps called inline",
+                lambda i: _inline(c.pipelines["create"], c.store, session(ids())),
+            ),
+            (
+                "Create through Pipeline.execute",
+                lambda i: c.pipelines["create"].execute(c.store, session(ids()), kind=SESSION),
+            ),
+            rounds=max(rounds, 5),
             per_round=per_round,
         )
         results += [inline, versus(machinery, inline)]

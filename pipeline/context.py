@@ -47,7 +47,9 @@ class RequestContext(Generic[I]):
     """
 
     __slots__ = (
+        "_marks",
         "_new_state",
+        "_step_names",
         "_values",
         "actor",
         "after_commit",
@@ -57,7 +59,6 @@ class RequestContext(Generic[I]):
         "now_ns",
         "operation",
         "records",
-        "timings",
         "txn",
     )
 
@@ -83,9 +84,22 @@ class RequestContext(Generic[I]):
         self.actor = actor or SYSTEM_ACTOR
         self.now_ns = time.time_ns() if now_ns is None else now_ns
         self.records: Records[Any] = Records(txn, kind)
-        self.timings: list[tuple[str, int]] = []
+        self._step_names: tuple[str, ...] = ()
+        self._marks: list[int] = []
         self._values: dict[Key[Any], Any] = dict(values) if values else {}
         self._new_state: Any = None
+
+    def record_timings(self, step_names: tuple[str, ...], marks: list[int]) -> None:
+        """Keep the pipeline run's clock marks (one before the first step, one after each
+        step that ran); a context runs one pipeline."""
+        self._step_names = step_names[: len(marks) - 1]
+        self._marks = marks
+
+    @property
+    def timings(self) -> list[tuple[str, int]]:
+        """(step name, nanoseconds) for every step that ran, in order."""
+        marks = self._marks
+        return [(name, marks[i + 1] - marks[i]) for i, name in enumerate(self._step_names)]
 
     def finish(self) -> None:
         """Stop the pipeline after the current step, successfully (e.g. a replayed request

@@ -15,6 +15,9 @@ import time
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _RANDOM_BITS = 80
 _RANDOM_MAX = (1 << _RANDOM_BITS) - 1
+# Two characters per lookup: half the steps of encoding five bits at a time.
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
+_SHIFTS = tuple(range(120, -1, -10))
 
 
 class UlidGenerator:
@@ -37,12 +40,8 @@ class UlidGenerator:
             else:
                 rnd = int.from_bytes(os.urandom(10), "big")
             self._last_ms, self._last_random = ms, rnd
-        value = (ms << _RANDOM_BITS) | rnd
-        chars = []
-        for _ in range(26):
-            chars.append(_ALPHABET[value & 31])
-            value >>= 5
-        return "".join(reversed(chars))
+        value = (ms << _RANDOM_BITS) | rnd  # 128 bits; as 13 ten-bit pairs the top 2 are 0
+        return "".join([_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS])
 
 
 _default = UlidGenerator()

@@ -17,7 +17,10 @@ _ESCAPED_NUL = b"\x00\xff"
 
 def pack(*parts: str) -> bytes:
     """Encode ``parts`` into one key; ``pack(a) + pack(b) == pack(a, b)``."""
-    return b"".join(_START + p.encode().replace(b"\x00", _ESCAPED_NUL) + _END for p in parts)
+    joined = "\x00\x01\x02".join(parts)
+    if joined.count("\x00") == len(parts) - 1:  # no NUL inside any part: the common, fast path
+        return b"\x02" + joined.encode() + b"\x00\x01" if parts else b""
+    return b"".join([_START + p.encode().replace(b"\x00", _ESCAPED_NUL) + _END for p in parts])
 
 
 def unpack(key: bytes) -> tuple[str, ...]:

@@ -24,7 +24,7 @@ class Records(Generic[M]):
     def __init__(self, txn: Transaction, kind: ResourceKind[M]) -> None:
         self._txn = txn
         self._kind = kind
-        self._prefix = pack(kind.name)
+        self._prefix = kind.key_prefix
 
     def get(self, record_id: str) -> M | None:
         raw = self._txn.get(Table.RECORDS, self._prefix + pack(record_id))
@@ -73,28 +73,38 @@ class Records(Generic[M]):
         record_id: str = record.metadata.id  # type: ignore[attr-defined]
         if not record_id:
             raise Internal(f"refusing to store a {self._kind.name} without an id")
+        id_key = pack(record_id)
+        prefixes = self._kind.index_prefixes
         for index in self._kind.indexes:
-            old = set(index.values(previous)) if previous is not None else set()
             new = set(index.values(record))
+            old = set(index.values(previous)) if previous is not None else set()
+            if old == new:
+                continue
+            prefix = prefixes[index.name]
             for values in old - new:
-                self._remove_entry(index.name, index.unique, values, record_id)
+                self._remove_entry(index.unique, prefix + pack(*values), id_key, record_id)
             for values in new - old:
-                self._add_entry(index.name, index.unique, values, record_id)
+                self._add_entry(
+                    index.unique, prefix + pack(*values), id_key, record_id, index=index.name, values=values
+                )
         if previous is None:
             self._txn.add(Table.COUNTERS, self._prefix, 1)
-        self._txn.put(Table.RECORDS, self._prefix + pack(record_id), record.SerializeToString())
+        self._txn.put(Table.RECORDS, self._prefix + id_key, record.SerializeToString())
 
     def delete(self, record: M) -> None:
         """Remove ``record`` (as currently stored) and all its index entries."""
         record_id: str = record.metadata.id  # type: ignore[attr-defined]
+        id_key = pack(record_id)
+        prefixes = self._kind.index_prefixes
         for index in self._kind.indexes:
             for values in set(index.values(record)):
-                self._remove_entry(index.name, index.unique, values, record_id)
-        if self._txn.delete(Table.RECORDS, self._prefix + pack(record_id)):
+                self._remove_entry(index.unique, prefixes[index.name] + pack(*values), id_key, record_id)
+        if self._txn.delete(Table.RECORDS, self._prefix + id_key):
             self._txn.add(Table.COUNTERS, self._prefix, -1)
 
-    def _add_entry(self, index: str, unique: bool, values: tuple[str, ...], record_id: str) -> None:
-        key = self._prefix + pack(index, *values)
+    def _add_entry(
+        self, unique: bool, key: bytes, id_key: bytes, record_id: str, *, index: str, values: tuple[str, ...]
+    ) -> None:
         if unique:
             holder = self._txn.get(Table.UNIQUE, key)
             if holder is not None and holder.decode() != record_id:
@@ -103,17 +113,16 @@ class Records(Generic[M]):
                 )
             self._txn.put(Table.UNIQUE, key, record_id.encode())
             return
-        self._txn.put(Table.INDEX, key + pack(record_id), record_id.encode())
+        self._txn.put(Table.INDEX, key + id_key, record_id.encode())
         self._txn.add(Table.COUNTERS, key, 1)
 
-    def _remove_entry(self, index: str, unique: bool, values: tuple[str, ...], record_id: str) -> None:
-        key = self._prefix + pack(index, *values)
+    def _remove_entry(self, unique: bool, key: bytes, id_key: bytes, record_id: str) -> None:
         if unique:
             holder = self._txn.get(Table.UNIQUE, key)
             if holder is not None and holder.decode() == record_id:
                 self._txn.delete(Table.UNIQUE, key)
             return
-        if self._txn.delete(Table.INDEX, key + pack(record_id)):
+        if self._txn.delete(Table.INDEX, key + id_key):
             self._txn.add(Table.COUNTERS, key, -1)
 
     def _parse(self, raw: Any) -> M:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import Message
+
+from pipeline.keycodec import pack
 
 M = TypeVar("M", bound=Message)
 
@@ -105,6 +108,16 @@ class ResourceKind(Generic[M]):
         names = [i.name for i in self.indexes]
         if len(names) != len(set(names)):
             raise ValueError(f"duplicate index names in {self.name}: {names}")
+
+    @cached_property
+    def key_prefix(self) -> bytes:
+        """``pack(name)``: where this kind's records and index entries start."""
+        return pack(self.name)
+
+    @cached_property
+    def index_prefixes(self) -> dict[str, bytes]:
+        """``pack(name, index)`` per index, computed once (it is on every write's path)."""
+        return {index.name: pack(self.name, index.name) for index in self.indexes}
 
     def index(self, name: str) -> Index:
         for candidate in self.indexes:

@@ -41,3 +41,12 @@ def test_unique_across_threads() -> None:
     for t in threads:
         t.join()
     assert len(set(out)) == 8000
+
+
+def test_encoding_is_crockford_base32_of_the_128_bits() -> None:
+    gen = UlidGenerator()
+    ms = 1_700_000_000_000
+    value = gen.new(now_ns=ms * 10**6)
+    reference = (ms << 80) | gen._last_random
+    alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+    assert value == "".join(alphabet[(reference >> (5 * i)) & 31] for i in range(25, -1, -1))
