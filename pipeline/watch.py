@@ -58,10 +58,13 @@ def watch(
     batch: int = DEFAULT_BATCH,
     stop: threading.Event | None = None,
     clock: Callable[[], float] = time.monotonic,
+    poll_s: float | None = None,
 ) -> Iterator[WatchItem]:
     """Yield changes after ``after_revision`` (or after the head, ``from_now``) that match
     ``where``, then keep following, until ``stop`` is set or the consumer stops iterating.
-    Raises OutOfRange (before yielding anything) for a compacted start."""
+    Raises OutOfRange (before yielding anything) for a compacted start. ``poll_s`` also
+    re-reads the log at least that often: for commits by other processes, which the
+    in-process hub does not hear about."""
     if from_now:
         last = store.read(events.current_revision)
     else:
@@ -96,4 +99,4 @@ def watch(
             yield WatchItem(last)
             quiet_since = clock()
             continue
-        hub.wait_after(last, wait, stop)
+        hub.wait_after(last, wait if poll_s is None else min(wait, poll_s), stop)

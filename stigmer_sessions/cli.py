@@ -18,6 +18,7 @@ from typing import Any
 from pipeline.errors import ResourceError
 from pipeline.idempotency import DEFAULT_TTL_NS
 from pipeline.watch import DEFAULT_BOOKMARK_INTERVAL_S
+from stigmer_sessions import workers
 from stigmer_sessions.compactor import (
     DEFAULT_INTERVAL_S,
     DEFAULT_RETAIN_AGE_S,
@@ -54,6 +55,12 @@ class ServeOptions:
     compaction: ServeCompaction = field(default_factory=ServeCompaction)
     config: SessionConfig = field(default_factory=SessionConfig)
     recover: bool = True
+    #: Set in each process of ``--workers N``: which one it is (0 runs recovery and
+    #: compaction), the pipe to report readiness on, and whether to share the port.
+    worker_index: int | None = None
+    ready_fd: int | None = None
+    reuse_port: bool = False
+    watch_poll_s: float | None = None
 
 
 class JsonFormatter(logging.Formatter):
@@ -66,6 +73,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
+            "pid": record.process,
         }
         line.update(getattr(record, "fields", {}))
         if record.exc_info:
@@ -102,6 +110,17 @@ def _parser() -> argparse.ArgumentParser:
         default="durable",
         help="durable: fsync every commit (survives a machine crash); relaxed: leave flushing to the OS",
     )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="server processes sharing the port (SO_REUSEPORT) and the store (default 1)",
+    )
+    serve.add_argument("--pin-cpus", action="store_true", help="with --workers: pin worker i to cpu i")
+    serve.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
+    serve.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
+    serve.add_argument("--cpu", type=int, default=None, help=argparse.SUPPRESS)
     serve.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS, help="threads for unary RPCs")
     serve.add_argument(
         "--max-watchers",
@@ -188,6 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, handlers=[handler], force=True)
     if args.command != "serve":
         return _admin(args.command, args.data_dir, getattr(args, "file", ""))
+    if args.workers > 1 and args.worker_index is None:
+        return workers.run(
+            _worker_args(args), args.workers, args.address, pin_cpus=args.pin_cpus, data_dir=args.data_dir
+        )
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
     try:
         lifecycle = load_lifecycle(args.lifecycle)
     except (OSError, ValueError) as exc:
@@ -209,8 +234,36 @@ def main(argv: list[str] | None = None) -> int:
             max_message_bytes=args.max_message_bytes,
         ),
         recover=args.recover,
+        worker_index=args.worker_index,
+        ready_fd=args.ready_fd,
+        reuse_port=args.worker_index is not None,
+        watch_poll_s=0.02 if args.worker_index is not None else None,
     )
     return serve(args.data_dir, options)
+
+
+def _worker_args(args: argparse.Namespace) -> list[str]:
+    """The serve options, spelled out again for each worker process."""
+    out = ["--data-dir", args.data_dir, "--log-level", args.log_level, "--durability", args.durability]
+    out += ["--max-workers", str(args.max_workers), "--max-watchers", str(args.max_watchers)]
+    out += ["--lifecycle", args.lifecycle, "--name-pattern", args.name_pattern]
+    out += ["--max-message-bytes", str(args.max_message_bytes), "--request-id-ttl", str(args.request_id_ttl)]
+    out += ["--bookmark-interval", str(args.bookmark_interval), "--retain-changes", str(args.retain_changes)]
+    out += [
+        "--retain-changes-age",
+        str(args.retain_changes_age),
+        "--compact-interval",
+        str(args.compact_interval),
+    ]
+    for flag, value in (
+        ("--max-sessions-per-org", args.max_sessions_per_org),
+        ("--max-sessions-per-owner", args.max_sessions_per_owner),
+    ):
+        if value is not None:
+            out += [flag, str(value)]
+    if not args.recover:
+        out.append("--no-recovery")
+    return out
 
 
 def _open(data_dir: str, make: Callable[[], SessionController]) -> SessionController | None:
@@ -282,12 +335,14 @@ def serve(data_dir: str, options: ServeOptions | None = None) -> int:
             request_id_ttl_s=opts.request_id_ttl_s,
             bookmark_interval_s=opts.bookmark_interval_s,
             config=opts.config,
+            watch_poll_s=opts.watch_poll_s,
         ),
     )
     if controller is None:
         return 1
     try:
-        if opts.recover:
+        leader = opts.worker_index in (None, 0)  # one process recovers and compacts
+        if opts.recover and leader:
             moved = controller.recover()
             if moved:
                 _log.info(
@@ -296,7 +351,11 @@ def serve(data_dir: str, options: ServeOptions | None = None) -> int:
                 )
         try:
             running = start_server(
-                controller, opts.address, max_workers=opts.max_workers, max_watchers=opts.max_watchers
+                controller,
+                opts.address,
+                max_workers=opts.max_workers,
+                max_watchers=opts.max_watchers,
+                reuse_port=opts.reuse_port,
             )
         except OSError as exc:
             print(f"stigmer-sessions: {exc}", file=sys.stderr)
@@ -305,26 +364,37 @@ def serve(data_dir: str, options: ServeOptions | None = None) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
         _log.info(
-            "serving",
+            "serving" if opts.worker_index is None else "worker ready",
             extra={
                 "fields": {
                     "address": running.address,
                     "data_dir": os.path.abspath(data_dir),
                     "durability": "durable" if opts.durable else "relaxed",
                     "lifecycle": opts.config.lifecycle.name,
+                    **({"worker": opts.worker_index} if opts.worker_index is not None else {}),
                 }
             },
         )
-        compaction = ChangeCompactor(
-            controller,
-            keep_revisions=opts.compaction.keep_revisions,
-            max_age_s=opts.compaction.max_age_s,
-            interval_s=opts.compaction.interval_s,
-        ).start()
+        if opts.ready_fd is not None:
+            os.write(opts.ready_fd, b"1")
+            os.close(opts.ready_fd)
+        compaction = None
+        if leader:
+            compaction = ChangeCompactor(
+                controller,
+                keep_revisions=opts.compaction.keep_revisions,
+                max_age_s=opts.compaction.max_age_s,
+                interval_s=opts.compaction.interval_s,
+            ).start()
         stop.wait()
         _log.info("shutting down", extra={"fields": {"address": running.address}})
         running.stop()
-        compaction.stop()
+        if compaction is not None:
+            compaction.stop()
     finally:
         controller.close()
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -271,10 +271,15 @@ def start_server(
     *,
     max_workers: int = DEFAULT_MAX_WORKERS,
     max_watchers: int = DEFAULT_MAX_WATCHERS,
+    reuse_port: bool = False,
 ) -> RunningServer:
-    """Bind ``address`` (port 0 picks a free port), register every service, and start."""
+    """Bind ``address`` (port 0 picks a free port), register every service, and start.
+
+    SO_REUSEPORT is off unless ``reuse_port``: with it, grpc would let a second server bind
+    a port already in use and silently share its traffic. Only ``--workers`` wants that.
+    """
     pool = futures.ThreadPoolExecutor(max_workers=max_workers + max_watchers, thread_name_prefix="rpc")
-    server = grpc.server(pool)
+    server = grpc.server(pool, options=[("grpc.so_reuseport", int(reuse_port))])
     invoke = RpcInvoker(controller, max_watchers=max_watchers)
     command_pb2_grpc.add_SessionCommandControllerServicer_to_server(  # type: ignore[no-untyped-call]
         SessionCommandServicer(invoke), server

@@ -88,6 +88,7 @@ class SessionController:
         request_id_ttl_s: float = DEFAULT_TTL_NS / 1e9,
         bookmark_interval_s: float = watch.DEFAULT_BOOKMARK_INTERVAL_S,
         config: SessionConfig | None = None,
+        watch_poll_s: float | None = None,
     ) -> None:
         self._owns_store = store is None
         self.store: Store = store if store is not None else LmdbStore(data_dir, durable=durable)
@@ -95,6 +96,8 @@ class SessionController:
         ttl = int(request_id_ttl_s * 1e9)
         #: How long a watch stays silent before it sends a bookmark.
         self.bookmark_interval_s = bookmark_interval_s
+        #: With several processes on one store, watches also poll the log this often.
+        self.watch_poll_s = watch_poll_s
         #: Wakes watchers after each committed change.
         self.hub = EventHub(self.store.read(events.current_revision))
         hub = self.hub
@@ -398,6 +401,7 @@ class SessionController:
             else bookmark_interval_s,
             max_lag=max_lag,
             stop=stop,
+            poll_s=self.watch_poll_s,
         )
         for item in items:
             if item.change is not None:
