@@ -148,6 +148,7 @@ def main() -> int:
         embedded = suite.embedded(tmp, base, ids, rounds, per_round)
         grpc_rows, server_pin = suite.over_grpc(tmp, ids, args.quick)
         scaled = suite.scaling(tmp, sizes, ids, args.quick)
+        model = suite.server_model(tmp, ids, args.quick)
     goals = targets(embedded, grpc_rows)
     header = (
         f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {_machine()}.\n"
@@ -163,6 +164,10 @@ def main() -> int:
         (
             "Scaling over gRPC (relaxed server; ratio = throughput at this size / at the smallest)",
             _table(scaled),
+        ),
+        (
+            "Server model: worker processes x RPC threads (server.py as deployed, relaxed, 16 clients)",
+            _table(model),
         ),
     ]
     body = "\n\n".join(f"### {title}\n\n{table}" for title, table in sections)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import signal
 import subprocess
 import sys
 import threading
@@ -589,4 +591,91 @@ def scaling(tmp: str, sizes: list[int], ids: Ids, quick: bool) -> list[Result]:
         store_size = (Path(path) / "data.mdb").stat().st_size
         footprint = f"@ {size:,}: server RSS {rss / 2**20:,.0f} MiB; store {store_size / size:,.0f} B/session"
         results.append(Result(footprint, 0, 0, 0))
+    return results
+
+
+# --- server model -------------------------------------------------------------------------
+
+
+@contextmanager
+def real_server(data_dir: str, *extra: str) -> Iterator[tuple[str, list[int]]]:
+    """``python server.py`` itself, as deployed (relaxed, so the CPU and not the disk is
+    measured; INFO logging: one JSON line per request): yields its address and the pids
+    that serve (the workers, or the server itself)."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "server.py"),
+            "--address",
+            "127.0.0.1:0",
+            "--data-dir",
+            data_dir,
+            "--durability",
+            "relaxed",
+            *extra,
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stderr is not None
+    try:
+        line = proc.stderr.readline()
+        while line and '"serving"' not in line:
+            line = proc.stderr.readline()
+        if not line:
+            raise RuntimeError("server.py did not start")
+        event = json.loads(line)
+        threading.Thread(target=proc.stderr.read, daemon=True).start()  # drain the request log
+        yield event["address"], event.get("pids", [proc.pid])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+
+
+def server_model(tmp: str, ids: Ids, quick: bool) -> list[Result]:
+    """Worker processes x thread-pool size, at 16 concurrent clients (servers not pinned:
+    with --workers 2 they use both cores, sharing one with the client)."""
+    n = 300 if quick else 1200
+    results: list[Result] = []
+    for workers in (1, 2):
+        for pool in (4, 8, 16):
+            with (
+                real_server(
+                    f"{tmp}/model-{workers}-{pool}", "--workers", str(workers), "--max-workers", str(pool)
+                ) as (
+                    address,
+                    pids,
+                ),
+                grpc.insecure_channel(address) as ch,
+            ):
+                # several connections so SO_REUSEPORT can spread them over the workers
+                channels = [
+                    ch,
+                    *(
+                        grpc.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)])
+                        for _ in range(3)
+                    ),
+                ]
+                commands = [command_pb2_grpc.SessionCommandControllerStub(c) for c in channels]  # type: ignore[no-untyped-call]
+                queries = [query_pb2_grpc.SessionQueryControllerStub(c) for c in channels]  # type: ignore[no-untyped-call]
+                sid = SessionId(value=commands[0].create(session(ids())).metadata.id)
+                label = f"{workers} worker(s), {pool} threads, 16 clients"
+                closed_loop(
+                    "warm", lambda i: commands[i % 4].create.future(session(ids())), concurrency=16, total=100
+                )
+                before = sum(cpu_seconds(p) for p in pids)
+                create = closed_loop(
+                    f"Create: {label}",
+                    lambda i: commands[i % 4].create.future(session(ids())),
+                    concurrency=16,
+                    total=n,
+                )
+                create.server_cpu_us = (sum(cpu_seconds(p) for p in pids) - before) / n * 1e6
+                get = closed_loop(
+                    f"Get: {label}", lambda i: queries[i % 4].get.future(sid), concurrency=16, total=n
+                )
+                results += [create, get]
+                for c in channels[1:]:
+                    c.close()
     return results
