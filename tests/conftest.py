@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +24,7 @@ from stigmer_sessions.api import ApiResourceMetadata, ApiResourceOwnerScope, Ses
 from stigmer_sessions.grpc_server import RunningServer, start_server
 from stigmer_sessions.resource import SESSION
 
+ROOT = Path(__file__).resolve().parents[1]
 ORG = ApiResourceOwnerScope.organization
 #: Every table but the change log, which keeps history on purpose.
 DATA_TABLES = tuple(t for t in Table if t is not Table.EVENTS)
@@ -57,6 +64,59 @@ def controller(store: LmdbStore) -> SessionController:
 
 
 RunStep = Callable[..., RequestContext[Any]]
+
+
+def race(n: int, fn: Callable[[int], Any]) -> list[Any]:
+    """Run ``fn(0..n-1)`` in n threads released together; each result or exception."""
+    barrier = threading.Barrier(n)
+    results: list[Any] = [None] * n
+
+    def work(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = fn(i)
+        except Exception as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def start_server_process(
+    *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """Run ``server.py *args`` and wait for its "serving" line; the returned event also
+    holds "lines": every later log line, collected as it comes (which keeps the pipe
+    drained), and "drain": the thread collecting them (join it after the process ends)."""
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "server.py"), *args],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        event: dict[str, Any] = json.loads(line)
+        if event["msg"] == "serving":
+            lines: list[dict[str, Any]] = []
+            event["lines"] = lines
+
+            def drain(stream: Any = proc.stderr, into: list[dict[str, Any]] = lines) -> None:
+                into.extend(json.loads(text) for text in stream)
+
+            event["drain"] = threading.Thread(target=drain, daemon=True)
+            event["drain"].start()
+            return proc, event
+    proc.kill()
+    raise AssertionError("server.py did not start")
 
 
 @pytest.fixture

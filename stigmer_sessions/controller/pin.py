@@ -28,24 +28,36 @@ from stigmer_sessions.api import SessionId
 from stigmer_sessions.steps import SetPinned
 
 
-def build(
+def build_pinning(
+    pinned: bool,
     validator: protovalidate.Validator | None = None,
     *,
     request_ttl_ns: int = DEFAULT_TTL_NS,
     hub: EventHub | None = None,
 ) -> Pipeline[SessionId]:
+    """The pin (``pinned``) or unpin pipeline: the same steps, the other state and verb."""
+    verb = "pin" if pinned else "unpin"
     return Pipeline(
-        "session.pin",
+        f"session.{verb}",
         [
             ValidateProto(validator),
             CheckIdempotency(),
             ExtractResourceId(),
             LoadExistingForDelete(),
             CheckVersion(),
-            SetPinned(True),
+            SetPinned(pinned),
             Persist(),
-            AppendEvent("Pinned", hub),
+            AppendEvent("Pinned" if pinned else "Unpinned", hub),
             RememberRequest(request_ttl_ns),
         ],
         write=True,
     )
+
+
+def build(
+    validator: protovalidate.Validator | None = None,
+    *,
+    request_ttl_ns: int = DEFAULT_TTL_NS,
+    hub: EventHub | None = None,
+) -> Pipeline[SessionId]:
+    return build_pinning(True, validator, request_ttl_ns=request_ttl_ns, hub=hub)

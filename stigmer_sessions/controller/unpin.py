@@ -3,8 +3,8 @@
 ``ValidateProto -> CheckIdempotency -> ExtractResourceId -> LoadExistingForDelete ->
 CheckVersion -> SetPinned -> Persist -> AppendEvent -> RememberRequest``
 
-A missing session is NOT_FOUND, as for every other command on a session by id (AIP-136).
-A session already in the requested state is returned unchanged, with no write and no change.
+The same pipeline as pin (see ``pin.build_pinning``) with the other state: a missing
+session is NOT_FOUND, an unpinned one is returned unchanged with no change recorded.
 """
 
 from __future__ import annotations
@@ -14,18 +14,8 @@ import protovalidate
 from pipeline.events import EventHub
 from pipeline.idempotency import DEFAULT_TTL_NS
 from pipeline.pipeline import Pipeline
-from pipeline.steps import (
-    AppendEvent,
-    CheckIdempotency,
-    CheckVersion,
-    ExtractResourceId,
-    LoadExistingForDelete,
-    Persist,
-    RememberRequest,
-    ValidateProto,
-)
 from stigmer_sessions.api import SessionId
-from stigmer_sessions.steps import SetPinned
+from stigmer_sessions.controller.pin import build_pinning
 
 
 def build(
@@ -34,18 +24,4 @@ def build(
     request_ttl_ns: int = DEFAULT_TTL_NS,
     hub: EventHub | None = None,
 ) -> Pipeline[SessionId]:
-    return Pipeline(
-        "session.unpin",
-        [
-            ValidateProto(validator),
-            CheckIdempotency(),
-            ExtractResourceId(),
-            LoadExistingForDelete(),
-            CheckVersion(),
-            SetPinned(False),
-            Persist(),
-            AppendEvent("Unpinned", hub),
-            RememberRequest(request_ttl_ns),
-        ],
-        write=True,
-    )
+    return build_pinning(False, validator, request_ttl_ns=request_ttl_ns, hub=hub)

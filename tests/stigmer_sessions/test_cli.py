@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -16,41 +15,22 @@ from stigmer_sessions import SessionController
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import command_pb2_grpc, query_pb2_grpc
 from stigmer_sessions.api import SessionId
 from stigmer_sessions.config import SessionConfig, load_lifecycle
-from tests.conftest import make_session
+from tests.conftest import make_session, start_server_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _start(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "server.py"), *args],
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        event = json.loads(line)
-        if event["msg"] == "serving":
-            return proc, event
-    proc.kill()
-    raise AssertionError(f"server did not start: {proc.stderr.read()}")
-
-
-def _stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> str:
+def _stop(proc: subprocess.Popen[str], event: dict[str, Any], sig: int = signal.SIGTERM) -> str:
+    """Signal the server, check it exits cleanly, and return what it logged after starting."""
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
-    return err
+    assert proc.wait(timeout=30) == 0
+    event["drain"].join(30)
+    return "\n".join(json.dumps(line, ensure_ascii=False) for line in event["lines"])
 
 
 def test_serves_on_port_0_and_keeps_data_across_restarts(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    proc, event = _start("--address", "127.0.0.1:0", "--data-dir", str(data))
+    proc, event = start_server_process("--address", "127.0.0.1:0", "--data-dir", str(data))
     try:
         assert event["address"].startswith("127.0.0.1:")
         assert not event["address"].endswith(":0")
@@ -58,11 +38,11 @@ def test_serves_on_port_0_and_keeps_data_across_restarts(tmp_path: Path) -> None
         with grpc.insecure_channel(event["address"]) as channel:
             created = command_pb2_grpc.SessionCommandControllerStub(channel).create(make_session())  # type: ignore[no-untyped-call]
     finally:
-        err = _stop(proc)
+        err = _stop(proc, event)
     assert '"msg": "shutting down"' in err
     assert '"method": "/ai.stigmer.agentic.session.v1.SessionCommandController/create"' in err
 
-    proc, event = _start(
+    proc, event = start_server_process(
         env={"STIGMER_SESSIONS_ADDRESS": "127.0.0.1:0", "STIGMER_SESSIONS_DATA_DIR": str(data)}
     )
     try:
@@ -71,7 +51,7 @@ def test_serves_on_port_0_and_keeps_data_across_restarts(tmp_path: Path) -> None
             stub = query_pb2_grpc.SessionQueryControllerStub(channel)  # type: ignore[no-untyped-call]
             assert stub.get(SessionId(value=created.metadata.id)) == created
     finally:
-        _stop(proc, signal.SIGINT)
+        _stop(proc, event, signal.SIGINT)
 
 
 def test_unusable_data_dir_is_a_clear_error(tmp_path: Path) -> None:
@@ -139,14 +119,16 @@ def test_server_start_recovers_live_sessions_of_the_chosen_lifecycle(tmp_path: P
     with SessionController(data, config=SessionConfig(lifecycle=load_lifecycle("worker"))) as c:
         s = c.create(make_session("busy"))
         c.transition(s.metadata.id, "active")
-    proc, event = _start("--address", "127.0.0.1:0", "--data-dir", str(data), "--lifecycle", "worker")
+    proc, event = start_server_process(
+        "--address", "127.0.0.1:0", "--data-dir", str(data), "--lifecycle", "worker"
+    )
     try:
         assert event["lifecycle"] == "worker"
         with grpc.insecure_channel(event["address"]) as channel:
             stub = query_pb2_grpc.SessionQueryControllerStub(channel)  # type: ignore[no-untyped-call]
             assert stub.get(SessionId(value=s.metadata.id)).state.phase == "idle"
     finally:
-        _stop(proc)
+        _stop(proc, event)
     with SessionController(data) as c:
         last = list(c.events())[-1]
     assert (last.type, last.resource_id, last.caused_by) == (

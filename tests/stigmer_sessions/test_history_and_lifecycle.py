@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,26 +19,7 @@ from pipeline.errors import (
 from pipeline.store import LmdbStore
 from stigmer_sessions import SessionController
 from stigmer_sessions.config import SessionConfig, load_lifecycle
-from tests.conftest import make_session
-
-
-def race(n: int, fn: Any) -> list[Any]:
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def work(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = fn(i)
-        except Exception as exc:
-            results[i] = exc
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
+from tests.conftest import make_session, race
 
 
 def test_append_100_then_resume_returns_them_in_order(controller: SessionController) -> None:

@@ -12,7 +12,7 @@ from pipeline.errors import Aborted, AlreadyExists, InvalidArgument, NotFound
 from pipeline.keys import REPLAYED, RESPONSE
 from pipeline.store import LmdbStore, Table
 from stigmer_sessions import Session, SessionController, retry_on_conflict
-from tests.conftest import make_session
+from tests.conftest import make_session, race
 
 
 def dump(store: LmdbStore) -> dict[str, list[tuple[bytes, bytes]]]:
@@ -26,25 +26,6 @@ def edited(session: Session, **spec: Any) -> Session:
     for name, value in spec.items():
         setattr(copy.spec, name, value)
     return copy
-
-
-def race(n: int, fn: Any) -> list[Any]:
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def work(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = fn(i)
-        except Exception as exc:
-            results[i] = exc
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 # --- optimistic concurrency ---------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -22,39 +21,16 @@ from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import (
     query_pb2_grpc,
 )
 from stigmer_sessions.api import ListSessionsRequest, WatchSessionChangesRequest
-from tests.conftest import make_session
+from tests.conftest import make_session, start_server_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start(*args: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    """Start server.py; the returned event also holds "lines": every log line, as it comes."""
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "server.py"), *args], stderr=subprocess.PIPE, text=True
-    )
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        event = json.loads(line)
-        if event["msg"] == "serving":
-            lines: list[dict[str, Any]] = []
-            event["lines"] = lines
-
-            def drain(stream: Any = proc.stderr, into: list[dict[str, Any]] = lines) -> None:
-                into.extend(json.loads(text) for text in stream)  # also keeps the pipe drained
-
-            threading.Thread(target=drain, daemon=True).start()
-            return proc, event
-    proc.kill()
-    raise AssertionError("server did not start")
-
-
 @pytest.fixture
 def two_workers(tmp_path: Path) -> Any:
-    proc, event = start("--workers", "2", "--address", "127.0.0.1:0", "--data-dir", str(tmp_path / "d"))
+    proc, event = start_server_process(
+        "--workers", "2", "--address", "127.0.0.1:0", "--data-dir", str(tmp_path / "d")
+    )
     yield proc, event
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -134,7 +110,7 @@ def test_a_dead_worker_stops_the_service(two_workers: Any) -> None:
 
 
 def test_a_single_server_refuses_a_port_already_in_use(tmp_path: Path) -> None:
-    proc, event = start("--address", "127.0.0.1:0", "--data-dir", str(tmp_path / "a"))
+    proc, event = start_server_process("--address", "127.0.0.1:0", "--data-dir", str(tmp_path / "a"))
     try:
         second = subprocess.run(
             [
