@@ -279,6 +279,8 @@ def embedded(tmp: str, base: dict[str, Result], ids: Ids, rounds: int, per_round
                 base["scan50"],
             )
         )
+        for watchers in (1, 4):
+            results.append(embedded_fan_out(c, watchers, writes=100 if per_round < 400 else 300, ids=ids))
         doomed = iter(ids_)
         results.append(
             versus(
@@ -308,6 +310,49 @@ def embedded(tmp: str, base: dict[str, Result], ids: Ids, rounds: int, per_round
                 row = Result(f"Create (durable, {threads} threads, {label})", rate, 0, 0)
                 results.append(versus(row, relaxed_1))
     return results
+
+
+def embedded_fan_out(c: SessionController, watchers: int, writes: int, ids: Ids) -> Result:
+    """In-process watch fan-out: commit-to-delivery latency of each change at each of
+    ``watchers`` generator threads; writes paced so it is latency, not backlog."""
+    latencies: list[int] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    ready = threading.Barrier(watchers + 1)
+
+    def follow() -> None:
+        stream = c.watch(from_now=True, stop=stop)
+        ready.wait()
+        got = 0
+        for response in stream:
+            if response.HasField("change"):
+                with lock:
+                    latencies.append(time.time_ns() - response.change.time.ToNanoseconds())
+                got += 1
+                if got == writes:
+                    return
+
+    threads = [threading.Thread(target=follow) for _ in range(watchers)]
+    for t in threads:
+        t.start()
+    ready.wait()
+    time.sleep(0.1)
+    start = time.perf_counter()
+    for _ in range(writes):
+        c.create(session(ids()))
+        time.sleep(0.002)
+    for t in threads:
+        t.join(timeout=60)
+    stop.set()
+    c.hub.wake()
+    elapsed = time.perf_counter() - start
+    latencies.sort()
+    return Result(
+        f"watch fan-out to {watchers} watcher(s), commit to delivery (deliveries/s)",
+        len(latencies) / elapsed,
+        latencies[len(latencies) // 2] / 1000,
+        latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] / 1000,
+    )
 
 
 # --- gRPC ---------------------------------------------------------------------------------
