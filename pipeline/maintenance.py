@@ -70,7 +70,8 @@ def _stored(txn: Transaction, kind: ResourceKind[Any]) -> tuple[dict[bytes, byte
     entries.update({b"i" + k: v for k, v in txn.scan(Table.INDEX, prefix)})
     counters = {k: txn.counter(Table.COUNTERS, k) for k, _ in txn.scan(Table.COUNTERS, prefix)}
     # generated-name counters live beside index counters but are not derived from records
-    counters = {k: v for k, v in counters.items() if not k.startswith(prefix + pack("_generated_names"))}
+    names = kind.generated_names_prefix
+    counters = {k: v for k, v in counters.items() if not k.startswith(names)}
     return entries, counters
 
 
@@ -117,7 +118,7 @@ def reindex(store: Store, kinds: Iterable[ResourceKind[Any]]) -> int:
         total = 0
         for kind in kinds:
             prefix = pack(kind.name)
-            names_prefix = prefix + pack("_generated_names")
+            names_prefix = kind.generated_names_prefix
             for table in (Table.INDEX, Table.UNIQUE, Table.COUNTERS):
                 for key in [k for k, _ in txn.scan(table, prefix)]:
                     if not key.startswith(names_prefix):

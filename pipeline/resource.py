@@ -115,6 +115,12 @@ class ResourceKind(Generic[M]):
         return pack(self.name)
 
     @cached_property
+    def generated_names_prefix(self) -> bytes:
+        """Where GenerateName keeps its per-(org, day) counters, among the index counters;
+        maintenance must know it too, because those counters are not derived from records."""
+        return pack(self.name, "_generated_names")
+
+    @cached_property
     def index_prefixes(self) -> dict[str, bytes]:
         """``pack(name, index)`` per index, computed once (it is on every write's path)."""
         return {index.name: pack(self.name, index.name) for index in self.indexes}

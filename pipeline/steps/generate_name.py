@@ -30,7 +30,7 @@ class GenerateName:
         if meta.name.strip() or meta.slug:
             return
         date = datetime.datetime.fromtimestamp(ctx.now_ns / 1e9, datetime.UTC).strftime("%Y-%m-%d")
-        counter = pack(ctx.kind.name, "_generated_names", meta.org, date)
+        counter = ctx.kind.generated_names_prefix + pack(meta.org, date)
         while True:
             n = ctx.txn.add(Table.COUNTERS, counter, 1)
             name = self.pattern.format(date=date, n=n)
