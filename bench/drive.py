@@ -51,10 +51,4 @@ def closed_loop(name: str, start_call: Callable[[int], Any], *, concurrency: int
     elapsed = time.perf_counter() - start
     if state["errors"]:
         raise RuntimeError(f"{name}: {state['errors']} of {total} calls failed")
-    latencies.sort()
-    return Result(
-        name,
-        total / elapsed,
-        latencies[len(latencies) // 2] / 1000,
-        latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] / 1000,
-    )
+    return Result.of_samples(name, total / elapsed, latencies)

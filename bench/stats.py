@@ -19,6 +19,13 @@ class Result:
     ratio: float | None = None  # ops/s relative to the baseline's ops/s
     server_cpu_us: float | None = None
 
+    @classmethod
+    def of_samples(cls, name: str, ops_per_s: float, samples_ns: list[int]) -> Result:
+        """A row from per-call latencies in nanoseconds (p50 and p99 in microseconds)."""
+        ordered = sorted(samples_ns)
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        return cls(name, ops_per_s, ordered[len(ordered) // 2] / 1000, p99 / 1000)
+
 
 def measure(name: str, op: Callable[[int], object], *, rounds: int = 5, per_round: int = 400) -> Result:
     """Run ``op(i)`` ``rounds * per_round`` times (after a warm-up round); latency percentiles
@@ -37,13 +44,7 @@ def measure(name: str, op: Callable[[int], object], *, rounds: int = 5, per_roun
             samples.append(clock() - t)
             n += 1
         rates.append(per_round / ((clock() - start) / 1e9))
-    samples.sort()
-    return Result(
-        name,
-        statistics.median(rates),
-        samples[len(samples) // 2] / 1000,
-        samples[min(len(samples) - 1, int(len(samples) * 0.99))] / 1000,
-    )
+    return Result.of_samples(name, statistics.median(rates), samples)
 
 
 def versus(result: Result, baseline: Result) -> Result:
@@ -106,10 +107,7 @@ def measure_pair(
                 samples[name].append(clock() - t)
                 n += 1
             rates[name].append(per_round / ((clock() - start) / 1e9))
-    out = []
-    for name in (a[0], b[0]):
-        s = sorted(samples[name])
-        out.append(
-            Result(name, statistics.median(rates[name]), s[len(s) // 2] / 1000, s[int(len(s) * 0.99)] / 1000)
-        )
-    return out[0], out[1]
+    return (
+        Result.of_samples(a[0], statistics.median(rates[a[0]]), samples[a[0]]),
+        Result.of_samples(b[0], statistics.median(rates[b[0]]), samples[b[0]]),
+    )

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -312,47 +312,51 @@ def embedded(tmp: str, base: dict[str, Result], ids: Ids, rounds: int, per_round
     return results
 
 
-def embedded_fan_out(c: SessionController, watchers: int, writes: int, ids: Ids) -> Result:
-    """In-process watch fan-out: commit-to-delivery latency of each change at each of
-    ``watchers`` generator threads; writes paced so it is latency, not backlog."""
+def paced_fan_out(streams: list[Iterable[Any]], write: Callable[[], object], *, writes: int) -> Result:
+    """Watch fan-out: commit-to-delivery latency of each change on each of ``streams`` (the
+    change's timestamp vs the reader's clock, same machine), one thread per stream, with the
+    ``writes`` paced 2 ms apart so it is latency, not backlog. The caller closes the streams."""
     latencies: list[int] = []
     lock = threading.Lock()
-    stop = threading.Event()
-    ready = threading.Barrier(watchers + 1)
+    ready = threading.Barrier(len(streams) + 1)
 
-    def follow() -> None:
-        stream = c.watch(from_now=True, stop=stop)
+    def follow(stream: Iterable[Any]) -> None:
         ready.wait()
         got = 0
         for response in stream:
             if response.HasField("change"):
+                delay = time.time_ns() - response.change.time.ToNanoseconds()
                 with lock:
-                    latencies.append(time.time_ns() - response.change.time.ToNanoseconds())
+                    latencies.append(delay)
                 got += 1
                 if got == writes:
                     return
 
-    threads = [threading.Thread(target=follow) for _ in range(watchers)]
+    threads = [threading.Thread(target=follow, args=(s,)) for s in streams]
     for t in threads:
         t.start()
     ready.wait()
-    time.sleep(0.1)
+    time.sleep(0.2)  # let every stream take its starting position
     start = time.perf_counter()
     for _ in range(writes):
-        c.create(session(ids()))
+        write()
         time.sleep(0.002)
     for t in threads:
         t.join(timeout=60)
-    stop.set()
-    c.hub.wake()
     elapsed = time.perf_counter() - start
-    latencies.sort()
-    return Result(
-        f"watch fan-out to {watchers} watcher(s), commit to delivery (deliveries/s)",
-        len(latencies) / elapsed,
-        latencies[len(latencies) // 2] / 1000,
-        latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] / 1000,
-    )
+    name = f"watch fan-out to {len(streams)} watcher(s), commit to delivery (deliveries/s)"
+    return Result.of_samples(name, len(latencies) / elapsed, latencies)
+
+
+def embedded_fan_out(c: SessionController, watchers: int, writes: int, ids: Ids) -> Result:
+    """In-process watch generators (each starts from the head when first iterated)."""
+    stop = threading.Event()
+    streams: list[Iterable[Any]] = [c.watch(from_now=True, stop=stop) for _ in range(watchers)]
+    try:
+        return paced_fan_out(streams, lambda: c.create(session(ids())), writes=writes)
+    finally:
+        stop.set()
+        c.hub.wake()
 
 
 # --- gRPC ---------------------------------------------------------------------------------
@@ -523,47 +527,14 @@ def _seed_histories(data_dir: str, ids: Ids, sizes: tuple[int, ...]) -> dict[int
 
 
 def fan_out(channel: grpc.Channel, command: Any, watchers: int, writes: int, ids: Ids) -> Result:
-    """Commit-to-delivery latency of each change at each of ``watchers`` streams (server
-    timestamp vs client clock, same machine); writes paced so it is latency, not backlog."""
+    """Watch streams over gRPC against a server in its own process."""
     changes = change_pb2_grpc.SessionChangeControllerStub(channel)  # type: ignore[no-untyped-call]
-    latencies: list[int] = []
-    lock = threading.Lock()
-    ready = threading.Barrier(watchers + 1)
     streams = [changes.watch(WatchSessionChangesRequest(from_now=True)) for _ in range(watchers)]
-
-    def follow(stream: Any) -> None:
-        ready.wait()
-        got = 0
-        for response in stream:
-            if response.HasField("change"):
-                delay = time.time_ns() - response.change.time.ToNanoseconds()
-                with lock:
-                    latencies.append(delay)
-                got += 1
-                if got == writes:
-                    return
-
-    threads = [threading.Thread(target=follow, args=(s,)) for s in streams]
-    for t in threads:
-        t.start()
-    ready.wait()
-    time.sleep(0.2)
-    start = time.perf_counter()
-    for _ in range(writes):
-        command.create(session(ids()))
-        time.sleep(0.002)
-    for t in threads:
-        t.join(timeout=60)
-    elapsed = time.perf_counter() - start
-    for stream in streams:
-        stream.cancel()
-    latencies.sort()
-    return Result(
-        f"watch fan-out to {watchers} watcher(s), commit to delivery (deliveries/s)",
-        len(latencies) / elapsed,
-        latencies[len(latencies) // 2] / 1000,
-        latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] / 1000,
-    )
+    try:
+        return paced_fan_out(streams, lambda: command.create(session(ids())), writes=writes)
+    finally:
+        for stream in streams:
+            stream.cancel()
 
 
 # --- scaling ------------------------------------------------------------------------------
