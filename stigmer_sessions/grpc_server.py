@@ -90,6 +90,14 @@ _NO_OPTIONS = CallOptions()
 _HEADERS = frozenset({ACTOR_HEADER, IF_MATCH_HEADER, REQUEST_ID_HEADER, DRY_RUN_HEADER, CAUSED_BY_HEADER})
 
 
+def _log_rpc(method: str, code: grpc.StatusCode, start: float, **fields: object) -> None:
+    """The one structured line per request: method, code, duration, then ``fields``."""
+    duration_ms = round((time.perf_counter() - start) * 1000, 3)
+    _log.info(
+        "rpc", extra={"fields": {"method": method, "code": code.name, "duration_ms": duration_ms, **fields}}
+    )
+
+
 class RpcInvoker:
     """Runs one controller operation for one RPC; the only place RPC errors are mapped.
 
@@ -125,18 +133,13 @@ class RpcInvoker:
             raise  # unreachable: keeps type checkers and readers honest
         finally:
             if _log.isEnabledFor(logging.INFO):  # build the line only when it will be written
-                _log.info(
-                    "rpc",
-                    extra={
-                        "fields": {
-                            "method": f"/{service}/{operation}",
-                            "code": code.name,
-                            "duration_ms": round((time.perf_counter() - start) * 1000, 3),
-                            "actor": options.actor or "system",
-                            **({"request_id": options.request_id} if options.request_id else {}),
-                            **({"dry_run": True} if options.dry_run else {}),
-                        }
-                    },
+                _log_rpc(
+                    f"/{service}/{operation}",
+                    code,
+                    start,
+                    actor=options.actor or "system",
+                    **({"request_id": options.request_id} if options.request_id else {}),
+                    **({"dry_run": True} if options.dry_run else {}),
                 )
 
     def watch(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
@@ -169,17 +172,7 @@ class RpcInvoker:
         finally:
             if slot:
                 self._watch_slots.release()
-            _log.info(
-                "rpc",
-                extra={
-                    "fields": {
-                        "method": f"/{CHANGE_SERVICE}/watch",
-                        "code": code.name,
-                        "duration_ms": round((time.perf_counter() - start) * 1000, 3),
-                        "sent": sent,
-                    }
-                },
-            )
+            _log_rpc(f"/{CHANGE_SERVICE}/watch", code, start, sent=sent)
 
 
 class SessionCommandServicer(command_pb2_grpc.SessionCommandControllerServicer):
