@@ -203,6 +203,12 @@ class _Pending:
         self.result: Any = None
         self.error: BaseException | None = None
 
+    def outcome(self) -> Any:
+        """The callback's result, or its error raised again in the caller's thread."""
+        if self.error is not None:
+            raise self.error
+        return self.result
+
 
 def _fail(batch: list[_Pending], error: BaseException) -> None:
     for item in batch:
@@ -249,9 +255,7 @@ class _GroupCommit:
                     self.writes += len(batch)
                     self.largest_batch = max(self.largest_batch, len(batch))
                     self._cond.notify_all()
-        if item.error is not None:
-            raise item.error
-        return item.result  # type: ignore[no-any-return]
+        return item.outcome()  # type: ignore[no-any-return]
 
 
 _open_paths: set[str] = set()
@@ -331,34 +335,33 @@ class LmdbStore:
             return int(self._env.info()["map_size"])
 
     def read(self, fn: Callable[[Transaction], T]) -> T:
-        return self._transact(fn, write=False)
-
-    def write(self, fn: Callable[[Transaction], T]) -> T:
-        if self.group_commit is not None:
-            self._check_open()
-            return self.group_commit.submit(fn)
-        return self._transact(fn, write=True)
-
-    def _transact(self, fn: Callable[[Transaction], T], *, write: bool) -> T:
-        """Run ``fn`` in one transaction: commit on return, abort on raise. When the map is
-        full (or another process grew it) resize while no transaction is open and re-run
-        ``fn`` from scratch."""
+        """Run ``fn`` in one read transaction; if another process grew the map, adopt its
+        size and run ``fn`` again."""
         self._check_open()
         while True:
             self._gate.enter()
             try:
-                with self._env.begin(write=write, buffers=False) as txn:
+                with self._env.begin(buffers=False) as txn:
                     return fn(_LmdbTransaction(txn, self._dbs))
-            except lmdb.MapFullError:
-                resize = self._grow
             except lmdb.MapResizedError:
-                resize = self._adopt_map_size
+                pass
             except lmdb.Error as exc:
-                raise Internal(f"store {'write' if write else 'read'} failed: {exc}") from exc
+                raise Internal(f"store read failed: {exc}") from exc
             finally:
                 self._gate.leave()
             with _lmdb_errors("resizing the store map"):
-                self._gate.exclusive(resize)
+                self._gate.exclusive(self._adopt_map_size)
+
+    def write(self, fn: Callable[[Transaction], T]) -> T:
+        """Run ``fn`` in one write transaction: commit on return, abort on raise. A full map
+        is grown and ``fn`` re-run. Without group commit a write is a batch of one, the path
+        a lone writer takes with it."""
+        self._check_open()
+        if self.group_commit is not None:
+            return self.group_commit.submit(fn)
+        item = _Pending(fn)
+        self._write_batch([item])
+        return item.outcome()  # type: ignore[no-any-return]
 
     def _write_batch(self, batch: list[_Pending]) -> None:
         """Run ``batch`` in one write transaction, each callback in its own nested one (a
@@ -387,7 +390,9 @@ class LmdbStore:
         except lmdb.MapResizedError:
             return self._adopt_map_size
         except lmdb.Error as exc:  # the batch itself failed (e.g. on commit): nothing landed
-            _fail(batch, Internal(f"store write failed: {exc}"))
+            error = Internal(f"store write failed: {exc}")
+            error.__cause__ = exc
+            _fail(batch, error)
         except BaseException as exc:  # nothing of the batch landed
             # A batch of one gets its own error back; in a larger batch _run_nested keeps
             # callback errors in their items, so this is unexpected and fails them all.
