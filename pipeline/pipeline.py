@@ -49,10 +49,6 @@ class Pipeline(Generic[I]):
         self.write = write
         self._names = tuple(step_name(s) for s in self.steps)
 
-    @property
-    def step_names(self) -> tuple[str, ...]:
-        return self._names
-
     def run(self, ctx: RequestContext[I]) -> None:
         """Run every step on ``ctx`` in order (inside the caller's transaction).
 

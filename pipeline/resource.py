@@ -124,9 +124,3 @@ class ResourceKind(Generic[M]):
     def index_prefixes(self) -> dict[str, bytes]:
         """``pack(name, index)`` per index, computed once (it is on every write's path)."""
         return {index.name: pack(self.name, index.name) for index in self.indexes}
-
-    def index(self, name: str) -> Index:
-        for candidate in self.indexes:
-            if candidate.name == name:
-                return candidate
-        raise KeyError(f"{self.name} has no index {name!r}")

@@ -420,9 +420,11 @@ class LmdbStore:
     def _flush_loop(self, interval_s: float) -> None:
         while not self._stop_flushing.wait(interval_s):
             try:
-                self._env.sync(True)
+                self.sync()
                 self.flushes += 1
-            except lmdb.Error:
+            except FailedPrecondition:  # closed between the wait and the sync: nothing to flush
+                return
+            except Internal:
                 _log.exception("background flush of %s failed", self._key)
 
     def _grow(self) -> None:
