@@ -13,6 +13,18 @@ from typing import ClassVar
 
 import grpc
 
+#: How many characters of a client's value an error message quotes.
+QUOTE_CHARS = 64
+
+
+def quote(value: str, limit: int = QUOTE_CHARS) -> str:
+    """``repr`` of at most the first ``limit`` characters of ``value``, saying how many were
+    left out: error replies travel in gRPC trailers (8 KiB by default), so quoting a huge
+    value in full would turn a clear INVALID_ARGUMENT into the client's RESOURCE_EXHAUSTED."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value) - limit} more characters)"
+
 
 @dataclass(frozen=True, slots=True)
 class FieldViolation:

@@ -15,12 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline import selectors
-from pipeline.errors import InvalidArgument
+from pipeline.errors import InvalidArgument, quote
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 _TOKEN_VERSION = 1
 _FINGERPRINT_BYTES = 8
+#: The longest last id a token may carry: ids are at most 63 bytes (docs/limits.md), and a
+#: crafted token must not make a seek key longer than the store accepts.
+MAX_TOKEN_ID_BYTES = 63
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ def newest_first(order_by: str, default: bool = True, field_name: str = "order_b
             return direction == "desc"
     raise InvalidArgument.for_field(
         field_name,
-        f"cannot order by {order_by!r}: use 'create_time desc' (newest first) or 'create_time asc'",
+        f"cannot order by {quote(order_by)}: use 'create_time desc' (newest first) or 'create_time asc'",
         "order_by.unsupported",
     )
 
@@ -133,7 +136,8 @@ def decode_token(token: str, query: bytes, field_name: str = "page_token") -> st
         last_id = raw[1 + _FINGERPRINT_BYTES :].decode()
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raw, last_id = b"", ""
-    if len(raw) <= 1 + _FINGERPRINT_BYTES or raw[0] != _TOKEN_VERSION or not last_id:
+    well_formed = 0 < len(last_id) <= MAX_TOKEN_ID_BYTES and last_id.isascii() and last_id.isprintable()
+    if len(raw) <= 1 + _FINGERPRINT_BYTES or raw[0] != _TOKEN_VERSION or not well_formed:
         raise InvalidArgument.for_field(field_name, "is not a valid page token", "page_token.invalid")
     if raw[1 : 1 + _FINGERPRINT_BYTES] != query:
         raise InvalidArgument.for_field(
@@ -142,3 +146,11 @@ def decode_token(token: str, query: bytes, field_name: str = "page_token") -> st
             "page_token.query_mismatch",
         )
     return last_id
+
+
+def decode_position(token: str, query: bytes, field_name: str = "page_token") -> int:
+    """:func:`decode_token` for tokens that resume after a number (a sequence, a revision)."""
+    last = decode_token(token, query, field_name)
+    if not last.isdigit():
+        raise InvalidArgument.for_field(field_name, "is not a valid page token", "page_token.invalid")
+    return int(last)

@@ -9,8 +9,9 @@ Requirements are comma-separated and all must hold:
 ``!key``        the label is absent
 ==============  =====================================================
 
-Keys are letters, digits and ``._/-`` (starting with a letter or digit); values are letters,
-digits and ``._-``, possibly empty. Whitespace around tokens is ignored.
+Keys and values follow the label grammar of :mod:`pipeline.labels` (Kubernetes' label
+syntax), the same one labels are validated with on write: a selector can name exactly the
+labels that can be stored. Whitespace around tokens is ignored.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pipeline.errors import InvalidArgument
+from pipeline import labels
+from pipeline.errors import InvalidArgument, quote
 
 EQUALS, NOT_EQUALS, EXISTS, NOT_EXISTS = "=", "!=", "exists", "!exists"
-_KEY = r"[A-Za-z0-9][A-Za-z0-9._/-]*"
-_VALUE = r"[A-Za-z0-9._-]*"
+_KEY = labels.KEY
+_VALUE = labels.VALUE
 _REQUIREMENT = re.compile(
-    rf"^(?:(?P<not>!)\s*(?P<absent>{_KEY})|(?P<key>{_KEY})\s*(?:(?P<op>==|=|!=)\s*(?P<value>{_VALUE}))?)$"
+    rf"(?:(?P<not>!)\s*(?P<absent>{_KEY})|(?P<key>{_KEY})\s*(?:(?P<op>==|=|!=)\s*(?P<value>{_VALUE}))?)"
 )
 
 
@@ -57,11 +59,13 @@ def parse(selector: str, field: str = "label_selector") -> tuple[Requirement, ..
         return ()
     requirements = []
     for part in selector.split(","):
-        match = _REQUIREMENT.match(part.strip())
-        if match is None:
+        match = _REQUIREMENT.fullmatch(part.strip())
+        key = match and (match["absent"] or match["key"])
+        if match is None or not labels.valid_key(key or ""):
             raise InvalidArgument.for_field(
                 field,
-                f"cannot parse {part.strip()!r}: use key=value, key!=value, key or !key, separated by commas",
+                f"cannot parse {quote(part.strip())}: use key=value, key!=value, key or !key, separated "
+                "by commas; keys and values follow the label syntax (docs/limits.md)",
                 "label_selector.syntax",
             )
         if match["absent"]:

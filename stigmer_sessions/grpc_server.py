@@ -20,7 +20,8 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from pipeline.errors import InvalidArgument, ResourceExhausted
+from pipeline import limits
+from pipeline.errors import InvalidArgument, ResourceExhausted, quote
 from pipeline.grpc_status import to_status
 from pipeline.keys import RESPONSE
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import (
@@ -65,7 +66,10 @@ class CallOptions:
 
     @classmethod
     def of(cls, context: grpc.ServicerContext) -> CallOptions:
-        """Read our headers in one pass; a call without any (most reads) costs one scan."""
+        """Read our headers in one pass; a call without any (most reads) costs one scan.
+
+        InvalidArgument naming the header when one is over its length bound
+        (:mod:`pipeline.limits`) or holds control characters."""
         found: dict[str, str] = {}
         for key, value in context.invocation_metadata() or ():
             if key in _HEADERS:
@@ -75,8 +79,9 @@ class CallOptions:
         dry_run = found.get(DRY_RUN_HEADER, "").strip().lower()
         if dry_run not in _TRUE + _FALSE:
             raise InvalidArgument.for_field(
-                DRY_RUN_HEADER, f"must be true or false, not {dry_run!r}", "header.x-dry-run"
+                DRY_RUN_HEADER, f"must be true or false, not {quote(dry_run)}", "header.x-dry-run"
             )
+        limits.check((name, found.get(name, ""), bound) for name, bound in _HEADER_BOUNDS)
         return cls(
             actor=found.get(ACTOR_HEADER, ""),
             expected_version=found.get(IF_MATCH_HEADER, ""),
@@ -88,6 +93,12 @@ class CallOptions:
 
 _NO_OPTIONS = CallOptions()
 _HEADERS = frozenset({ACTOR_HEADER, IF_MATCH_HEADER, REQUEST_ID_HEADER, DRY_RUN_HEADER, CAUSED_BY_HEADER})
+_HEADER_BOUNDS = (
+    (ACTOR_HEADER, limits.MAX_ACTOR_BYTES),
+    (REQUEST_ID_HEADER, limits.MAX_REQUEST_ID_BYTES),
+    (CAUSED_BY_HEADER, limits.MAX_CAUSED_BY_BYTES),
+    (IF_MATCH_HEADER, limits.MAX_VERSION_BYTES),
+)
 
 
 def _log_rpc(method: str, code: grpc.StatusCode, start: float, **fields: object) -> None:

@@ -9,7 +9,7 @@ from google.protobuf.message import Message
 
 from pipeline import idempotency
 from pipeline.context import RequestContext
-from pipeline.errors import AlreadyExists
+from pipeline.errors import AlreadyExists, quote
 from pipeline.keys import EXPECTED_VERSION, REPLAYED, REQUEST_ID, RESPONSE
 
 
@@ -37,7 +37,7 @@ class CheckIdempotency:
         digest = idempotency.fingerprint(ctx.operation, ctx.input, ctx.get(EXPECTED_VERSION, ""))
         if entry.fingerprint != digest:
             raise AlreadyExists(
-                f"request id {request_id!r} was already used for a different request; "
+                f"request id {quote(request_id)} was already used for a different request; "
                 f"use a new request id for a new request"
             )
         ctx[RESPONSE] = (self.response_type or ctx.kind.message_type).FromString(entry.response)

@@ -11,7 +11,7 @@ from pipeline import events
 from pipeline.context import RequestContext
 from pipeline.errors import Internal
 from pipeline.keys import RESPONSE
-from pipeline.listing import clamp_page_size, decode_token, encode_token, fingerprint
+from pipeline.listing import clamp_page_size, decode_position, encode_token, fingerprint
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,7 @@ class ListEvents:
         types = frozenset(request.types)
         page_size = clamp_page_size(request.page_size)
         query = fingerprint(ctx.kind.name, "events", resource_id, request.org, sorted(types))
-        after = int(decode_token(request.page_token, query)) if request.page_token else request.after_revision
+        after = decode_position(request.page_token, query) if request.page_token else request.after_revision
         found: list[Any] = []
         next_token = ""
         scan = events.scan(

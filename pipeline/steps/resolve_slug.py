@@ -9,7 +9,7 @@ from typing import Any
 from slugify import slugify
 
 from pipeline.context import RequestContext
-from pipeline.errors import InvalidArgument
+from pipeline.errors import InvalidArgument, quote
 from pipeline.keys import SLUG
 
 MAX_SLUG_LENGTH = 63
@@ -37,7 +37,7 @@ class ResolveSlug:
             if len(meta.slug) > MAX_SLUG_LENGTH or not SLUG_PATTERN.match(meta.slug):
                 raise InvalidArgument.for_field(
                     "metadata.slug",
-                    f"{meta.slug!r} is not a valid slug: use lowercase letters, digits and single "
+                    f"{quote(meta.slug)} is not a valid slug: use lowercase letters, digits and single "
                     f"hyphens (not at either end), at most {MAX_SLUG_LENGTH} characters",
                     "metadata.slug.format",
                 )
@@ -51,7 +51,7 @@ class ResolveSlug:
             if not slug:
                 raise InvalidArgument.for_field(
                     "metadata.name",
-                    f"{meta.name!r} has no letters or digits to make a slug from; give metadata.slug",
+                    f"{quote(meta.name)} has no letters or digits to make a slug from; give metadata.slug",
                     "metadata.name.no_slug",
                 )
         ctx.new_state.metadata.slug = slug

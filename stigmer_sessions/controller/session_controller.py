@@ -17,7 +17,7 @@ from typing import IO, Any, TypeVar
 import protovalidate
 from google.protobuf.message import Message
 
-from pipeline import events, maintenance, watch
+from pipeline import events, limits, maintenance, watch
 from pipeline.context import Key, RequestContext
 from pipeline.events import CompactionResult, EventHub
 from pipeline.idempotency import DEFAULT_TTL_NS
@@ -156,7 +156,17 @@ class SessionController:
         the first response); ``expected_version`` makes it conditional (ABORTED if the stored
         version differs); ``dry_run`` runs every check and returns what would be stored,
         writing nothing; ``caused_by`` goes into the recorded change. Queries ignore them.
+        Each is bounded (:mod:`pipeline.limits`): INVALID_ARGUMENT naming it when too long.
         """
+        if actor or request_id or expected_version or caused_by:
+            limits.check(
+                (
+                    ("actor", actor, limits.MAX_ACTOR_BYTES),
+                    ("request_id", request_id, limits.MAX_REQUEST_ID_BYTES),
+                    ("expected_version", expected_version, limits.MAX_VERSION_BYTES),
+                    ("caused_by", caused_by, limits.MAX_CAUSED_BY_BYTES),
+                )
+            )
         values: dict[Key[Any], Any] = {}
         if request_id:
             values[REQUEST_ID] = request_id

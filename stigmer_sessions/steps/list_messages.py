@@ -8,7 +8,7 @@ from typing import Any
 from pipeline import children
 from pipeline.context import RequestContext
 from pipeline.keys import RESPONSE
-from pipeline.listing import clamp_page_size, decode_token, encode_token, fingerprint
+from pipeline.listing import clamp_page_size, decode_position, encode_token, fingerprint
 from pipeline.steps.load_target import load_or_not_found
 from stigmer_sessions.api import SessionMessage, SessionMessageList
 
@@ -32,7 +32,7 @@ class ListMessages:
         session = load_or_not_found(ctx, request.session_id)
         page_size = clamp_page_size(request.page_size)
         query = message_query(request.session_id, request.newest_first)
-        resume_at = int(decode_token(request.page_token, query)) if request.page_token else None
+        resume_at = decode_position(request.page_token, query) if request.page_token else None
         if request.newest_first:
             scan = children.scan(
                 ctx.txn,

@@ -24,9 +24,10 @@ _sym_db = _symbol_database.Default()
 
 from stigmer_sessions._gen.ai.stigmer.commons.apiresource.apiresourcekind import api_resource_kind_pb2 as ai_dot_stigmer_dot_commons_dot_apiresource_dot_apiresourcekind_dot_api__resource__kind__pb2
 from stigmer_sessions._gen.ai.stigmer.commons.apiresource import enum_pb2 as ai_dot_stigmer_dot_commons_dot_apiresource_dot_enum__pb2
+from stigmer_sessions._gen.buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'ai/stigmer/commons/apiresource/io.proto\x12\x1e\x61i.stigmer.commons.apiresource\x1a\x46\x61i/stigmer/commons/apiresource/apiresourcekind/api_resource_kind.proto\x1a)ai/stigmer/commons/apiresource/enum.proto\"\xd7\x01\n\x14\x41piResourceReference\x12\x44\n\x05scope\x18\x01 \x01(\x0e\x32\x35.ai.stigmer.commons.apiresource.ApiResourceOwnerScope\x12\x0b\n\x03org\x18\x02 \x01(\t\x12M\n\x04kind\x18\x03 \x01(\x0e\x32?.ai.stigmer.commons.apiresource.apiresourcekind.ApiResourceKind\x12\x0c\n\x04slug\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\tBIZGgithub.com/stigmer/stigmer/apis/stubs/go/ai/stigmer/commons/apiresourceb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'ai/stigmer/commons/apiresource/io.proto\x12\x1e\x61i.stigmer.commons.apiresource\x1a\x46\x61i/stigmer/commons/apiresource/apiresourcekind/api_resource_kind.proto\x1a)ai/stigmer/commons/apiresource/enum.proto\x1a\x1b\x62uf/validate/validate.proto\"\xf2\x01\n\x14\x41piResourceReference\x12\x44\n\x05scope\x18\x01 \x01(\x0e\x32\x35.ai.stigmer.commons.apiresource.ApiResourceOwnerScope\x12\x14\n\x03org\x18\x02 \x01(\tB\x07\xbaH\x04r\x02(?\x12M\n\x04kind\x18\x03 \x01(\x0e\x32?.ai.stigmer.commons.apiresource.apiresourcekind.ApiResourceKind\x12\x15\n\x04slug\x18\x04 \x01(\tB\x07\xbaH\x04r\x02(?\x12\x18\n\x07version\x18\x05 \x01(\tB\x07\xbaH\x04r\x02(?BIZGgithub.com/stigmer/stigmer/apis/stubs/go/ai/stigmer/commons/apiresourceb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,6 +35,12 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ai.stigmer.commons.apiresou
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'ZGgithub.com/stigmer/stigmer/apis/stubs/go/ai/stigmer/commons/apiresource'
-  _globals['_APIRESOURCEREFERENCE']._serialized_start=191
-  _globals['_APIRESOURCEREFERENCE']._serialized_end=406
+  _globals['_APIRESOURCEREFERENCE'].fields_by_name['org']._loaded_options = None
+  _globals['_APIRESOURCEREFERENCE'].fields_by_name['org']._serialized_options = b'\272H\004r\002(?'
+  _globals['_APIRESOURCEREFERENCE'].fields_by_name['slug']._loaded_options = None
+  _globals['_APIRESOURCEREFERENCE'].fields_by_name['slug']._serialized_options = b'\272H\004r\002(?'
+  _globals['_APIRESOURCEREFERENCE'].fields_by_name['version']._loaded_options = None
+  _globals['_APIRESOURCEREFERENCE'].fields_by_name['version']._serialized_options = b'\272H\004r\002(?'
+  _globals['_APIRESOURCEREFERENCE']._serialized_start=220
+  _globals['_APIRESOURCEREFERENCE']._serialized_end=462
 # @@protoc_insertion_point(module_scope)

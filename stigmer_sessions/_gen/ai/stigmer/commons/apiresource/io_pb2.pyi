@@ -1,5 +1,6 @@
 from stigmer_sessions._gen.ai.stigmer.commons.apiresource.apiresourcekind import api_resource_kind_pb2 as _api_resource_kind_pb2
 from stigmer_sessions._gen.ai.stigmer.commons.apiresource import enum_pb2 as _enum_pb2
+from stigmer_sessions._gen.buf.validate import validate_pb2 as _validate_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union

@@ -26,7 +26,7 @@ from stigmer_sessions._gen.ai.stigmer.commons.apiresource import enum_pb2 as ai_
 from stigmer_sessions._gen.buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-ai/stigmer/commons/apiresource/metadata.proto\x12\x1e\x61i.stigmer.commons.apiresource\x1a)ai/stigmer/commons/apiresource/enum.proto\x1a\x1b\x62uf/validate/validate.proto\"\x8a\x04\n\x13\x41piResourceMetadata\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\x12\n\n\x02id\x18\x03 \x01(\t\x12\x0b\n\x03org\x18\x04 \x01(\t\x12T\n\x0bowner_scope\x18\x05 \x01(\x0e\x32\x35.ai.stigmer.commons.apiresource.ApiResourceOwnerScopeB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12O\n\x06labels\x18\x06 \x03(\x0b\x32?.ai.stigmer.commons.apiresource.ApiResourceMetadata.LabelsEntry\x12Y\n\x0b\x61nnotations\x18\x07 \x03(\x0b\x32\x44.ai.stigmer.commons.apiresource.ApiResourceMetadata.AnnotationsEntry\x12\x0c\n\x04tags\x18\x08 \x03(\t\x12K\n\x07version\x18\t \x01(\x0b\x32:.ai.stigmer.commons.apiresource.ApiResourceMetadataVersion\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"V\n\x1a\x41piResourceMetadataVersion\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x1b\n\x13previous_version_id\x18\x03 \x01(\tBIZGgithub.com/stigmer/stigmer/apis/stubs/go/ai/stigmer/commons/apiresourceb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-ai/stigmer/commons/apiresource/metadata.proto\x12\x1e\x61i.stigmer.commons.apiresource\x1a)ai/stigmer/commons/apiresource/enum.proto\x1a\x1b\x62uf/validate/validate.proto\"\xaf\t\n\x13\x41piResourceMetadata\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\x04slug\x18\x02 \x01(\tB\x07\xbaH\x04r\x02(?\x12\x13\n\x02id\x18\x03 \x01(\tB\x07\xbaH\x04r\x02(?\x12\x14\n\x03org\x18\x04 \x01(\tB\x07\xbaH\x04r\x02(?\x12T\n\x0bowner_scope\x18\x05 \x01(\x0e\x32\x35.ai.stigmer.commons.apiresource.ApiResourceOwnerScopeB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\xca\x05\n\x06labels\x18\x06 \x03(\x0b\x32?.ai.stigmer.commons.apiresource.ApiResourceMetadata.LabelsEntryB\xf8\x04\xbaH\xf4\x04\x9a\x01\xf0\x04\"\x92\x03\xba\x01\x8e\x03\n\x1ametadata.labels.key_syntax\x12\xb2\x01label keys are an optional DNS-subdomain prefix (at most 253 characters) and \'/\', then a name of 1-63 letters, digits, \'-\', \'_\' or \'.\', starting and ending with a letter or digit\x1a\xba\x01this.matches(r\'^(?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$\') && this.matches(r\'^(?:[^/]{1,253}/)?[^/]*$\')*\xd8\x01\xba\x01\xd4\x01\n\x1cmetadata.labels.value_syntax\x12klabel values are empty or 1-63 letters, digits, \'-\', \'_\' or \'.\', starting and ending with a letter or digit\x1aGthis.matches(r\'^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$\')\x12Y\n\x0b\x61nnotations\x18\x07 \x03(\x0b\x32\x44.ai.stigmer.commons.apiresource.ApiResourceMetadata.AnnotationsEntry\x12\x1a\n\x04tags\x18\x08 \x03(\tB\x0c\xbaH\t\x92\x01\x06\"\x04r\x02(?\x12K\n\x07version\x18\t \x01(\x0b\x32:.ai.stigmer.commons.apiresource.ApiResourceMetadataVersion\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"_\n\x1a\x41piResourceMetadataVersion\x12\x13\n\x02id\x18\x01 \x01(\tB\x07\xbaH\x04r\x02(?\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x1b\n\x13previous_version_id\x18\x03 \x01(\tBIZGgithub.com/stigmer/stigmer/apis/stubs/go/ai/stigmer/commons/apiresourceb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,14 +38,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_APIRESOURCEMETADATA_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_APIRESOURCEMETADATA_ANNOTATIONSENTRY']._loaded_options = None
   _globals['_APIRESOURCEMETADATA_ANNOTATIONSENTRY']._serialized_options = b'8\001'
+  _globals['_APIRESOURCEMETADATA'].fields_by_name['slug']._loaded_options = None
+  _globals['_APIRESOURCEMETADATA'].fields_by_name['slug']._serialized_options = b'\272H\004r\002(?'
+  _globals['_APIRESOURCEMETADATA'].fields_by_name['id']._loaded_options = None
+  _globals['_APIRESOURCEMETADATA'].fields_by_name['id']._serialized_options = b'\272H\004r\002(?'
+  _globals['_APIRESOURCEMETADATA'].fields_by_name['org']._loaded_options = None
+  _globals['_APIRESOURCEMETADATA'].fields_by_name['org']._serialized_options = b'\272H\004r\002(?'
   _globals['_APIRESOURCEMETADATA'].fields_by_name['owner_scope']._loaded_options = None
   _globals['_APIRESOURCEMETADATA'].fields_by_name['owner_scope']._serialized_options = b'\272H\005\202\001\002\020\001'
+  _globals['_APIRESOURCEMETADATA'].fields_by_name['labels']._loaded_options = None
+  _globals['_APIRESOURCEMETADATA'].fields_by_name['labels']._serialized_options = b'\272H\364\004\232\001\360\004\"\222\003\272\001\216\003\n\032metadata.labels.key_syntax\022\262\001label keys are an optional DNS-subdomain prefix (at most 253 characters) and \'/\', then a name of 1-63 letters, digits, \'-\', \'_\' or \'.\', starting and ending with a letter or digit\032\272\001this.matches(r\'^(?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$\') && this.matches(r\'^(?:[^/]{1,253}/)?[^/]*$\')*\330\001\272\001\324\001\n\034metadata.labels.value_syntax\022klabel values are empty or 1-63 letters, digits, \'-\', \'_\' or \'.\', starting and ending with a letter or digit\032Gthis.matches(r\'^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$\')'
+  _globals['_APIRESOURCEMETADATA'].fields_by_name['tags']._loaded_options = None
+  _globals['_APIRESOURCEMETADATA'].fields_by_name['tags']._serialized_options = b'\272H\t\222\001\006\"\004r\002(?'
+  _globals['_APIRESOURCEMETADATAVERSION'].fields_by_name['id']._loaded_options = None
+  _globals['_APIRESOURCEMETADATAVERSION'].fields_by_name['id']._serialized_options = b'\272H\004r\002(?'
   _globals['_APIRESOURCEMETADATA']._serialized_start=154
-  _globals['_APIRESOURCEMETADATA']._serialized_end=676
-  _globals['_APIRESOURCEMETADATA_LABELSENTRY']._serialized_start=579
-  _globals['_APIRESOURCEMETADATA_LABELSENTRY']._serialized_end=624
-  _globals['_APIRESOURCEMETADATA_ANNOTATIONSENTRY']._serialized_start=626
-  _globals['_APIRESOURCEMETADATA_ANNOTATIONSENTRY']._serialized_end=676
-  _globals['_APIRESOURCEMETADATAVERSION']._serialized_start=678
-  _globals['_APIRESOURCEMETADATAVERSION']._serialized_end=764
+  _globals['_APIRESOURCEMETADATA']._serialized_end=1353
+  _globals['_APIRESOURCEMETADATA_LABELSENTRY']._serialized_start=1256
+  _globals['_APIRESOURCEMETADATA_LABELSENTRY']._serialized_end=1301
+  _globals['_APIRESOURCEMETADATA_ANNOTATIONSENTRY']._serialized_start=1303
+  _globals['_APIRESOURCEMETADATA_ANNOTATIONSENTRY']._serialized_end=1353
+  _globals['_APIRESOURCEMETADATAVERSION']._serialized_start=1355
+  _globals['_APIRESOURCEMETADATAVERSION']._serialized_end=1450
 # @@protoc_insertion_point(module_scope)

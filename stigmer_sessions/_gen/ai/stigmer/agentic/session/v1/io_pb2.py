@@ -27,7 +27,7 @@ from stigmer_sessions._gen.ai.stigmer.commons.apiresource import enum_pb2 as ai_
 from stigmer_sessions._gen.buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&ai/stigmer/agentic/session/v1/io.proto\x12\x1d\x61i.stigmer.agentic.session.v1\x1a\'ai/stigmer/agentic/session/v1/api.proto\x1a)ai/stigmer/commons/apiresource/enum.proto\x1a\x1b\x62uf/validate/validate.proto\"\"\n\tSessionId\x12\x15\n\x05value\x18\x01 \x01(\tB\x06\xbaH\x03\xc8\x01\x01\"\x88\x01\n\x0bSessionList\x12\x13\n\x0btotal_pages\x18\x01 \x01(\x05\x12\x37\n\x07\x65ntries\x18\x02 \x03(\x0b\x32&.ai.stigmer.agentic.session.v1.Session\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\x12\x12\n\ntotal_size\x18\x04 \x01(\x05\"\xea\x01\n\x13ListSessionsRequest\x12\x1a\n\tpage_size\x18\x01 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0c\n\x04tags\x18\x03 \x03(\t\x12\x0b\n\x03org\x18\x04 \x01(\t\x12 \n\x0elabel_selector\x18\x64 \x01(\tB\x08\xbaH\x05r\x03\x18\x80 \x12T\n\x0bowner_scope\x18\x65 \x01(\x0e\x32\x35.ai.stigmer.commons.apiresource.ApiResourceOwnerScopeB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\x10\n\x08order_by\x18\x66 \x01(\t\"\x81\x01\n\x18TransitionSessionRequest\x12\x1a\n\nsession_id\x18\x01 \x01(\tB\x06\xbaH\x03\xc8\x01\x01\x12\x15\n\x05phase\x18\x02 \x01(\tB\x06\xbaH\x03\xc8\x01\x01\x12\x18\n\x06reason\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\x12\x18\n\x10\x65xpected_version\x18\x04 \x01(\t\"\x8b\x02\n\x1aListSessionsByAgentRequest\x12\x18\n\x08\x61gent_id\x18\x01 \x01(\tB\x06\xbaH\x03\xc8\x01\x01\x12\x1a\n\tpage_size\x18\x02 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0b\n\x03org\x18\x04 \x01(\t\x12\x0c\n\x04tags\x18\x64 \x03(\t\x12 \n\x0elabel_selector\x18\x65 \x01(\tB\x08\xbaH\x05r\x03\x18\x80 \x12T\n\x0bowner_scope\x18\x66 \x01(\x0e\x32\x35.ai.stigmer.commons.apiresource.ApiResourceOwnerScopeB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\x10\n\x08order_by\x18g \x01(\tBHZFgithub.com/stigmer/stigmer/apis/stubs/go/ai/stigmer/agentic/session/v1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&ai/stigmer/agentic/session/v1/io.proto\x12\x1d\x61i.stigmer.agentic.session.v1\x1a\'ai/stigmer/agentic/session/v1/api.proto\x1a)ai/stigmer/commons/apiresource/enum.proto\x1a\x1b\x62uf/validate/validate.proto\"&\n\tSessionId\x12\x19\n\x05value\x18\x01 \x01(\tB\n\xbaH\x07r\x02(?\xc8\x01\x01\"\x88\x01\n\x0bSessionList\x12\x13\n\x0btotal_pages\x18\x01 \x01(\x05\x12\x37\n\x07\x65ntries\x18\x02 \x03(\x0b\x32&.ai.stigmer.agentic.session.v1.Session\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\x12\x12\n\ntotal_size\x18\x04 \x01(\x05\"\x94\x02\n\x13ListSessionsRequest\x12\x1a\n\tpage_size\x18\x01 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\x12\x1a\n\x04tags\x18\x03 \x03(\tB\x0c\xbaH\t\x92\x01\x06\"\x04r\x02(?\x12\x14\n\x03org\x18\x04 \x01(\tB\x07\xbaH\x04r\x02(?\x12 \n\x0elabel_selector\x18\x64 \x01(\tB\x08\xbaH\x05r\x03\x18\x80 \x12T\n\x0bowner_scope\x18\x65 \x01(\x0e\x32\x35.ai.stigmer.commons.apiresource.ApiResourceOwnerScopeB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\x19\n\x08order_by\x18\x66 \x01(\tB\x07\xbaH\x04r\x02\x18@\"\x92\x01\n\x18TransitionSessionRequest\x12\x1e\n\nsession_id\x18\x01 \x01(\tB\n\xbaH\x07r\x02(?\xc8\x01\x01\x12\x19\n\x05phase\x18\x02 \x01(\tB\n\xbaH\x07r\x02(?\xc8\x01\x01\x12\x18\n\x06reason\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\x12!\n\x10\x65xpected_version\x18\x04 \x01(\tB\x07\xbaH\x04r\x02(?\"\xb9\x02\n\x1aListSessionsByAgentRequest\x12\x1c\n\x08\x61gent_id\x18\x01 \x01(\tB\n\xbaH\x07r\x02(\x7f\xc8\x01\x01\x12\x1a\n\tpage_size\x18\x02 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x1c\n\npage_token\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\x12\x14\n\x03org\x18\x04 \x01(\tB\x07\xbaH\x04r\x02(?\x12\x1a\n\x04tags\x18\x64 \x03(\tB\x0c\xbaH\t\x92\x01\x06\"\x04r\x02(?\x12 \n\x0elabel_selector\x18\x65 \x01(\tB\x08\xbaH\x05r\x03\x18\x80 \x12T\n\x0bowner_scope\x18\x66 \x01(\x0e\x32\x35.ai.stigmer.commons.apiresource.ApiResourceOwnerScopeB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\x19\n\x08order_by\x18g \x01(\tB\x07\xbaH\x04r\x02\x18@BHZFgithub.com/stigmer/stigmer/apis/stubs/go/ai/stigmer/agentic/session/v1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,35 +36,53 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'ZFgithub.com/stigmer/stigmer/apis/stubs/go/ai/stigmer/agentic/session/v1'
   _globals['_SESSIONID'].fields_by_name['value']._loaded_options = None
-  _globals['_SESSIONID'].fields_by_name['value']._serialized_options = b'\272H\003\310\001\001'
+  _globals['_SESSIONID'].fields_by_name['value']._serialized_options = b'\272H\007r\002(?\310\001\001'
   _globals['_LISTSESSIONSREQUEST'].fields_by_name['page_size']._loaded_options = None
   _globals['_LISTSESSIONSREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\004\032\002(\000'
+  _globals['_LISTSESSIONSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTSESSIONSREQUEST'].fields_by_name['page_token']._serialized_options = b'\272H\005r\003\030\200\001'
+  _globals['_LISTSESSIONSREQUEST'].fields_by_name['tags']._loaded_options = None
+  _globals['_LISTSESSIONSREQUEST'].fields_by_name['tags']._serialized_options = b'\272H\t\222\001\006\"\004r\002(?'
+  _globals['_LISTSESSIONSREQUEST'].fields_by_name['org']._loaded_options = None
+  _globals['_LISTSESSIONSREQUEST'].fields_by_name['org']._serialized_options = b'\272H\004r\002(?'
   _globals['_LISTSESSIONSREQUEST'].fields_by_name['label_selector']._loaded_options = None
   _globals['_LISTSESSIONSREQUEST'].fields_by_name['label_selector']._serialized_options = b'\272H\005r\003\030\200 '
   _globals['_LISTSESSIONSREQUEST'].fields_by_name['owner_scope']._loaded_options = None
   _globals['_LISTSESSIONSREQUEST'].fields_by_name['owner_scope']._serialized_options = b'\272H\005\202\001\002\020\001'
+  _globals['_LISTSESSIONSREQUEST'].fields_by_name['order_by']._loaded_options = None
+  _globals['_LISTSESSIONSREQUEST'].fields_by_name['order_by']._serialized_options = b'\272H\004r\002\030@'
   _globals['_TRANSITIONSESSIONREQUEST'].fields_by_name['session_id']._loaded_options = None
-  _globals['_TRANSITIONSESSIONREQUEST'].fields_by_name['session_id']._serialized_options = b'\272H\003\310\001\001'
+  _globals['_TRANSITIONSESSIONREQUEST'].fields_by_name['session_id']._serialized_options = b'\272H\007r\002(?\310\001\001'
   _globals['_TRANSITIONSESSIONREQUEST'].fields_by_name['phase']._loaded_options = None
-  _globals['_TRANSITIONSESSIONREQUEST'].fields_by_name['phase']._serialized_options = b'\272H\003\310\001\001'
+  _globals['_TRANSITIONSESSIONREQUEST'].fields_by_name['phase']._serialized_options = b'\272H\007r\002(?\310\001\001'
   _globals['_TRANSITIONSESSIONREQUEST'].fields_by_name['reason']._loaded_options = None
   _globals['_TRANSITIONSESSIONREQUEST'].fields_by_name['reason']._serialized_options = b'\272H\005r\003\030\200\010'
+  _globals['_TRANSITIONSESSIONREQUEST'].fields_by_name['expected_version']._loaded_options = None
+  _globals['_TRANSITIONSESSIONREQUEST'].fields_by_name['expected_version']._serialized_options = b'\272H\004r\002(?'
   _globals['_LISTSESSIONSBYAGENTREQUEST'].fields_by_name['agent_id']._loaded_options = None
-  _globals['_LISTSESSIONSBYAGENTREQUEST'].fields_by_name['agent_id']._serialized_options = b'\272H\003\310\001\001'
+  _globals['_LISTSESSIONSBYAGENTREQUEST'].fields_by_name['agent_id']._serialized_options = b'\272H\007r\002(\177\310\001\001'
   _globals['_LISTSESSIONSBYAGENTREQUEST'].fields_by_name['page_size']._loaded_options = None
   _globals['_LISTSESSIONSBYAGENTREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\004\032\002(\000'
+  _globals['_LISTSESSIONSBYAGENTREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTSESSIONSBYAGENTREQUEST'].fields_by_name['page_token']._serialized_options = b'\272H\005r\003\030\200\001'
+  _globals['_LISTSESSIONSBYAGENTREQUEST'].fields_by_name['org']._loaded_options = None
+  _globals['_LISTSESSIONSBYAGENTREQUEST'].fields_by_name['org']._serialized_options = b'\272H\004r\002(?'
+  _globals['_LISTSESSIONSBYAGENTREQUEST'].fields_by_name['tags']._loaded_options = None
+  _globals['_LISTSESSIONSBYAGENTREQUEST'].fields_by_name['tags']._serialized_options = b'\272H\t\222\001\006\"\004r\002(?'
   _globals['_LISTSESSIONSBYAGENTREQUEST'].fields_by_name['label_selector']._loaded_options = None
   _globals['_LISTSESSIONSBYAGENTREQUEST'].fields_by_name['label_selector']._serialized_options = b'\272H\005r\003\030\200 '
   _globals['_LISTSESSIONSBYAGENTREQUEST'].fields_by_name['owner_scope']._loaded_options = None
   _globals['_LISTSESSIONSBYAGENTREQUEST'].fields_by_name['owner_scope']._serialized_options = b'\272H\005\202\001\002\020\001'
+  _globals['_LISTSESSIONSBYAGENTREQUEST'].fields_by_name['order_by']._loaded_options = None
+  _globals['_LISTSESSIONSBYAGENTREQUEST'].fields_by_name['order_by']._serialized_options = b'\272H\004r\002\030@'
   _globals['_SESSIONID']._serialized_start=186
-  _globals['_SESSIONID']._serialized_end=220
-  _globals['_SESSIONLIST']._serialized_start=223
-  _globals['_SESSIONLIST']._serialized_end=359
-  _globals['_LISTSESSIONSREQUEST']._serialized_start=362
-  _globals['_LISTSESSIONSREQUEST']._serialized_end=596
-  _globals['_TRANSITIONSESSIONREQUEST']._serialized_start=599
-  _globals['_TRANSITIONSESSIONREQUEST']._serialized_end=728
-  _globals['_LISTSESSIONSBYAGENTREQUEST']._serialized_start=731
-  _globals['_LISTSESSIONSBYAGENTREQUEST']._serialized_end=998
+  _globals['_SESSIONID']._serialized_end=224
+  _globals['_SESSIONLIST']._serialized_start=227
+  _globals['_SESSIONLIST']._serialized_end=363
+  _globals['_LISTSESSIONSREQUEST']._serialized_start=366
+  _globals['_LISTSESSIONSREQUEST']._serialized_end=642
+  _globals['_TRANSITIONSESSIONREQUEST']._serialized_start=645
+  _globals['_TRANSITIONSESSIONREQUEST']._serialized_end=791
+  _globals['_LISTSESSIONSBYAGENTREQUEST']._serialized_start=794
+  _globals['_LISTSESSIONSBYAGENTREQUEST']._serialized_end=1107
 # @@protoc_insertion_point(module_scope)

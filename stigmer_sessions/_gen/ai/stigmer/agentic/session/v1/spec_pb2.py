@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from stigmer_sessions._gen.buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(ai/stigmer/agentic/session/v1/spec.proto\x12\x1d\x61i.stigmer.agentic.session.v1\x1a\x1b\x62uf/validate/validate.proto\"\xe5\x01\n\x0bSessionSpec\x12!\n\x11\x61gent_instance_id\x18\x01 \x01(\tB\x06\xbaH\x03\xc8\x01\x01\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x11\n\tthread_id\x18\x03 \x01(\t\x12\x12\n\nsandbox_id\x18\x04 \x01(\t\x12J\n\x08metadata\x18\x05 \x03(\x0b\x32\x38.ai.stigmer.agentic.session.v1.SessionSpec.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42HZFgithub.com/stigmer/stigmer/apis/stubs/go/ai/stigmer/agentic/session/v1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(ai/stigmer/agentic/session/v1/spec.proto\x12\x1d\x61i.stigmer.agentic.session.v1\x1a\x1b\x62uf/validate/validate.proto\"\xe9\x01\n\x0bSessionSpec\x12%\n\x11\x61gent_instance_id\x18\x01 \x01(\tB\n\xbaH\x07r\x02(\x7f\xc8\x01\x01\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x11\n\tthread_id\x18\x03 \x01(\t\x12\x12\n\nsandbox_id\x18\x04 \x01(\t\x12J\n\x08metadata\x18\x05 \x03(\x0b\x32\x38.ai.stigmer.agentic.session.v1.SessionSpec.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42HZFgithub.com/stigmer/stigmer/apis/stubs/go/ai/stigmer/agentic/session/v1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,9 +36,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SESSIONSPEC_METADATAENTRY']._loaded_options = None
   _globals['_SESSIONSPEC_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_SESSIONSPEC'].fields_by_name['agent_instance_id']._loaded_options = None
-  _globals['_SESSIONSPEC'].fields_by_name['agent_instance_id']._serialized_options = b'\272H\003\310\001\001'
+  _globals['_SESSIONSPEC'].fields_by_name['agent_instance_id']._serialized_options = b'\272H\007r\002(\177\310\001\001'
   _globals['_SESSIONSPEC']._serialized_start=105
-  _globals['_SESSIONSPEC']._serialized_end=334
-  _globals['_SESSIONSPEC_METADATAENTRY']._serialized_start=287
-  _globals['_SESSIONSPEC_METADATAENTRY']._serialized_end=334
+  _globals['_SESSIONSPEC']._serialized_end=338
+  _globals['_SESSIONSPEC_METADATAENTRY']._serialized_start=291
+  _globals['_SESSIONSPEC_METADATAENTRY']._serialized_end=338
 # @@protoc_insertion_point(module_scope)
