@@ -4,6 +4,11 @@ A :class:`ResourceError` keeps its code and message; an InvalidArgument also car
 field violation as a ``google.rpc.BadRequest`` in the status details, so generated clients
 can point at the offending fields. Anything else is a bug: it is logged with its traceback
 and the client only learns INTERNAL plus an error id to quote in a report.
+
+A status travels in the reply's trailers, and a default client refuses trailers over 8 KiB
+(it then reports RESOURCE_EXHAUSTED instead of our code), so the status is bounded: the
+message to ``MAX_MESSAGE_BYTES``, each violation's strings to a short prefix, and the
+violations to what fits in ``MAX_DETAILS_BYTES`` (the message says how many were left out).
 """
 
 from __future__ import annotations
@@ -16,24 +21,55 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from pipeline.errors import InvalidArgument, ResourceError
+from pipeline.errors import FieldViolation, InvalidArgument, ResourceError
 
 _log = logging.getLogger(__name__)
+
+#: UTF-8 bytes of the status message (percent-encoded on the wire: at most 3x this).
+MAX_MESSAGE_BYTES = 600
+#: Serialized BadRequest bytes (base64 on the wire, twice: in the details and their status).
+MAX_DETAILS_BYTES = 2048
+#: Characters kept of a violation's field path, description and reason.
+MAX_FIELD_CHARS, MAX_DESCRIPTION_CHARS, MAX_REASON_CHARS = 160, 240, 80
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _cut_bytes(text: str, limit: int) -> str:
+    raw = text.encode()
+    if len(raw) <= limit:
+        return text
+    return raw[: limit - 3].decode(errors="ignore") + "..."
+
+
+def _bounded_bad_request(violations: list[FieldViolation]) -> tuple[error_details_pb2.BadRequest, int]:
+    """The BadRequest for ``violations``, as many as fit; and how many were left out."""
+    bad_request = error_details_pb2.BadRequest()
+    for index, v in enumerate(violations):
+        entry = error_details_pb2.BadRequest.FieldViolation(
+            field=_cut(v.field, MAX_FIELD_CHARS),
+            description=_cut(v.message, MAX_DESCRIPTION_CHARS),
+            reason=_cut(v.rule_id, MAX_REASON_CHARS),
+        )
+        if bad_request.ByteSize() + entry.ByteSize() + 4 > MAX_DETAILS_BYTES:
+            return bad_request, len(violations) - index
+        bad_request.field_violations.append(entry)
+    return bad_request, 0
 
 
 def to_status(exc: BaseException) -> grpc.Status:
     """The status to send for ``exc`` (logging it first if it is not a ResourceError)."""
     if isinstance(exc, ResourceError):
-        status = status_pb2.Status(code=exc.code.value[0], message=exc.message)
+        message = exc.message
+        bad_request, left_out = None, 0
         if isinstance(exc, InvalidArgument) and exc.violations:
-            bad_request = error_details_pb2.BadRequest(
-                field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(
-                        field=v.field, description=v.message, reason=v.rule_id
-                    )
-                    for v in exc.violations
-                ]
-            )
+            bad_request, left_out = _bounded_bad_request(exc.violations)
+        suffix = f" ({left_out} more violations not shown)" if left_out else ""
+        message = _cut_bytes(message, MAX_MESSAGE_BYTES - len(suffix)) + suffix
+        status = status_pb2.Status(code=exc.code.value[0], message=message)
+        if bad_request is not None:
             detail = any_pb2.Any()
             detail.Pack(bad_request)
             status.details.append(detail)

@@ -42,3 +42,30 @@ def test_unknown_errors_are_internal_logged_and_not_sent(caplog: pytest.LogCaptu
     assert "secret" not in status.details
     assert "internal error (id " in status.details
     assert any(r.exc_info and "secret detail" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def _trailer_bytes(status: grpc.Status) -> int:
+    """What the status costs in trailers: the message percent-encoded, the details base64."""
+    encoded = sum(1 if 0x20 <= b < 0x7F and b != 0x25 else 3 for b in status.details.encode())
+    return encoded + sum(len(value) * 4 // 3 + 4 for _, value in status.trailing_metadata)
+
+
+def test_a_huge_message_is_cut_to_a_bounded_prefix() -> None:
+    status = to_status(InvalidArgument("x" * 20_000 + "é" * 5_000))
+    assert status.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert status.details.startswith("xxx") and status.details.endswith("...")
+    assert len(status.details.encode()) <= 600
+
+
+def test_many_violations_are_capped_and_the_message_says_how_many_were_left_out() -> None:
+    violations = [
+        FieldViolation(f'metadata.labels["{"k" * 500}{i}"]', "r" * 300, "é" * 2000) for i in range(500)
+    ]
+    status = to_status(
+        InvalidArgument("invalid Session: " + "; ".join(v.message for v in violations), violations)
+    )
+    bad = bad_request_of(_decode(status))
+    assert bad is not None and 0 < len(bad.field_violations) < 500
+    assert all(len(v.field) <= 160 and len(v.description) <= 240 for v in bad.field_violations)
+    assert status.details.endswith(f"({500 - len(bad.field_violations)} more violations not shown)")
+    assert _trailer_bytes(status) < 8 * 1024 - 1024  # a default client's limit, with room for others
