@@ -1,4 +1,4 @@
-"""What a deployment chooses: lifecycle, quotas, generated names, message size."""
+"""What a deployment chooses: lifecycle, quotas, generated names, size limits (docs/limits.md)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,22 @@ from importlib import resources
 from pathlib import Path
 
 from pipeline.lifecycle import Lifecycle
+from pipeline.steps import SizeLimit
 from stigmer_sessions.steps.append_message import DEFAULT_MAX_CONTENT_BYTES
 
 BUILTIN_LIFECYCLES = ("default", "reveal", "worker")
+KIB, MIB = 1024, 1024 * 1024
+#: Kubernetes' bound on a resource's annotations, and the same for the client's spec data.
+DEFAULT_MAX_ANNOTATIONS_BYTES = 256 * KIB
+DEFAULT_MAX_SPEC_METADATA_BYTES = 256 * KIB
+#: A session as sent (serialized); lists, changes and watches carry whole sessions.
+DEFAULT_MAX_SESSION_BYTES = 1 * MIB
+DEFAULT_MAX_MESSAGE_METADATA_BYTES = 64 * KIB
+#: gRPC's default receive limit: the server never accepts less.
+GRPC_DEFAULT_RECEIVE_BYTES = 4 * MIB
+#: How far over a configured limit a request may be and still get the clear
+#: INVALID_ARGUMENT naming the limit (beyond it, the transport refuses it first).
+RECEIVE_HEADROOM_BYTES = 4 * MIB
 
 
 def load_lifecycle(name_or_path: str | Path = "default") -> Lifecycle:
@@ -29,4 +42,25 @@ class SessionConfig:
     max_sessions_per_owner: int | None = None
     #: Name of a session created without one; ``date`` (UTC) and ``n`` are filled in.
     name_pattern: str = "session-{date}-{n:03d}"
+    #: Message content (UTF-8 bytes) and message metadata (keys plus values).
     max_message_bytes: int = DEFAULT_MAX_CONTENT_BYTES
+    max_message_metadata_bytes: int = DEFAULT_MAX_MESSAGE_METADATA_BYTES
+    #: metadata.annotations and spec.metadata in total (keys plus values); the session as sent.
+    max_annotations_bytes: int = DEFAULT_MAX_ANNOTATIONS_BYTES
+    max_spec_metadata_bytes: int = DEFAULT_MAX_SPEC_METADATA_BYTES
+    max_session_bytes: int = DEFAULT_MAX_SESSION_BYTES
+
+    def session_size_limits(self) -> tuple[SizeLimit, ...]:
+        """What create, update and apply check (EnforceSizeLimits)."""
+        return (
+            SizeLimit("metadata.annotations", self.max_annotations_bytes),
+            SizeLimit("spec.metadata", self.max_spec_metadata_bytes),
+            SizeLimit("", self.max_session_bytes),
+        )
+
+    def receive_limit(self) -> int:
+        """The gRPC server's receive limit: the largest request the limits allow, plus
+        headroom so a request somewhat over a limit still reaches the check that names it;
+        never below gRPC's default."""
+        largest = max(self.max_session_bytes, self.max_message_bytes + self.max_message_metadata_bytes)
+        return max(GRPC_DEFAULT_RECEIVE_BYTES, largest + RECEIVE_HEADROOM_BYTES)

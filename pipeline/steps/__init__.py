@@ -11,6 +11,7 @@ from pipeline.steps.check_version import CheckVersion
 from pipeline.steps.delete_children import DeleteChildren
 from pipeline.steps.delete_resource import DeleteResource
 from pipeline.steps.enforce_quota import EnforceQuota
+from pipeline.steps.enforce_size_limits import EnforceSizeLimits, SizeLimit
 from pipeline.steps.extract_resource_id import ExtractResourceId
 from pipeline.steps.generate_name import GenerateName
 from pipeline.steps.list_events import ListEvents
@@ -42,6 +43,7 @@ __all__ = [
     "DeleteChildren",
     "DeleteResource",
     "EnforceQuota",
+    "EnforceSizeLimits",
     "ExtractResourceId",
     "GenerateName",
     "ListEvents",
@@ -58,6 +60,7 @@ __all__ = [
     "ResolveSlug",
     "Respond",
     "SetInitialPhase",
+    "SizeLimit",
     "ValidateProto",
     "ValidateTransition",
 ]

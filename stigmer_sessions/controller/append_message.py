@@ -1,10 +1,10 @@
 """Append a message to a session's conversation history.
 
-``ValidateProto -> CheckIdempotency -> ExtractResourceId -> LoadExistingForDelete ->
+``ValidateProto -> EnforceSizeLimits -> CheckIdempotency -> ExtractResourceId -> LoadExistingForDelete ->
 RequirePhase -> AppendMessage -> Persist -> AppendEvent -> Respond -> RememberRequest``
 
 NOT_FOUND for a missing session, FAILED_PRECONDITION when its phase does not accept
-messages, INVALID_ARGUMENT above the content limit. The message, the session's
+messages, INVALID_ARGUMENT above the content or metadata limit. The message, the session's
 ``message_count``/``last_activity_at`` and a SessionMessageAppended change are one write.
 """
 
@@ -19,12 +19,14 @@ from pipeline.pipeline import Pipeline
 from pipeline.steps import (
     AppendEvent,
     CheckIdempotency,
+    EnforceSizeLimits,
     ExtractResourceId,
     LoadExistingForDelete,
     Persist,
     RememberRequest,
     RequirePhase,
     Respond,
+    SizeLimit,
     ValidateProto,
 )
 from stigmer_sessions.api import AppendSessionMessageRequest, SessionMessage
@@ -45,6 +47,7 @@ def build(
         "session.appendMessage",
         [
             ValidateProto(validator),
+            EnforceSizeLimits((SizeLimit("metadata", config.max_message_metadata_bytes),), "message"),
             CheckIdempotency(SessionMessage),
             ExtractResourceId("session_id"),
             LoadExistingForDelete(),

@@ -1,6 +1,6 @@
 """Apply (create or update) a session, by id if given, else by (org, slug from name).
 
-``ValidateProto -> CheckIdempotency -> ResolveSlug -> LoadForApply -> CheckVersion ->
+``ValidateProto -> EnforceSizeLimits -> CheckIdempotency -> ResolveSlug -> LoadForApply -> CheckVersion ->
 EnforceQuota -> BuildApplyState -> SetInitialPhase -> Persist -> AppendEvent -> RememberRequest``
 
 EnforceQuota and SetInitialPhase only act when the apply creates.
@@ -19,6 +19,7 @@ from pipeline.steps import (
     CheckIdempotency,
     CheckVersion,
     EnforceQuota,
+    EnforceSizeLimits,
     LoadForApply,
     Persist,
     RememberRequest,
@@ -43,6 +44,7 @@ def build(
         "session.apply",
         [
             ValidateProto(validator),
+            EnforceSizeLimits(config.session_size_limits(), "Session"),
             CheckIdempotency(),
             ResolveSlug(),
             LoadForApply(),

@@ -1,6 +1,6 @@
 """Create a session.
 
-``ValidateProto -> CheckIdempotency -> RejectClientId -> GenerateName -> ResolveSlug ->
+``ValidateProto -> EnforceSizeLimits -> CheckIdempotency -> RejectClientId -> GenerateName -> ResolveSlug ->
 CheckDuplicate -> EnforceQuota -> BuildNewState -> SetInitialPhase -> Persist -> AppendEvent ->
 RememberRequest``
 """
@@ -18,6 +18,7 @@ from pipeline.steps import (
     CheckDuplicate,
     CheckIdempotency,
     EnforceQuota,
+    EnforceSizeLimits,
     GenerateName,
     Persist,
     RejectClientId,
@@ -43,6 +44,7 @@ def build(
         "session.create",
         [
             ValidateProto(validator),
+            EnforceSizeLimits(config.session_size_limits(), "Session"),
             CheckIdempotency(),
             RejectClientId(),
             GenerateName(config.name_pattern),

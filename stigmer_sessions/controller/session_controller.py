@@ -105,7 +105,7 @@ class SessionController:
         self.config = cfg = config or SessionConfig()
         self.pipelines: dict[str, Pipeline[Any]] = {
             "create": create.build(v, request_ttl_ns=ttl, hub=hub, config=cfg),
-            "update": update.build(v, request_ttl_ns=ttl, hub=hub),
+            "update": update.build(v, request_ttl_ns=ttl, hub=hub, config=cfg),
             "apply": apply.build(v, request_ttl_ns=ttl, hub=hub, config=cfg),
             "delete": delete.build(v, request_ttl_ns=ttl, hub=hub),
             "pin": pin.build(v, request_ttl_ns=ttl, hub=hub),

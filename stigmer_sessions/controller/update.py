@@ -1,7 +1,7 @@
 """Update a session by ``metadata.id``, optionally only if it is still at a given version.
 
-``ValidateProto -> CheckIdempotency -> LoadExisting -> CheckVersion -> BuildUpdateState ->
-Persist -> AppendEvent -> RememberRequest``
+``ValidateProto -> EnforceSizeLimits -> CheckIdempotency -> LoadExisting -> CheckVersion ->
+BuildUpdateState -> Persist -> AppendEvent -> RememberRequest``
 """
 
 from __future__ import annotations
@@ -16,12 +16,16 @@ from pipeline.steps import (
     BuildUpdateState,
     CheckIdempotency,
     CheckVersion,
+    EnforceSizeLimits,
     LoadExisting,
     Persist,
     RememberRequest,
     ValidateProto,
 )
 from stigmer_sessions.api import Session
+from stigmer_sessions.config import SessionConfig
+
+DEFAULT_CONFIG = SessionConfig()
 
 
 def build(
@@ -29,11 +33,13 @@ def build(
     *,
     request_ttl_ns: int = DEFAULT_TTL_NS,
     hub: EventHub | None = None,
+    config: SessionConfig = DEFAULT_CONFIG,
 ) -> Pipeline[Session]:
     return Pipeline(
         "session.update",
         [
             ValidateProto(validator),
+            EnforceSizeLimits(config.session_size_limits(), "Session"),
             CheckIdempotency(),
             LoadExisting(),
             CheckVersion(),
