@@ -25,9 +25,22 @@ from stigmer_sessions.compactor import (
     DEFAULT_RETAIN_CHANGES,
     ChangeCompactor,
 )
-from stigmer_sessions.config import BUILTIN_LIFECYCLES, SessionConfig, load_lifecycle
+from stigmer_sessions.config import (
+    BUILTIN_LIFECYCLES,
+    DEFAULT_MAX_ANNOTATIONS_BYTES,
+    DEFAULT_MAX_MESSAGE_METADATA_BYTES,
+    DEFAULT_MAX_SESSION_BYTES,
+    DEFAULT_MAX_SPEC_METADATA_BYTES,
+    SessionConfig,
+    load_lifecycle,
+)
 from stigmer_sessions.controller.session_controller import SessionController
-from stigmer_sessions.grpc_server import DEFAULT_MAX_WATCHERS, DEFAULT_MAX_WORKERS, start_server
+from stigmer_sessions.grpc_server import (
+    DEFAULT_MAX_WATCHERS,
+    DEFAULT_MAX_WATCHERS_PER_CLIENT,
+    DEFAULT_MAX_WORKERS,
+    start_server,
+)
 from stigmer_sessions.steps.append_message import DEFAULT_MAX_CONTENT_BYTES
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
@@ -50,6 +63,7 @@ class ServeOptions:
     durable: bool = True
     max_workers: int = DEFAULT_MAX_WORKERS
     max_watchers: int = DEFAULT_MAX_WATCHERS
+    max_watchers_per_client: int = DEFAULT_MAX_WATCHERS_PER_CLIENT
     request_id_ttl_s: float = DEFAULT_TTL_NS / 1e9
     bookmark_interval_s: float = DEFAULT_BOOKMARK_INTERVAL_S
     compaction: ServeCompaction = field(default_factory=ServeCompaction)
@@ -79,6 +93,17 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False)
+
+
+def _positive_int(text: str) -> int:
+    """argparse ``type`` for counts and byte limits: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -149,7 +174,25 @@ def _parser() -> argparse.ArgumentParser:
         "--max-message-bytes",
         type=int,
         default=DEFAULT_MAX_CONTENT_BYTES,
-        help="message content limit (1 MiB)",
+        help="message content limit (default 1 MiB); the server's gRPC receive limit follows the size limits",
+    )
+    for flag, default, what in (
+        ("--max-message-metadata-bytes", DEFAULT_MAX_MESSAGE_METADATA_BYTES, "a message's metadata in total"),
+        ("--max-annotations-bytes", DEFAULT_MAX_ANNOTATIONS_BYTES, "a session's annotations in total"),
+        ("--max-spec-metadata-bytes", DEFAULT_MAX_SPEC_METADATA_BYTES, "a session's spec.metadata in total"),
+        ("--max-session-bytes", DEFAULT_MAX_SESSION_BYTES, "a session as sent (serialized)"),
+    ):
+        serve.add_argument(
+            flag, type=_positive_int, default=default, metavar="BYTES", help=f"{what} (default {default})"
+        )
+    serve.add_argument(
+        "--max-watchers-per-client",
+        type=_positive_int,
+        default=DEFAULT_MAX_WATCHERS_PER_CLIENT,
+        metavar="N",
+        help="concurrent watch streams of one client (its x-actor-id, else its address; default "
+        f"{DEFAULT_MAX_WATCHERS_PER_CLIENT}): without authentication this stops a buggy client, "
+        "not a hostile one",
     )
     serve.add_argument(
         "--no-recovery",
@@ -223,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         durable=args.durability == "durable",
         max_workers=args.max_workers,
         max_watchers=args.max_watchers,
+        max_watchers_per_client=args.max_watchers_per_client,
         request_id_ttl_s=args.request_id_ttl,
         bookmark_interval_s=args.bookmark_interval,
         compaction=ServeCompaction(args.retain_changes, args.retain_changes_age, args.compact_interval),
@@ -232,6 +276,10 @@ def main(argv: list[str] | None = None) -> int:
             max_sessions_per_owner=args.max_sessions_per_owner,
             name_pattern=args.name_pattern,
             max_message_bytes=args.max_message_bytes,
+            max_message_metadata_bytes=args.max_message_metadata_bytes,
+            max_annotations_bytes=args.max_annotations_bytes,
+            max_spec_metadata_bytes=args.max_spec_metadata_bytes,
+            max_session_bytes=args.max_session_bytes,
         ),
         recover=args.recover,
         worker_index=args.worker_index,
@@ -248,6 +296,11 @@ def _worker_args(args: argparse.Namespace) -> list[str]:
     out += ["--max-workers", str(args.max_workers), "--max-watchers", str(args.max_watchers)]
     out += ["--lifecycle", args.lifecycle, "--name-pattern", args.name_pattern]
     out += ["--max-message-bytes", str(args.max_message_bytes), "--request-id-ttl", str(args.request_id_ttl)]
+    out += ["--max-message-metadata-bytes", str(args.max_message_metadata_bytes)]
+    out += ["--max-annotations-bytes", str(args.max_annotations_bytes)]
+    out += ["--max-spec-metadata-bytes", str(args.max_spec_metadata_bytes)]
+    out += ["--max-session-bytes", str(args.max_session_bytes)]
+    out += ["--max-watchers-per-client", str(args.max_watchers_per_client)]
     out += ["--bookmark-interval", str(args.bookmark_interval), "--retain-changes", str(args.retain_changes)]
     out += [
         "--retain-changes-age",
@@ -355,6 +408,7 @@ def serve(data_dir: str, options: ServeOptions | None = None) -> int:
                 opts.address,
                 max_workers=opts.max_workers,
                 max_watchers=opts.max_watchers,
+                max_watchers_per_client=opts.max_watchers_per_client,
                 reuse_port=opts.reuse_port,
             )
         except OSError as exc:

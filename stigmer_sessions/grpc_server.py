@@ -2,7 +2,9 @@
 
 The servicers only name the operation; :class:`RpcInvoker` is the single seam that runs it,
 reads the caller from metadata, turns errors into statuses (via
-:func:`pipeline.grpc_status.to_status`) and logs one structured line per request.
+:func:`pipeline.grpc_status.to_status`) and logs one structured line per request. Methods
+are registered with a request decoder that never raises, so a body that does not parse
+reaches the seam and is INVALID_ARGUMENT (grpcio itself would answer INTERNAL).
 """
 
 from __future__ import annotations
@@ -10,13 +12,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from google.protobuf.message import Message
+from google.protobuf import message_factory
+from google.protobuf.descriptor import ServiceDescriptor
+from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -50,6 +54,11 @@ DEFAULT_MAX_WORKERS = 8
 #: Each open watch holds a server thread (sync gRPC), so their number is bounded separately
 #: and the thread pool is sized max_workers + max_watchers: watchers never starve unary RPCs.
 DEFAULT_MAX_WATCHERS = 32
+#: One client (its x-actor-id, else its peer address) may hold at most this many of them, so
+#: a client that opens streams and never reads cannot take every slot.
+DEFAULT_MAX_WATCHERS_PER_CLIENT = 8
+#: How much of an error message the per-request log line keeps.
+LOG_ERROR_CHARS = 300
 
 _log = logging.getLogger("stigmer_sessions.rpc")
 
@@ -101,12 +110,91 @@ _HEADER_BOUNDS = (
 )
 
 
-def _log_rpc(method: str, code: grpc.StatusCode, start: float, **fields: object) -> None:
-    """The one structured line per request: method, code, duration, then ``fields``."""
+def _log_rpc(method: str, code: grpc.StatusCode, start: float, error: str = "", **fields: object) -> None:
+    """The one structured line per request: method, code, duration, the error message of a
+    failed call (its first LOG_ERROR_CHARS characters), then ``fields``."""
     duration_ms = round((time.perf_counter() - start) * 1000, 3)
-    _log.info(
-        "rpc", extra={"fields": {"method": method, "code": code.name, "duration_ms": duration_ms, **fields}}
-    )
+    line: dict[str, object] = {"method": method, "code": code.name, "duration_ms": duration_ms}
+    if error:
+        line["error"] = error if len(error) <= LOG_ERROR_CHARS else error[:LOG_ERROR_CHARS] + "..."
+    _log.info("rpc", extra={"fields": {**line, **fields}})
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """What the lenient decoder hands the servicer for a body that does not parse."""
+
+    type_name: str
+    error: str
+
+
+def _lenient(message_type: type[Message]) -> Callable[[bytes], Message | Undecodable]:
+    def decode(data: bytes) -> Message | Undecodable:
+        try:
+            return message_type.FromString(data)
+        except (DecodeError, ValueError, RuntimeError) as exc:  # what the protobuf backends raise
+            return Undecodable(message_type.DESCRIPTOR.full_name, str(exc))
+
+    return decode
+
+
+def _decoded(request: Any) -> Any:
+    if isinstance(request, Undecodable):
+        raise InvalidArgument(f"the request body is not a valid {request.type_name}: {quote(request.error)}")
+    return request
+
+
+def _register(server: grpc.Server, servicer: object, service: ServiceDescriptor) -> None:
+    """Register every method of ``service`` on ``servicer`` (by name), as the generated
+    ``add_*_to_server`` would, but with a request decoder that does not raise."""
+    handlers = {}
+    for method in service.methods:
+        request_type = message_factory.GetMessageClass(method.input_type)
+        response_type = message_factory.GetMessageClass(method.output_type)
+        make = (
+            grpc.unary_stream_rpc_method_handler
+            if method.server_streaming
+            else grpc.unary_unary_rpc_method_handler
+        )
+        handlers[method.name] = make(
+            getattr(servicer, method.name),
+            request_deserializer=_lenient(request_type),
+            response_serializer=response_type.SerializeToString,
+        )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
+    server.add_registered_method_handlers(service.full_name, handlers)
+
+
+class _WatchSlots:
+    """At most ``total`` watches at once, and at most ``per_client`` of one client."""
+
+    def __init__(self, total: int, per_client: int) -> None:
+        self.total, self.per_client = total, per_client
+        self._lock = threading.Lock()
+        self._held: dict[str, int] = {}
+        self._count = 0
+
+    def acquire(self, client: str) -> None:
+        """Take a slot for ``client``, or raise ResourceExhausted naming the limit hit."""
+        with self._lock:
+            if self._held.get(client, 0) >= self.per_client:
+                raise ResourceExhausted(
+                    f"too many watchers for this client (limit {self.per_client} per client, keyed "
+                    f"by x-actor-id, else the connection); close one or retry later"
+                )
+            if self._count >= self.total:
+                raise ResourceExhausted(f"too many watchers (limit {self.total}); retry later")
+            self._held[client] = self._held.get(client, 0) + 1
+            self._count += 1
+
+    def release(self, client: str) -> None:
+        with self._lock:
+            self._count -= 1
+            left = self._held[client] - 1
+            if left:
+                self._held[client] = left
+            else:
+                del self._held[client]
 
 
 class RpcInvoker:
@@ -116,20 +204,27 @@ class RpcInvoker:
     (expected version), ``x-dry-run: true`` (validate and report, write nothing),
     ``x-caused-by`` (recorded as the change's cause)."""
 
-    def __init__(self, controller: SessionController, *, max_watchers: int = DEFAULT_MAX_WATCHERS) -> None:
+    def __init__(
+        self,
+        controller: SessionController,
+        *,
+        max_watchers: int = DEFAULT_MAX_WATCHERS,
+        max_watchers_per_client: int = DEFAULT_MAX_WATCHERS_PER_CLIENT,
+    ) -> None:
         self.controller = controller
         self.max_watchers = max_watchers
-        self._watch_slots = threading.BoundedSemaphore(max_watchers)
+        self._watch_slots = _WatchSlots(max_watchers, max_watchers_per_client)
 
     def __call__(self, service: str, operation: str, request: Message, context: grpc.ServicerContext) -> Any:
         start = time.perf_counter()
         code = grpc.StatusCode.OK
         options = _NO_OPTIONS
+        error = ""
         try:
             options = CallOptions.of(context)
             ctx = self.controller.run(
                 operation,
-                request,
+                _decoded(request),
                 actor=options.actor,
                 request_id=options.request_id,
                 expected_version=options.expected_version,
@@ -139,7 +234,7 @@ class RpcInvoker:
             return ctx[RESPONSE]
         except Exception as exc:
             status = to_status(exc)
-            code = status.code
+            code, error = status.code, status.details
             context.abort_with_status(status)  # raises: ends the RPC with that status
             raise  # unreachable: keeps type checkers and readers honest
         finally:
@@ -148,6 +243,7 @@ class RpcInvoker:
                     f"/{service}/{operation}",
                     code,
                     start,
+                    error,
                     actor=options.actor or "system",
                     **({"request_id": options.request_id} if options.request_id else {}),
                     **({"dry_run": True} if options.dry_run else {}),
@@ -156,34 +252,45 @@ class RpcInvoker:
     def watch(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         """The streaming twin of ``__call__``: same error mapping, one log line at the end.
 
-        Ends when the client goes away (``add_callback`` stops the watch loop promptly).
-        At most ``max_watchers`` run at once; more is RESOURCE_EXHAUSTED.
+        Ends when the client goes away or the server shuts down (``add_callback`` stops the
+        watch loop promptly), which is logged CANCELLED. At most ``max_watchers`` run at
+        once, and ``max_watchers_per_client`` per client: its ``x-actor-id``, else its peer
+        address (without authentication this stops a buggy client, not a hostile one, who
+        can pick another actor id); more is RESOURCE_EXHAUSTED naming the limit.
         """
         start = time.perf_counter()
         code = grpc.StatusCode.OK
+        error = ""
         sent = 0
         stop = threading.Event()
+        client = ""
 
         def on_done() -> None:
             stop.set()
             self.controller.hub.wake()
 
         context.add_callback(on_done)
-        slot = self._watch_slots.acquire(blocking=False)
         try:
-            if not slot:
-                raise ResourceExhausted(f"too many watchers (limit {self.max_watchers}); retry later")
-            for item in self.controller.watch(request, stop=stop):
+            options = CallOptions.of(context)
+            watch_request = _decoded(request)
+            self._watch_slots.acquire(options.actor or context.peer())
+            client = options.actor or context.peer()
+            for item in self.controller.watch(watch_request, stop=stop):
                 yield item
                 sent += 1
+            if stop.is_set():  # cut off by the client or by shutdown, not finished
+                code = grpc.StatusCode.CANCELLED
+        except GeneratorExit:  # grpc closed the stream while we were waiting to send
+            code = grpc.StatusCode.CANCELLED
+            raise
         except Exception as exc:
             status = to_status(exc)
-            code = status.code
+            code, error = status.code, status.details
             context.abort_with_status(status)
         finally:
-            if slot:
-                self._watch_slots.release()
-            _log_rpc(f"/{CHANGE_SERVICE}/watch", code, start, sent=sent)
+            if client:
+                self._watch_slots.release(client)
+            _log_rpc(f"/{CHANGE_SERVICE}/watch", code, start, error, sent=sent)
 
 
 class SessionCommandServicer(command_pb2_grpc.SessionCommandControllerServicer):
@@ -254,6 +361,26 @@ class SessionChangeServicer(change_pb2_grpc.SessionChangeControllerServicer):
         return self._invoke.watch(request, context)
 
 
+class HealthServicer(health.HealthServicer):  # type: ignore[misc]
+    """grpcio's health servicer plus ``List`` (every service set here, with its status):
+    grpcio-health-checking does not implement it, and its stub raised, logging a traceback."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._names: set[str] = set()
+
+    def set(self, service: str, status: Any) -> None:
+        self._names.add(service)
+        super().set(service, status)
+
+    def List(self, request: Any, context: grpc.ServicerContext) -> Any:
+        response = health_pb2.HealthListResponse()
+        for name in sorted(self._names):
+            check = self.Check(health_pb2.HealthCheckRequest(service=name), context)
+            response.statuses[name].status = check.status
+        return response
+
+
 @dataclass
 class RunningServer:
     """A started server: its bound address and what is needed to stop it gracefully."""
@@ -261,7 +388,7 @@ class RunningServer:
     server: grpc.Server
     address: str
     port: int
-    health: health.HealthServicer
+    health: HealthServicer
 
     def stop(self, grace: float | None = 5.0) -> None:
         """Report NOT_SERVING, finish in-flight RPCs (up to ``grace`` seconds), then stop."""
@@ -275,29 +402,36 @@ def start_server(
     *,
     max_workers: int = DEFAULT_MAX_WORKERS,
     max_watchers: int = DEFAULT_MAX_WATCHERS,
+    max_watchers_per_client: int = DEFAULT_MAX_WATCHERS_PER_CLIENT,
     reuse_port: bool = False,
 ) -> RunningServer:
     """Bind ``address`` (port 0 picks a free port), register every service, and start.
 
     SO_REUSEPORT is off unless ``reuse_port``: with it, grpc would let a second server bind
     a port already in use and silently share its traffic. Only ``--workers`` wants that.
+    The receive limit follows the controller's size limits (``SessionConfig.receive_limit``):
+    with gRPC's fixed 4 MiB, a larger configured limit could never be reached.
     """
     pool = futures.ThreadPoolExecutor(max_workers=max_workers + max_watchers, thread_name_prefix="rpc")
-    server = grpc.server(pool, options=[("grpc.so_reuseport", int(reuse_port))])
-    invoke = RpcInvoker(controller, max_watchers=max_watchers)
-    command_pb2_grpc.add_SessionCommandControllerServicer_to_server(  # type: ignore[no-untyped-call]
-        SessionCommandServicer(invoke), server
+    server = grpc.server(
+        pool,
+        options=[
+            ("grpc.so_reuseport", int(reuse_port)),
+            ("grpc.max_receive_message_length", controller.config.receive_limit()),
+        ],
     )
-    query_pb2_grpc.add_SessionQueryControllerServicer_to_server(  # type: ignore[no-untyped-call]
-        SessionQueryServicer(invoke), server
+    invoke = RpcInvoker(
+        controller, max_watchers=max_watchers, max_watchers_per_client=max_watchers_per_client
     )
-    change_pb2_grpc.add_SessionChangeControllerServicer_to_server(  # type: ignore[no-untyped-call]
-        SessionChangeServicer(invoke), server
+    services = (
+        (SessionCommandServicer(invoke), command_pb2.DESCRIPTOR.services_by_name["SessionCommandController"]),
+        (SessionQueryServicer(invoke), query_pb2.DESCRIPTOR.services_by_name["SessionQueryController"]),
+        (SessionChangeServicer(invoke), change_pb2.DESCRIPTOR.services_by_name["SessionChangeController"]),
+        (SessionMessageServicer(invoke), message_pb2.DESCRIPTOR.services_by_name["SessionMessageController"]),
     )
-    message_pb2_grpc.add_SessionMessageControllerServicer_to_server(  # type: ignore[no-untyped-call]
-        SessionMessageServicer(invoke), server
-    )
-    health_servicer = health.HealthServicer()
+    for servicer, descriptor in services:
+        _register(server, servicer, descriptor)
+    health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", COMMAND_SERVICE, QUERY_SERVICE, CHANGE_SERVICE, MESSAGE_SERVICE):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
