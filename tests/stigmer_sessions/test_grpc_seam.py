@@ -173,3 +173,19 @@ def test_receive_limit_follows_max_message_bytes_and_logs(tmp_path: Path) -> Non
     assert failed and str(6 * MIB) in failed[0]["error"]
     watches = [line for line in lines if line.get("method", "").endswith("/watch")]
     assert [line["code"] for line in watches] == ["CANCELLED"]
+
+
+def test_a_watch_cut_off_by_shutdown_is_logged_cancelled(
+    store: LmdbStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    controller = SessionController(store=store, bookmark_interval_s=0.05)
+    running = start_server(controller, "127.0.0.1:0")
+    with (
+        caplog.at_level(logging.INFO, "stigmer_sessions.rpc"),
+        grpc.insecure_channel(running.address) as channel,
+    ):
+        stub = change_pb2_grpc.SessionChangeControllerStub(channel)  # type: ignore[no-untyped-call]
+        _open_watch(stub)
+        running.stop(grace=1)
+    watches = [r for r in caplog.records if getattr(r, "fields", {}).get("method", "").endswith("/watch")]
+    assert [r.fields["code"] for r in watches] == ["CANCELLED"]  # type: ignore[attr-defined]
