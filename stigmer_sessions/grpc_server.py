@@ -273,8 +273,9 @@ class RpcInvoker:
         try:
             options = CallOptions.of(context)
             watch_request = _decoded(request)
-            self._watch_slots.acquire(options.actor or context.peer())
-            client = options.actor or context.peer()
+            key = f"actor:{options.actor}" if options.actor else f"peer:{context.peer()}"
+            self._watch_slots.acquire(key)
+            client = key  # from here on, the slot is ours to release
             for item in self.controller.watch(watch_request, stop=stop):
                 yield item
                 sent += 1

@@ -129,6 +129,13 @@ def _with_spec(agent: str) -> Call:
     return lambda c: c.create(s)
 
 
+def _with_version(version_id: str) -> Session:
+    s = _max_session()
+    s.metadata.id = "ses-x"
+    s.metadata.version.id = version_id
+    return s
+
+
 OVER: list[tuple[str, Call, str, str]] = [
     ("org", _create(org="o" * 64), "metadata.org", "63 bytes"),
     ("org-multibyte", _create(org="é" * 32), "metadata.org", "63 bytes"),
@@ -200,6 +207,62 @@ OVER: list[tuple[str, Call, str, str]] = [
     (
         "changes-type",
         lambda c: c.list_changes(ListSessionChangesRequest(types=["t" * 64])),
+        "types[0]",
+        "63 bytes",
+    ),
+    ("version-id", lambda c: c.update(_with_version("v" * 64)), "metadata.version.id", "63 bytes"),
+    (
+        "reference-version",
+        lambda c: c.get_by_reference(ApiResourceReference(org="o", slug="s", version="v" * 64)),
+        "version",
+        "63 bytes",
+    ),
+    ("list-order", lambda c: c.list(ListSessionsRequest(order_by="o" * 65)), "order_by", "64"),
+    (
+        "by-agent-org",
+        lambda c: c.list_by_agent(ListSessionsByAgentRequest(agent_id="a", org="o" * 64)),
+        "org",
+        "63 bytes",
+    ),
+    (
+        "by-agent-tag",
+        lambda c: c.list_by_agent(ListSessionsByAgentRequest(agent_id="a", tags=["t" * 64])),
+        "tags[0]",
+        "63 bytes",
+    ),
+    (
+        "by-agent-token",
+        lambda c: c.list_by_agent(ListSessionsByAgentRequest(agent_id="a", page_token="t" * 129)),
+        "page_token",
+        "128",
+    ),
+    (
+        "messages-token",
+        lambda c: c.list_messages(ListSessionMessagesRequest(session_id="s", page_token="t" * 129)),
+        "page_token",
+        "128",
+    ),
+    (
+        "changes-token",
+        lambda c: c.list_changes(ListSessionChangesRequest(page_token="t" * 129)),
+        "page_token",
+        "128",
+    ),
+    (
+        "transition-version",
+        lambda c: c.transition("ses-x", "paused", expected_version="v" * 64),
+        "expected_version",
+        "63 bytes",
+    ),
+    (
+        "watch-session",
+        lambda c: next(iter(c.watch(WatchSessionChangesRequest(session_id="s" * 64)))),
+        "session_id",
+        "63 bytes",
+    ),
+    (
+        "watch-type",
+        lambda c: next(iter(c.watch(WatchSessionChangesRequest(types=["t" * 64])))),
         "types[0]",
         "63 bytes",
     ),
