@@ -60,8 +60,8 @@ def parse(selector: str, field: str = "label_selector") -> tuple[Requirement, ..
     requirements = []
     for part in selector.split(","):
         match = _REQUIREMENT.fullmatch(part.strip())
-        key = match and (match["absent"] or match["key"])
-        if match is None or not labels.valid_key(key or ""):
+        # The pattern checks the key's syntax; valid_key adds the prefix's length bound.
+        if match is None or not labels.valid_key(match["absent"] or match["key"]):
             raise InvalidArgument.for_field(
                 field,
                 f"cannot parse {quote(part.strip())}: use key=value, key!=value, key or !key, separated "

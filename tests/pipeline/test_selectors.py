@@ -50,3 +50,27 @@ def test_syntax_errors_name_the_field_and_part(selector: str) -> None:
         parse(selector)
     assert err.value.violations[0].field == "label_selector"
     assert "cannot parse" in err.value.message
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        "a/b/c=x",  # one prefix at most
+        "Example.com/name",  # prefixes are lowercase DNS subdomains
+        "name-=x",  # names end with a letter or digit
+        "env=prod-",  # so do values
+        "a" * 64,  # names are at most 63 characters
+        "env=" + "v" * 64,  # so are values
+        "p" * 254 + "/name",  # prefixes at most 253
+    ],
+)
+def test_selectors_name_only_labels_that_can_be_stored(selector: str) -> None:
+    with pytest.raises(InvalidArgument, match="cannot parse"):
+        parse(selector)
+
+
+def test_a_huge_selector_part_is_quoted_as_a_prefix() -> None:
+    with pytest.raises(InvalidArgument) as err:
+        parse("@" * 4000)
+    assert len(err.value.message) < 400
+    assert "more characters" in err.value.message
