@@ -31,7 +31,9 @@ def test_each_flag_refuses_values_below_one(
     with pytest.raises(SystemExit) as exit_:
         _parser().parse_args(["serve", flag, value])
     assert exit_.value.code == 2
-    assert flag in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"argument {flag}" in err
+    assert "must be at least 1" in err or "is not an integer" in err
 
 
 def test_defaults() -> None:
