@@ -17,6 +17,7 @@ from typing import Any
 
 from pipeline.errors import ResourceError
 from pipeline.idempotency import DEFAULT_TTL_NS
+from pipeline.listing import DEFAULT_MAX_RESPONSE_BYTES, MIN_RESPONSE_BYTES
 from pipeline.watch import DEFAULT_BOOKMARK_INTERVAL_S
 from stigmer_sessions import workers
 from stigmer_sessions.compactor import (
@@ -79,6 +80,17 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False)
+
+
+def _response_bytes(text: str) -> int:
+    """``--max-response-bytes``: an integer of at least MIN_RESPONSE_BYTES."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < MIN_RESPONSE_BYTES:
+        raise argparse.ArgumentTypeError(f"{value} is below the minimum of {MIN_RESPONSE_BYTES} bytes")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -150,6 +162,15 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=DEFAULT_MAX_CONTENT_BYTES,
         help="message content limit (1 MiB)",
+    )
+    serve.add_argument(
+        "--max-response-bytes",
+        type=_response_bytes,
+        default=DEFAULT_MAX_RESPONSE_BYTES,
+        metavar="BYTES",
+        help="pages and watch batches stop before this size, with at least one entry "
+        f"(default {DEFAULT_MAX_RESPONSE_BYTES}: 3 MiB, under a default client's 4 MiB limit; "
+        f"at least {MIN_RESPONSE_BYTES})",
     )
     serve.add_argument(
         "--no-recovery",
@@ -232,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             max_sessions_per_owner=args.max_sessions_per_owner,
             name_pattern=args.name_pattern,
             max_message_bytes=args.max_message_bytes,
+            max_response_bytes=args.max_response_bytes,
         ),
         recover=args.recover,
         worker_index=args.worker_index,
@@ -248,6 +270,7 @@ def _worker_args(args: argparse.Namespace) -> list[str]:
     out += ["--max-workers", str(args.max_workers), "--max-watchers", str(args.max_watchers)]
     out += ["--lifecycle", args.lifecycle, "--name-pattern", args.name_pattern]
     out += ["--max-message-bytes", str(args.max_message_bytes), "--request-id-ttl", str(args.request_id_ttl)]
+    out += ["--max-response-bytes", str(args.max_response_bytes)]
     out += ["--bookmark-interval", str(args.bookmark_interval), "--retain-changes", str(args.retain_changes)]
     out += [
         "--retain-changes-age",

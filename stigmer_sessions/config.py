@@ -1,4 +1,4 @@
-"""What a deployment chooses: lifecycle, quotas, generated names, message size."""
+"""What a deployment chooses: lifecycle, quotas, generated names, message and response size."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 from pipeline.lifecycle import Lifecycle
+from pipeline.listing import DEFAULT_MAX_RESPONSE_BYTES
 from stigmer_sessions.steps.append_message import DEFAULT_MAX_CONTENT_BYTES
 
 BUILTIN_LIFECYCLES = ("default", "reveal", "worker")
@@ -30,3 +31,7 @@ class SessionConfig:
     #: Name of a session created without one; ``date`` (UTC) and ``n`` are filled in.
     name_pattern: str = "session-{date}-{n:03d}"
     max_message_bytes: int = DEFAULT_MAX_CONTENT_BYTES
+    #: Pages (list, listByAgent, listMessages, resume, listChanges) and watch batches stop
+    #: before this many bytes, still with at least one entry (default 3 MiB: under a
+    #: default client's 4 MiB receive limit).
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
