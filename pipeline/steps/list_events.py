@@ -49,7 +49,7 @@ class ListEvents:
         page_size = clamp_page_size(request.page_size)
         query = fingerprint(ctx.kind.name, "events", resource_id, request.org, sorted(types))
         after = int(decode_token(request.page_token, query)) if request.page_token else request.after_revision
-        scan = events.scan_sized(
+        scan: Iterator[tuple[Any, int]] = events.scan_sized(
             ctx.txn,
             event_type,
             after_revision=after,
@@ -57,13 +57,14 @@ class ListEvents:
             resource_id=resource_id,
             org=request.org,
         )
-
-        def matching() -> Iterator[tuple[Any, int]]:
-            for event, size in scan:
-                if (not types or event.type in types) and (not request.org or event.org == request.org):
-                    yield event, size
-
-        found, more = fill_page(matching(), page_size=page_size, max_bytes=self.max_bytes)
+        if types or (request.org and resource_id):  # else the index scanned is the filter
+            org = request.org
+            scan = (
+                (event, size)
+                for event, size in scan
+                if (not types or event.type in types) and (not org or event.org == org)
+            )
+        found, more = fill_page(scan, page_size=page_size, max_bytes=self.max_bytes)
         ctx[RESPONSE] = self.response_type(
             changes=found,
             next_page_token=encode_token(query, str(found[-1].revision)) if more else "",

@@ -77,17 +77,13 @@ class ListPage:
         query = fingerprint(ctx.kind.name, given, filters.key(), reverse)
         after = decode_token(request.page_token, query) if request.page_token else None
 
-        check = not scope.exact  # an exact index already is the filter: nothing to re-check
-
-        def matching() -> Iterator[tuple[Any, int]]:
-            for record, size in ctx.records.scan_sized(
-                scope.index, scope.values, after_id=after, reverse=reverse
-            ):
-                if not check or filters.matches(record):
-                    yield record, size
-
+        found: Iterator[tuple[Any, int]] = ctx.records.scan_sized(
+            scope.index, scope.values, after_id=after, reverse=reverse
+        )
+        if not scope.exact:  # an exact index already is the filter: nothing to re-check
+            found = (entry for entry in found if filters.matches(entry[0]))
         page = Page(page_size=page_size)
-        page.entries, more = fill_page(matching(), page_size=page_size, max_bytes=self.max_bytes)
+        page.entries, more = fill_page(found, page_size=page_size, max_bytes=self.max_bytes)
         if more:
             page.next_page_token = encode_token(query, page.entries[-1].metadata.id)
         if scope.exact:

@@ -105,3 +105,8 @@ def test_byte_bounded_pages_with_a_type_filter_and_a_start(run_step: RunStep, bu
     pages = walk(run_step, step, after_revision=2, types=["SessionCreated"])
     assert [r for page in pages for r in page] == list(range(3, 11))
     assert len(pages) > 1
+
+
+def test_session_and_org_filters_together(run_step: RunStep, history: list[str]) -> None:
+    assert [c.revision for c in page(run_step, session_id=history[0], org="acme").changes] == [1, 3]
+    assert page(run_step, session_id=history[0], org="beta").changes == []
