@@ -24,6 +24,7 @@ from stigmer_sessions.api import (
     ResumeSessionRequest,
     SessionMessageRole,
 )
+from stigmer_sessions.cli import _parser, _worker_args
 from tests.conftest import ROOT, Stubs, make_session, start_server_process
 
 MIB = 1024 * 1024
@@ -218,3 +219,10 @@ def test_a_response_budget_below_the_minimum_or_not_a_number_is_refused(
     assert f"argument --max-response-bytes: {says}" in done.stderr
     assert "Traceback" not in done.stderr
     assert not any(tmp_path.iterdir())  # nothing was opened or created
+
+
+def test_each_worker_process_gets_the_budget() -> None:
+    args = _parser().parse_args(["serve", "--workers", "2", "--max-response-bytes", "100000"])
+    spelled = _worker_args(args)
+    assert spelled[spelled.index("--max-response-bytes") + 1] == "100000"
+    assert _parser().parse_args(["serve", *spelled]).max_response_bytes == 100_000
