@@ -1,6 +1,6 @@
 """Run every benchmark, print the tables and the targets, and rewrite docs/benchmarks.md.
 
-Usage: ``python -m bench [--quick] [--sizes 1000,100000,1000000] [--no-write]``.
+Usage: ``python -m bench [--quick] [--sizes 1000,100000,1000000] [--no-write] [--only memory]``.
 Every figure is paired with a baseline measured in the same run on the same machine and
 reported as a ratio, because absolute timings on shared machines drift by tens of percent.
 """
@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from bench import suite
+from bench import memory, suite
 from bench.stats import Result, pin
 
 ROOT = Path(__file__).resolve().parents[1]
+MEMORY_TITLE = "Memory: peak server RSS while 8 large listings run at once"
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,14 @@ def main() -> int:
         "--sizes", default="", help="store sizes for the scaling run (default 1000,100000,1000000)"
     )
     parser.add_argument("--no-write", action="store_true", help="do not rewrite docs/benchmarks.md")
+    parser.add_argument(
+        "--only",
+        choices=("memory",),
+        help="run one section alone; rewrites only that section of docs/benchmarks.md",
+    )
     args = parser.parse_args()
+    if args.only == "memory":
+        return _memory_only(args.quick, write=not args.no_write)
     rounds, per_round = (2, 100) if args.quick else (5, 400)
     sizes = [
         int(s) for s in (args.sizes or ("1000,10000" if args.quick else "1000,100000,1000000")).split(",")
@@ -161,6 +169,7 @@ def main() -> int:
         grpc_rows, server_pin = suite.over_grpc(tmp, ids, args.quick)
         scaled = suite.scaling(tmp, sizes, ids, args.quick)
         model = suite.server_model(tmp, ids, args.quick)
+        memory_rows = memory.memory(tmp, args.quick)
     goals = targets(embedded, grpc_rows)
     header = (
         f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {_machine()}.\n"
@@ -181,6 +190,7 @@ def main() -> int:
             "Server model: worker processes x RPC threads (server.py as deployed, relaxed, 16 clients)",
             _table(model),
         ),
+        (MEMORY_TITLE, memory.note(args.quick) + "\n\n" + memory.table(memory_rows)),
     ]
     body = "\n\n".join(f"### {title}\n\n{table}" for title, table in sections)
     print(header + "\n\n" + body)
@@ -188,6 +198,31 @@ def main() -> int:
         doc = ROOT / "docs" / "benchmarks.md"
         intro = doc.read_text().split("<!-- results -->")[0] if doc.exists() else "# Benchmarks\n\n"
         doc.write_text(intro + "<!-- results -->\n\n" + header + "\n\n" + body + "\n")
+    return 0
+
+
+def _memory_only(quick: bool, *, write: bool) -> int:
+    """The memory section alone (``--only memory``), replacing just that section in the doc."""
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = memory.memory(tmp, quick)
+    section = (
+        f"### {MEMORY_TITLE}\n\n{memory.note(quick)} Measured "
+        f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC with "
+        f"`python -m bench --only memory{' --quick' if quick else ''}` "
+        f"({time.perf_counter() - started:.0f} s).\n\n{memory.table(rows)}\n"
+    )
+    print(section)
+    if write:
+        doc = ROOT / "docs" / "benchmarks.md"
+        text = doc.read_text() if doc.exists() else "# Benchmarks\n\n<!-- results -->\n"
+        start = text.find(f"### {MEMORY_TITLE}")
+        if start < 0:
+            text = text.rstrip("\n") + "\n\n" + section
+        else:
+            end = text.find("\n### ", start + 1)
+            text = text[:start] + section + (text[end:] if end >= 0 else "")
+        doc.write_text(text)
     return 0
 
 

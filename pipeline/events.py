@@ -100,6 +100,23 @@ def scan(
 ) -> Iterator[Any]:
     """Events after ``after_revision`` in revision order: all, or one resource's (kind +
     resource_id), or one org's, read from the matching index."""
+    for event, _ in scan_sized(
+        txn, event_type, after_revision=after_revision, kind=kind, resource_id=resource_id, org=org
+    ):
+        yield event
+
+
+def scan_sized(
+    txn: Transaction,
+    event_type: type[Message],
+    *,
+    after_revision: int = 0,
+    kind: str = "",
+    resource_id: str = "",
+    org: str = "",
+) -> Iterator[tuple[Any, int]]:
+    """:func:`scan`, each event with the length of its stored bytes (what it serializes to),
+    so pages and watch batches can be bounded in bytes at no extra cost."""
     check_retained(txn, after_revision)
     start = _REV.pack(after_revision)
     if resource_id:
@@ -108,13 +125,13 @@ def scan(
         prefix = _BY_ORG + pack(org)
     else:
         for _, raw in txn.scan(Table.EVENTS, _LOG, after=_LOG + start):
-            yield event_type.FromString(raw)
+            yield event_type.FromString(raw), len(raw)
         return
     for key, _ in txn.scan(Table.EVENTS, prefix, after=prefix + start):
         stored = txn.get(Table.EVENTS, _LOG + key[-_REV.size :])
         if stored is None:
             raise Internal(f"change index points to missing revision {_REV.unpack(key[-_REV.size :])[0]}")
-        yield event_type.FromString(stored)
+        yield event_type.FromString(stored), len(stored)
 
 
 @dataclass(frozen=True)

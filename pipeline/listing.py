@@ -11,14 +11,26 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pipeline import selectors
 from pipeline.errors import InvalidArgument, quote
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
+#: A page stops filling before its response would pass this many bytes: a default gRPC
+#: client receives at most 4 MiB, and this leaves room for what is not counted exactly.
+DEFAULT_MAX_RESPONSE_BYTES = 3 * 1024 * 1024
+#: The smallest budget a deployment may configure (smaller ones only make more round trips).
+MIN_RESPONSE_BYTES = 64 * 1024
+#: Counted once per page for the response's own fields (page token, totals, revisions):
+#: a token is under 100 bytes and each number at most 11 with its tag.
+RESPONSE_OVERHEAD_BYTES = 256
+#: Counted per entry on top of its serialized size: a repeated message field's tag and
+#: length prefix take at most 1 + 5 bytes; 16 is conservative.
+ENTRY_OVERHEAD_BYTES = 16
 _TOKEN_VERSION = 1
 _FINGERPRINT_BYTES = 8
 #: The longest last id a token may carry: ids are at most 63 bytes (docs/limits.md), and a
@@ -117,6 +129,32 @@ def clamp_page_size(requested: int) -> int:
     if requested <= 0:
         return DEFAULT_PAGE_SIZE
     return min(requested, MAX_PAGE_SIZE)
+
+
+T = TypeVar("T")
+
+
+def fill_page(
+    sized: Iterable[tuple[T, int]], *, page_size: int, max_bytes: int, reserved: int = 0
+) -> tuple[list[T], bool]:
+    """Take ``(entry, serialized size)`` pairs until ``page_size`` entries are taken or the
+    next one would take the response past ``max_bytes``; returns the page and whether an
+    entry was left over (the caller then issues a token after ``page[-1]``).
+
+    The response's own fields and ``reserved`` bytes (e.g. the session a resume also
+    returns) count against the budget; the first entry is always taken, even alone over
+    budget, so paging always progresses. At most one entry past the page is read, to know
+    whether there is more. The sizes should be the stored bytes the scan read anyway: the
+    response carries exactly those bytes, and measuring them costs nothing.
+    """
+    page: list[T] = []
+    used = RESPONSE_OVERHEAD_BYTES + reserved
+    for entry, size in sized:
+        used += size + ENTRY_OVERHEAD_BYTES
+        if len(page) == page_size or (page and used > max_bytes):
+            return page, True
+        page.append(entry)
+    return page, False
 
 
 def fingerprint(*parts: object) -> bytes:

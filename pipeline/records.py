@@ -50,18 +50,31 @@ class Records(Generic[M]):
     ) -> Iterator[M]:
         """Records in id (= creation) order, all of them or those under ``values`` in ``index``,
         strictly after ``after_id`` in the scan direction."""
+        for record, _ in self.scan_sized(index, values, after_id=after_id, reverse=reverse):
+            yield record
+
+    def scan_sized(
+        self,
+        index: str | None = None,
+        values: tuple[str, ...] = (),
+        *,
+        after_id: str | None = None,
+        reverse: bool = False,
+    ) -> Iterator[tuple[M, int]]:
+        """:meth:`scan`, each record with the length of its stored bytes (what it serializes
+        to), so a page can be bounded in bytes without serializing anything again."""
         if index is None:
             after = None if after_id is None else self._prefix + pack(after_id)
             for _, raw in self._txn.scan(Table.RECORDS, self._prefix, after=after, reverse=reverse):
-                yield self._parse(raw)
+                yield self._parse(raw), len(raw)
             return
         prefix = self._prefix + pack(index, *values)
         after = None if after_id is None else prefix + pack(after_id)
         for _, raw_id in self._txn.scan(Table.INDEX, prefix, after=after, reverse=reverse):
-            record = self.get(raw_id.decode())
-            if record is None:
+            stored = self._txn.get(Table.RECORDS, self._prefix + pack(raw_id.decode()))
+            if stored is None:
                 raise Internal(f"index {index} of {self._kind.name} points to missing {raw_id.decode()}")
-            yield record
+            yield self._parse(stored), len(stored)
 
     def put(self, record: M, previous: M | None = None) -> None:
         """Store ``record`` (replacing ``previous``, the version currently stored, if any) and

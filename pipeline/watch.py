@@ -2,10 +2,11 @@
 
 A watcher reads the log itself (in a read transaction, a batch at a time) and sleeps on the
 :class:`~pipeline.events.EventHub` between commits. Order and exactly-once therefore come
-from the log. Memory per watcher is one batch. Writers never wait for watchers. A watcher
-is held to a bound instead: if it falls more than ``max_lag`` revisions behind the head
-(its consumer stopped reading), it is ended with ResourceExhausted and can resume from the
-last revision it received. A watcher whose position was compacted away gets OutOfRange.
+from the log. Memory per watcher is one batch: at most ``batch`` changes and, beyond its
+first change, ``batch_bytes`` bytes of them. Writers never wait for watchers. A watcher is
+held to a bound instead: if it falls more than ``max_lag`` revisions behind the head (its
+consumer stopped reading), it is ended with ResourceExhausted and can resume from the last
+revision it received. A watcher whose position was compacted away gets OutOfRange.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any
 
 from google.protobuf.message import Message
@@ -22,11 +22,15 @@ from google.protobuf.message import Message
 from pipeline import events
 from pipeline.errors import ResourceExhausted
 from pipeline.events import EventHub
+from pipeline.listing import DEFAULT_MAX_RESPONSE_BYTES, fill_page
 from pipeline.store import Store, Transaction
 
 DEFAULT_BOOKMARK_INTERVAL_S = 5.0
 DEFAULT_MAX_LAG = 10_000
 DEFAULT_BATCH = 256
+#: A batch (what one read transaction loads, and a watcher holds) stops before this many
+#: bytes of changes, so a watcher's memory is bounded however large the changes are.
+DEFAULT_BATCH_BYTES = DEFAULT_MAX_RESPONSE_BYTES
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ def watch(
     bookmark_interval_s: float = DEFAULT_BOOKMARK_INTERVAL_S,
     max_lag: int = DEFAULT_MAX_LAG,
     batch: int = DEFAULT_BATCH,
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
     stop: threading.Event | None = None,
     clock: Callable[[], float] = time.monotonic,
     poll_s: float | None = None,
@@ -72,14 +77,15 @@ def watch(
         store.read(lambda txn: events.check_retained(txn, after_revision))
     quiet_since = clock()
 
-    def read_batch(txn: Transaction) -> tuple[list[Any], int]:
-        found = events.scan(
+    def read_batch(txn: Transaction) -> tuple[list[Any], bool, int]:
+        scan = events.scan_sized(
             txn, event_type, after_revision=last, kind=kind, resource_id=where.resource_id, org=where.org
         )
-        return list(islice(found, batch)), events.current_revision(txn)
+        found, more = fill_page(scan, page_size=batch, max_bytes=batch_bytes)
+        return found, more, events.current_revision(txn)
 
     while not (stop and stop.is_set()):
-        found, head = store.read(read_batch)
+        found, more, head = store.read(read_batch)
         for change in found:
             last = change.revision
             if where.types and change.type not in where.types:
@@ -91,7 +97,7 @@ def watch(
                 raise ResourceExhausted(
                     f"watcher fell {behind} changes behind (limit {max_lag}); resume from revision {last}"
                 )
-        if len(found) == batch:
+        if more:
             continue  # more already waiting
         last = max(last, head)  # the scan covered every change up to the head it saw
         wait = bookmark_interval_s - (clock() - quiet_since)

@@ -17,6 +17,7 @@ from typing import Any
 
 from pipeline.errors import ResourceError
 from pipeline.idempotency import DEFAULT_TTL_NS
+from pipeline.listing import DEFAULT_MAX_RESPONSE_BYTES, MIN_RESPONSE_BYTES
 from pipeline.watch import DEFAULT_BOOKMARK_INTERVAL_S
 from stigmer_sessions import workers
 from stigmer_sessions.compactor import (
@@ -103,6 +104,17 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _response_bytes(text: str) -> int:
+    """``--max-response-bytes``: an integer of at least MIN_RESPONSE_BYTES."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < MIN_RESPONSE_BYTES:
+        raise argparse.ArgumentTypeError(f"{value} is below the minimum of {MIN_RESPONSE_BYTES} bytes")
     return value
 
 
@@ -195,6 +207,15 @@ def _parser() -> argparse.ArgumentParser:
         "not a hostile one",
     )
     serve.add_argument(
+        "--max-response-bytes",
+        type=_response_bytes,
+        default=DEFAULT_MAX_RESPONSE_BYTES,
+        metavar="BYTES",
+        help="pages and watch batches stop before this size, with at least one entry "
+        f"(default {DEFAULT_MAX_RESPONSE_BYTES}: 3 MiB, under a default client's 4 MiB limit; "
+        f"at least {MIN_RESPONSE_BYTES})",
+    )
+    serve.add_argument(
         "--no-recovery",
         dest="recover",
         action="store_false",
@@ -280,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             max_annotations_bytes=args.max_annotations_bytes,
             max_spec_metadata_bytes=args.max_spec_metadata_bytes,
             max_session_bytes=args.max_session_bytes,
+            max_response_bytes=args.max_response_bytes,
         ),
         recover=args.recover,
         worker_index=args.worker_index,
@@ -301,6 +323,7 @@ def _worker_args(args: argparse.Namespace) -> list[str]:
     out += ["--max-spec-metadata-bytes", str(args.max_spec_metadata_bytes)]
     out += ["--max-session-bytes", str(args.max_session_bytes)]
     out += ["--max-watchers-per-client", str(args.max_watchers_per_client)]
+    out += ["--max-response-bytes", str(args.max_response_bytes)]
     out += ["--bookmark-interval", str(args.bookmark_interval), "--retain-changes", str(args.retain_changes)]
     out += [
         "--retain-changes-age",

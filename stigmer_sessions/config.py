@@ -1,4 +1,5 @@
-"""What a deployment chooses: lifecycle, quotas, generated names, size limits (docs/limits.md)."""
+"""What a deployment chooses: lifecycle, quotas, generated names, size limits and the
+response byte budget (docs/limits.md)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 from pipeline.lifecycle import Lifecycle
+from pipeline.listing import DEFAULT_MAX_RESPONSE_BYTES
 from pipeline.steps import SizeLimit
 from stigmer_sessions.steps.append_message import DEFAULT_MAX_CONTENT_BYTES
 
@@ -49,6 +51,10 @@ class SessionConfig:
     max_annotations_bytes: int = DEFAULT_MAX_ANNOTATIONS_BYTES
     max_spec_metadata_bytes: int = DEFAULT_MAX_SPEC_METADATA_BYTES
     max_session_bytes: int = DEFAULT_MAX_SESSION_BYTES
+    #: Pages (list, listByAgent, listMessages, resume, listChanges) and watch batches stop
+    #: before this many bytes, still with at least one entry (default 3 MiB: under a
+    #: default client's 4 MiB receive limit).
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
     def session_size_limits(self) -> tuple[SizeLimit, ...]:
         """What create, update and apply check (EnforceSizeLimits)."""

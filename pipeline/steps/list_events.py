@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,14 @@ from pipeline import events
 from pipeline.context import RequestContext
 from pipeline.errors import Internal
 from pipeline.keys import RESPONSE
-from pipeline.listing import clamp_page_size, decode_position, encode_token, fingerprint
+from pipeline.listing import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    clamp_page_size,
+    decode_position,
+    encode_token,
+    fill_page,
+    fingerprint,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,12 +30,14 @@ class ListEvents:
     oldest_revision=...)``.
 
     Served from the per-resource or per-org index when filtered by one, so a page costs
-    O(page) plus the changes skipped by a ``types`` filter. Raises OutOfRange when the
+    O(page) plus the changes skipped by a ``types`` filter. A page ends early rather than
+    take the response past ``max_bytes`` (at least one change). Raises OutOfRange when the
     requested revisions were compacted, InvalidArgument for a bad or foreign token.
     """
 
     response_type: type[Message]
     resource_field: str = "session_id"
+    max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
     def __call__(self, ctx: RequestContext[Any]) -> None:
         event_type = ctx.kind.event_type
@@ -39,9 +49,7 @@ class ListEvents:
         page_size = clamp_page_size(request.page_size)
         query = fingerprint(ctx.kind.name, "events", resource_id, request.org, sorted(types))
         after = decode_position(request.page_token, query) if request.page_token else request.after_revision
-        found: list[Any] = []
-        next_token = ""
-        scan = events.scan(
+        scan: Iterator[tuple[Any, int]] = events.scan_sized(
             ctx.txn,
             event_type,
             after_revision=after,
@@ -49,16 +57,17 @@ class ListEvents:
             resource_id=resource_id,
             org=request.org,
         )
-        for event in scan:
-            if (types and event.type not in types) or (request.org and event.org != request.org):
-                continue
-            if len(found) == page_size:
-                next_token = encode_token(query, str(found[-1].revision))
-                break
-            found.append(event)
+        if types or (request.org and resource_id):  # else the index scanned is the filter
+            org = request.org
+            scan = (
+                (event, size)
+                for event, size in scan
+                if (not types or event.type in types) and (not org or event.org == org)
+            )
+        found, more = fill_page(scan, page_size=page_size, max_bytes=self.max_bytes)
         ctx[RESPONSE] = self.response_type(
             changes=found,
-            next_page_token=next_token,
+            next_page_token=encode_token(query, str(found[-1].revision)) if more else "",
             current_revision=events.current_revision(ctx.txn),
             oldest_revision=events.oldest_revision(ctx.txn),
         )

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from pipeline.context import RequestContext
 from pipeline.keys import LIST_PAGE, LIST_SCOPE
 from pipeline.listing import (
+    DEFAULT_MAX_RESPONSE_BYTES,
     Filters,
     ListScope,
     Page,
     clamp_page_size,
     decode_token,
     encode_token,
+    fill_page,
     fingerprint,
     newest_first,
 )
@@ -50,14 +53,16 @@ class ListPage:
     ``ctx[LIST_SCOPE]`` when a kind-specific step chose the index; writes ``ctx[LIST_PAGE]``.
 
     Newest first unless ``order_by`` (or ``newest_first=False``) says otherwise. Pages are
-    always full (``page_size`` entries unless the list ends): records an index cannot rule
-    out are checked while scanning. A page costs O(page_size) when the index matches the
-    filters exactly, and ``total_size`` then comes from a counter in O(1); otherwise the
+    full (``page_size`` entries unless the list ends, or the next entry would take the
+    response past ``max_bytes``; at least one entry either way): records an index cannot
+    rule out are checked while scanning. A page costs O(page_size) when the index matches
+    the filters exactly, and ``total_size`` then comes from a counter in O(1); otherwise the
     total takes one more pass over the chosen index. Raises InvalidArgument for a bad
     selector, order or token, or a token issued for another query.
     """
 
     newest_first: bool = True
+    max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
     def __call__(self, ctx: RequestContext[Any]) -> None:
         request = ctx.input
@@ -72,15 +77,15 @@ class ListPage:
         query = fingerprint(ctx.kind.name, given, filters.key(), reverse)
         after = decode_token(request.page_token, query) if request.page_token else None
 
+        found: Iterator[tuple[Any, int]] = ctx.records.scan_sized(
+            scope.index, scope.values, after_id=after, reverse=reverse
+        )
+        if not scope.exact:  # an exact index already is the filter: nothing to re-check
+            found = (entry for entry in found if filters.matches(entry[0]))
         page = Page(page_size=page_size)
-        check = not scope.exact  # an exact index already is the filter: nothing to re-check
-        for record in ctx.records.scan(scope.index, scope.values, after_id=after, reverse=reverse):
-            if check and not filters.matches(record):
-                continue
-            if len(page.entries) == page_size:  # one more exists: there is a next page
-                page.next_page_token = encode_token(query, page.entries[-1].metadata.id)
-                break
-            page.entries.append(record)
+        page.entries, more = fill_page(found, page_size=page_size, max_bytes=self.max_bytes)
+        if more:
+            page.next_page_token = encode_token(query, page.entries[-1].metadata.id)
         if scope.exact:
             page.total_size = ctx.records.count(scope.index, scope.values)
         else:

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import protovalidate
 
+from pipeline.listing import DEFAULT_MAX_RESPONSE_BYTES
 from pipeline.pipeline import Pipeline
 from pipeline.steps import BuildListResponse, ListPage, ValidateProto
 from stigmer_sessions.api import ListSessionsRequest, SessionList
 
 
-def build(validator: protovalidate.Validator | None = None) -> Pipeline[ListSessionsRequest]:
+def build(
+    validator: protovalidate.Validator | None = None, *, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+) -> Pipeline[ListSessionsRequest]:
     return Pipeline(
         "session.list",
-        [ValidateProto(validator), ListPage(), BuildListResponse(SessionList)],
+        [ValidateProto(validator), ListPage(max_bytes=max_response_bytes), BuildListResponse(SessionList)],
         write=False,
     )

@@ -101,8 +101,9 @@ class SessionController:
         #: Wakes watchers after each committed change.
         self.hub = EventHub(self.store.read(events.current_revision))
         hub = self.hub
-        #: Lifecycle, quotas, generated names, message size limit.
+        #: Lifecycle, quotas, generated names, message size limit, response byte budget.
         self.config = cfg = config or SessionConfig()
+        budget = cfg.max_response_bytes
         self.pipelines: dict[str, Pipeline[Any]] = {
             "create": create.build(v, request_ttl_ns=ttl, hub=hub, config=cfg),
             "update": update.build(v, request_ttl_ns=ttl, hub=hub, config=cfg),
@@ -112,13 +113,13 @@ class SessionController:
             "unpin": unpin.build(v, request_ttl_ns=ttl, hub=hub),
             "transition": transition.build(v, request_ttl_ns=ttl, hub=hub, config=cfg),
             "appendMessage": append_message.build(v, request_ttl_ns=ttl, hub=hub, config=cfg),
-            "listMessages": list_messages.build(v),
-            "resume": resume.build(v),
-            "listChanges": list_changes.build(v),
+            "listMessages": list_messages.build(v, max_response_bytes=budget),
+            "resume": resume.build(v, max_response_bytes=budget),
+            "listChanges": list_changes.build(v, max_response_bytes=budget),
             "get": get.build(v),
             "getByReference": get_by_reference.build(v),
-            "list": list_.build(v),
-            "listByAgent": list_by_agent.build(v),
+            "list": list_.build(v, max_response_bytes=budget),
+            "listByAgent": list_by_agent.build(v, max_response_bytes=budget),
         }
         # Compile every request type's rules now rather than on the first request.
         warm_up(
@@ -410,6 +411,7 @@ class SessionController:
             if bookmark_interval_s is None
             else bookmark_interval_s,
             max_lag=max_lag,
+            batch_bytes=self.config.max_response_bytes,
             stop=stop,
             poll_s=self.watch_poll_s,
         )

@@ -8,7 +8,14 @@ from typing import Any
 from pipeline import children
 from pipeline.context import RequestContext
 from pipeline.keys import RESPONSE
-from pipeline.listing import clamp_page_size, decode_position, encode_token, fingerprint
+from pipeline.listing import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    clamp_page_size,
+    decode_position,
+    encode_token,
+    fill_page,
+    fingerprint,
+)
 from pipeline.steps.load_target import load_or_not_found
 from stigmer_sessions.api import SessionMessage, SessionMessageList
 
@@ -24,8 +31,12 @@ class ListMessages:
     """Reads ``ctx.input`` (ListSessionMessagesRequest); writes ``ctx[RESPONSE]``.
 
     A page is a range scan under the session's key prefix: O(page), however long the
-    history. Raises NotFound for a missing session, InvalidArgument for a foreign token.
+    history. It ends early rather than take the response past ``max_bytes`` (at least one
+    message); only the messages returned are parsed. Raises NotFound for a missing
+    session, InvalidArgument for a foreign token.
     """
+
+    max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
     def __call__(self, ctx: RequestContext[Any]) -> None:
         request = ctx.input
@@ -45,14 +56,11 @@ class ListMessages:
         else:
             after = resume_at if resume_at is not None else request.after_sequence
             scan = children.scan(ctx.txn, ctx.kind.name, request.session_id, after=after)
-        messages: list[SessionMessage] = []
-        next_token = ""
-        for sequence, data in scan:
-            if len(messages) == page_size:
-                next_token = encode_token(query, str(messages[-1].sequence))
-                break
-            del sequence
-            messages.append(SessionMessage.FromString(data))
+        page, more = fill_page(
+            ((item, len(item[1])) for item in scan), page_size=page_size, max_bytes=self.max_bytes
+        )
         ctx[RESPONSE] = SessionMessageList(
-            messages=messages, next_page_token=next_token, total_size=session.state.message_count
+            messages=[SessionMessage.FromString(data) for _, data in page],
+            next_page_token=encode_token(query, str(page[-1][0])) if more else "",
+            total_size=session.state.message_count,
         )

@@ -68,3 +68,17 @@ def test_compaction_by_age(store: LmdbStore) -> None:
 
 def _where(change: SessionChange) -> tuple[str, str, str]:
     return change.resource_kind, change.resource_id, change.org
+
+
+def test_scan_sized_gives_each_change_with_its_stored_size(store: LmdbStore) -> None:
+    for r, org in [("a", "x"), ("bb", "y"), ("a", "y")]:
+        add(store, r, org)
+
+    def sizes(txn: Transaction, resource_id: str = "", org: str = "") -> list[tuple[int, int]]:
+        found = events.scan_sized(txn, SessionChange, kind="session", resource_id=resource_id, org=org)
+        return [(c.revision, size) for c, size in found]
+
+    every = store.read(lambda txn: [(c.revision, c.ByteSize()) for c in events.scan(txn, SessionChange)])
+    assert store.read(sizes) == every
+    assert store.read(lambda txn: sizes(txn, resource_id="a")) == [every[0], every[2]]
+    assert store.read(lambda txn: sizes(txn, org="y")) == every[1:]

@@ -1,14 +1,19 @@
+from collections.abc import Iterator
+
 import pytest
 
 from pipeline.errors import InvalidArgument
 from pipeline.listing import (
     DEFAULT_PAGE_SIZE,
+    ENTRY_OVERHEAD_BYTES,
     MAX_PAGE_SIZE,
+    RESPONSE_OVERHEAD_BYTES,
     Filters,
     Page,
     clamp_page_size,
     decode_token,
     encode_token,
+    fill_page,
     fingerprint,
     newest_first,
 )
@@ -76,3 +81,45 @@ def test_filters_from_a_request_and_matching() -> None:
     assert filters.matches(record)
     record.metadata.owner_scope = ApiResourceOwnerScope.identity_account
     assert not filters.matches(record)
+
+
+def sized(*sizes: int) -> list[tuple[str, int]]:
+    return [(f"e{i}", size) for i, size in enumerate(sizes)]
+
+
+def test_fill_page_stops_at_page_size_and_says_more_is_left() -> None:
+    assert fill_page(sized(1, 1, 1), page_size=2, max_bytes=10**6) == (["e0", "e1"], True)
+    assert fill_page(sized(1, 1), page_size=2, max_bytes=10**6) == (["e0", "e1"], False)
+    assert fill_page(sized(), page_size=2, max_bytes=10**6) == ([], False)
+
+
+def test_fill_page_stops_before_the_byte_budget() -> None:
+    each = 1000 + ENTRY_OVERHEAD_BYTES
+    budget = RESPONSE_OVERHEAD_BYTES + 3 * each
+    assert fill_page(sized(1000, 1000, 1000, 1000), page_size=50, max_bytes=budget) == (
+        ["e0", "e1", "e2"],
+        True,
+    )
+    assert fill_page(sized(1000, 1000, 1000), page_size=50, max_bytes=budget) == (["e0", "e1", "e2"], False)
+    # one byte less and the third no longer fits
+    assert fill_page(sized(1000, 1000, 1000), page_size=50, max_bytes=budget - 1) == (["e0", "e1"], True)
+
+
+def test_fill_page_always_takes_the_first_entry_and_counts_what_is_reserved() -> None:
+    assert fill_page(sized(10**6, 1), page_size=50, max_bytes=1000) == (["e0"], True)
+    assert fill_page(sized(10**6), page_size=50, max_bytes=1000) == (["e0"], False)
+    budget = RESPONSE_OVERHEAD_BYTES + 2 * (100 + ENTRY_OVERHEAD_BYTES)
+    assert fill_page(sized(100, 100), page_size=50, max_bytes=budget) == (["e0", "e1"], False)
+    assert fill_page(sized(100, 100), page_size=50, max_bytes=budget, reserved=1) == (["e0"], True)
+
+
+def test_fill_page_reads_at_most_one_entry_past_the_page() -> None:
+    read: list[int] = []
+
+    def entries() -> Iterator[tuple[int, int]]:
+        for i in range(100):
+            read.append(i)
+            yield i, 10
+
+    assert fill_page(entries(), page_size=3, max_bytes=10**6) == ([0, 1, 2], True)
+    assert read == [0, 1, 2, 3]

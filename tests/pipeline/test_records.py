@@ -2,7 +2,7 @@ import pytest
 
 from pipeline.errors import AlreadyExists
 from pipeline.records import Records
-from pipeline.store import LmdbStore, Table
+from pipeline.store import LmdbStore, Table, Transaction
 from stigmer_sessions.api import Session
 from stigmer_sessions.resource import AGENT_INSTANCE_INDEX, SESSION
 from tests.conftest import make_session
@@ -78,3 +78,21 @@ def test_scan_resumes_after_an_id_in_both_directions(store: LmdbStore) -> None:
         ]
     )
     assert ids == ["ses-2", "ses-1", "ses-0"]
+
+
+def test_scan_sized_gives_each_record_with_its_stored_size(store: LmdbStore) -> None:
+    records = [stored(f"r{i}", f"ses-{i}", subject="x" * (100 * i)) for i in range(1, 4)]
+
+    def put_all(txn: Transaction) -> None:
+        for r in records:
+            Records(txn, SESSION).put(r)
+
+    store.write(put_all)
+
+    def check(txn: object) -> None:
+        r = Records(txn, SESSION)  # type: ignore[arg-type]
+        expected = [(s, s.ByteSize()) for s in records]
+        assert list(r.scan_sized()) == expected
+        assert list(r.scan_sized(AGENT_INSTANCE_INDEX, ("ain-1",), reverse=True)) == expected[::-1]
+
+    store.read(check)

@@ -1,7 +1,8 @@
 """The watch loop, driven directly (no gRPC): order, exactly-once, bookmarks, lag, stop."""
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import pytest
 
@@ -11,6 +12,8 @@ from pipeline.events import EventHub
 from pipeline.store import LmdbStore, Transaction
 from pipeline.watch import WatchFilter, WatchItem, watch
 from stigmer_sessions.api import SessionChange
+
+T = TypeVar("T")
 
 
 def write(
@@ -110,3 +113,45 @@ def test_stop_ends_the_watch(store: LmdbStore) -> None:
 
     threading.Timer(0.05, stop_now).start()
     assert list(items) == []
+
+
+class RecordingStore:
+    """A store that remembers what each read returned (the watch loop's batches)."""
+
+    def __init__(self, inner: LmdbStore) -> None:
+        self.inner = inner
+        self.results: list[Any] = []
+
+    def read(self, fn: Callable[[Transaction], T]) -> T:
+        result = self.inner.read(fn)
+        self.results.append(result)
+        return result
+
+    def write(self, fn: Callable[[Transaction], T]) -> T:
+        return self.inner.write(fn)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_batches_are_bounded_in_bytes_and_deliver_everything_once_in_order(store: LmdbStore) -> None:
+    hub = EventHub()
+    sizes = [3000, 1000, 20_000, 500, 2500, 2500, 2500, 100, 4000, 1000]  # the 3rd alone is over budget
+    for i, size in enumerate(sizes):
+        write(store, hub, resource_id=f"r{i}", type_="X" * size)
+    budget = 8 * 1024
+    recording = RecordingStore(store)
+    items = watch(
+        recording,
+        hub,
+        SessionChange,
+        kind="session",
+        batch_bytes=budget,
+        bookmark_interval_s=60,
+    )
+    assert [i.revision for i in take(items, len(sizes))] == list(range(1, len(sizes) + 1))
+    batches = [r[0] for r in recording.results if isinstance(r, tuple) and isinstance(r[0], list)]
+    assert len(batches) > 2
+    for batch in batches:
+        assert sum(c.ByteSize() for c in batch) <= budget or len(batch) == 1
+    assert [c.revision for batch in batches for c in batch] == list(range(1, len(sizes) + 1))

@@ -59,3 +59,54 @@ def test_compacted_revisions_are_out_of_range(
     with pytest.raises(OutOfRange, match="oldest available revision is 4"):
         page(run_step, after_revision=1)
     assert [c.revision for c in page(run_step).changes] == [4]
+
+
+BUDGET = 8 * 1024
+
+
+@pytest.fixture
+def bulky(controller: SessionController) -> None:
+    """Revisions 1-10: creates of sessions with 1-3 KB annotations; the 5th is 20 KB, more
+    than the whole budget; 11: a pin of the first."""
+    first = ""
+    for i in range(10):
+        s = make_session(f"big{i}")
+        s.metadata.annotations["blob"] = "x" * (20_000 if i == 4 else 1000 * (i % 3 + 1))
+        created = controller.create(s)
+        first = first or created.metadata.id
+    controller.pin(first)
+
+
+def walk(run_step: RunStep, step: ListEvents, **fields: object) -> list[list[int]]:
+    """Every page's revisions; asserts each response stays within the step's budget unless it
+    holds a single change."""
+    pages: list[list[int]] = []
+    token = ""
+    while True:
+        request = ListSessionChangesRequest(page_token=token, **fields)  # type: ignore[arg-type]
+        response = run_step(step, request, write=False)[RESPONSE]
+        assert response.changes, "every page makes progress"
+        assert response.ByteSize() <= step.max_bytes or len(response.changes) == 1
+        pages.append([c.revision for c in response.changes])
+        token = response.next_page_token
+        if not token:
+            return pages
+        assert len(pages) < 50
+
+
+def test_pages_stop_before_the_byte_budget_and_continue_exactly(run_step: RunStep, bulky: None) -> None:
+    pages = walk(run_step, ListEvents(SessionChangeList, max_bytes=BUDGET), page_size=1000)
+    assert [r for page in pages for r in page] == list(range(1, 12))
+    assert len(pages) > 2 and [5] in pages  # alone over budget: a page of its own
+
+
+def test_byte_bounded_pages_with_a_type_filter_and_a_start(run_step: RunStep, bulky: None) -> None:
+    step = ListEvents(SessionChangeList, max_bytes=BUDGET)
+    pages = walk(run_step, step, after_revision=2, types=["SessionCreated"])
+    assert [r for page in pages for r in page] == list(range(3, 11))
+    assert len(pages) > 1
+
+
+def test_session_and_org_filters_together(run_step: RunStep, history: list[str]) -> None:
+    assert [c.revision for c in page(run_step, session_id=history[0], org="acme").changes] == [1, 3]
+    assert page(run_step, session_id=history[0], org="beta").changes == []

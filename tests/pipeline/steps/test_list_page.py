@@ -7,7 +7,12 @@ from pipeline.records import Records
 from pipeline.steps import ListPage
 from pipeline.steps.list_page import plan_scope
 from stigmer_sessions import SessionController
-from stigmer_sessions.api import ApiResourceOwnerScope, ListSessionsByAgentRequest, ListSessionsRequest
+from stigmer_sessions.api import (
+    ApiResourceOwnerScope,
+    ListSessionsByAgentRequest,
+    ListSessionsRequest,
+    SessionList,
+)
 from stigmer_sessions.resource import SESSION
 from tests.conftest import RunStep, make_session
 
@@ -172,3 +177,67 @@ def test_planner_drives_from_the_rarest_indexed_filter(controller: SessionContro
     filters = Filters.of(ListSessionsRequest(tags=["common"], label_selector="env=prod"))
     scope = store.read(lambda txn: plan_scope(Records(txn, SESSION), filters))  # type: ignore[attr-defined]
     assert (scope.index, scope.values, scope.exact) == ("label", ("env", "prod"), False)
+
+
+BUDGET = 8 * 1024
+
+
+@pytest.fixture
+def bulky(controller: SessionController) -> list[str]:
+    """ids oldest first: 12 sessions with 1-3 KB annotations, tagged "keep" unless i % 3 == 1;
+    the 6th carries 20 KB, more than the whole budget."""
+    ids = []
+    for i in range(12):
+        s = make_session(f"big{i}", tags=("keep",) if i % 3 != 1 else ("skip",))
+        s.metadata.annotations["blob"] = "x" * (20_000 if i == 5 else 1000 * (i % 3 + 1))
+        ids.append(controller.create(s).metadata.id)
+    return ids
+
+
+def walk(run_step: RunStep, step: ListPage, **fields: object) -> tuple[list[list[str]], int]:
+    """Every page's ids, first to last; asserts each response stays within the step's budget
+    unless it holds a single entry, and that the totals describe the whole list on every page."""
+    pages: list[list[str]] = []
+    token = ""
+    totals: set[int] = set()
+    while True:
+        request = ListSessionsRequest(page_token=token, **fields)  # type: ignore[arg-type]
+        page = run_step(step, request, write=False)[LIST_PAGE]
+        response = SessionList(
+            entries=page.entries,
+            next_page_token=page.next_page_token,
+            total_size=page.total_size,
+            total_pages=page.total_pages,
+        )
+        assert page.entries, "every page makes progress"
+        assert response.ByteSize() <= step.max_bytes or len(page.entries) == 1
+        pages.append(ids_of(page))
+        totals.add(page.total_size)
+        token = page.next_page_token
+        if not token:
+            assert len(totals) == 1
+            return pages, totals.pop()
+        assert len(pages) < 50
+
+
+def test_pages_stop_before_the_byte_budget_and_continue_exactly(run_step: RunStep, bulky: list[str]) -> None:
+    pages, total = walk(run_step, ListPage(max_bytes=BUDGET), page_size=50)
+    assert [i for page in pages for i in page] == bulky[::-1]  # each exactly once, in order
+    assert total == 12
+    assert len(pages) > 1 and all(len(page) < 50 for page in pages)
+    assert [bulky[5]] in pages  # alone over budget: a page of its own
+    oldest_first, _ = walk(run_step, ListPage(newest_first=False, max_bytes=BUDGET))
+    assert [i for page in oldest_first for i in page] == bulky
+
+
+def test_byte_bounded_pages_with_a_per_record_filter(run_step: RunStep, bulky: list[str]) -> None:
+    pages, total = walk(run_step, ListPage(max_bytes=BUDGET), tags=["keep"], label_selector="!absent")
+    expected = [bulky[i] for i in range(11, -1, -1) if i % 3 != 1]
+    assert [i for page in pages for i in page] == expected
+    assert total == len(expected)
+    assert len(pages) > 1
+
+
+def test_page_size_still_applies_under_the_budget(run_step: RunStep, bulky: list[str]) -> None:
+    pages, _ = walk(run_step, ListPage(max_bytes=10**7), page_size=5)
+    assert [len(p) for p in pages] == [5, 5, 2]

@@ -51,3 +51,55 @@ def test_missing_session_and_foreign_token(run_step: RunStep, session_id: str) -
     token = page(run_step, session_id=session_id, page_size=1).next_page_token
     with pytest.raises(InvalidArgument, match="different query"):
         page(run_step, session_id=session_id, newest_first=True, page_token=token)
+
+
+BUDGET = 8 * 1024
+
+
+@pytest.fixture
+def bulky(controller: SessionController) -> str:
+    """A session with 12 messages of 1-3 KB; the 6th is 20 KB, more than the whole budget."""
+    s = controller.create(make_session())
+    for i in range(1, 13):
+        controller.append_message(s.metadata.id, "user", "x" * (20_000 if i == 6 else 1000 * (i % 3 + 1)))
+    return s.metadata.id
+
+
+def walk(run_step: RunStep, step: ListMessages, **fields: object) -> list[list[int]]:
+    """Every page's sequences; asserts each response stays within the step's budget unless
+    it holds a single message."""
+    pages: list[list[int]] = []
+    token = ""
+    while True:
+        response = page_with(run_step, step, page_token=token, **fields)
+        assert response.messages, "every page makes progress"
+        assert response.ByteSize() <= step.max_bytes or len(response.messages) == 1
+        assert response.total_size == 12
+        pages.append([m.sequence for m in response.messages])
+        token = response.next_page_token
+        if not token:
+            return pages
+        assert len(pages) < 50
+
+
+def page_with(run_step: RunStep, step: ListMessages, **fields: object) -> SessionMessageList:
+    response = run_step(step, ListSessionMessagesRequest(**fields), write=False)[RESPONSE]  # type: ignore[arg-type]
+    assert isinstance(response, SessionMessageList)
+    return response
+
+
+@pytest.mark.parametrize("newest_first", [False, True])
+def test_pages_stop_before_the_byte_budget_and_continue_exactly(
+    run_step: RunStep, bulky: str, newest_first: bool
+) -> None:
+    step = ListMessages(max_bytes=BUDGET)
+    pages = walk(run_step, step, session_id=bulky, newest_first=newest_first, page_size=1000)
+    expected = list(range(12, 0, -1)) if newest_first else list(range(1, 13))
+    assert [seq for page in pages for seq in page] == expected
+    assert len(pages) > 2 and [6] in pages  # alone over budget: a page of its own
+
+
+def test_byte_bounded_pages_after_a_sequence(run_step: RunStep, bulky: str) -> None:
+    pages = walk(run_step, ListMessages(max_bytes=BUDGET), session_id=bulky, after_sequence=6)
+    assert [seq for page in pages for seq in page] == list(range(7, 13))
+    assert len(pages) > 1
