@@ -36,6 +36,8 @@ _FINGERPRINT_BYTES = 8
 #: The longest last id a token may carry: ids are at most 63 bytes (docs/limits.md), and a
 #: crafted token must not make a seek key longer than the store accepts.
 MAX_TOKEN_ID_BYTES = 63
+#: The largest position a token may resume after: sequences and revisions are int64.
+MAX_POSITION = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,6 @@ def decode_token(token: str, query: bytes, field_name: str = "page_token") -> st
 def decode_position(token: str, query: bytes, field_name: str = "page_token") -> int:
     """:func:`decode_token` for tokens that resume after a number (a sequence, a revision)."""
     last = decode_token(token, query, field_name)
-    if not last.isdigit():
+    if not last.isdigit() or int(last) > MAX_POSITION:  # a forged token must not reach key packing
         raise InvalidArgument.for_field(field_name, "is not a valid page token", "page_token.invalid")
     return int(last)

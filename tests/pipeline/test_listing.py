@@ -11,6 +11,7 @@ from pipeline.listing import (
     Filters,
     Page,
     clamp_page_size,
+    decode_position,
     decode_token,
     encode_token,
     fill_page,
@@ -37,6 +38,16 @@ def test_malformed_token_is_invalid_argument(token: str) -> None:
     with pytest.raises(InvalidArgument) as err:
         decode_token(token, b"12345678")
     assert err.value.violations[0].field == "page_token"
+
+
+@pytest.mark.parametrize("position", ["9" * 63, str(2**64), str(2**63)])
+def test_a_position_beyond_int64_is_invalid_argument(position: str) -> None:
+    # Positions are int64 sequences and revisions packed into 8-byte keys: a forged token
+    # with a larger number must be refused, not reach the key packing (struct.error).
+    with pytest.raises(InvalidArgument) as err:
+        decode_position(encode_token(b"12345678", position), b"12345678")
+    assert err.value.violations[0].field == "page_token"
+    assert decode_position(encode_token(b"12345678", str(2**63 - 1)), b"12345678") == 2**63 - 1
 
 
 def test_token_from_another_query_is_refused() -> None:

@@ -15,7 +15,7 @@ from grpc_status import rpc_status
 
 from pipeline.errors import InvalidArgument
 from pipeline.grpc_status import bad_request_of
-from pipeline.listing import encode_token
+from pipeline.listing import encode_token, fingerprint
 from pipeline.store import LmdbStore
 from stigmer_sessions import SessionController
 from stigmer_sessions.api import (
@@ -300,6 +300,17 @@ def test_a_crafted_page_token_with_a_long_id_is_invalid_argument(controller: Ses
     numeric = encode_token(message_query(sid, False), "abc")
     with pytest.raises(InvalidArgument):  # a non-numeric position was INTERNAL (int() failed)
         controller.list_messages(session_id=sid, page_token=numeric)
+    controller.append_message(session_id=sid, role="role_user", content="hi")
+    huge = "9" * 63  # numeric, but past int64: was INTERNAL (struct.error packing the key)
+    for newest_first in (False, True):
+        with pytest.raises(InvalidArgument):
+            controller.list_messages(
+                session_id=sid,
+                newest_first=newest_first,
+                page_token=encode_token(message_query(sid, newest_first), huge),
+            )
+    with pytest.raises(InvalidArgument):
+        controller.list_changes(page_token=encode_token(fingerprint("session", "events", "", "", []), huge))
 
 
 HEADERS = [
