@@ -185,7 +185,21 @@ def test_a_watch_cut_off_by_shutdown_is_logged_cancelled(
         grpc.insecure_channel(running.address) as channel,
     ):
         stub = change_pb2_grpc.SessionChangeControllerStub(channel)  # type: ignore[no-untyped-call]
-        _open_watch(stub)
-        running.stop(grace=1)
-    watches = [r for r in caplog.records if getattr(r, "fields", {}).get("method", "").endswith("/watch")]
-    assert [r.fields["code"] for r in watches] == ["CANCELLED"]  # type: ignore[attr-defined]
+        call = _open_watch(stub)  # kept: a dropped call object cancels the stream itself
+        running.stop(grace=0.2)  # the watch outlives the grace period: shutdown cuts it off
+        # stop() returns once the transport is down; the handler thread writes its line a
+        # moment later, so wait for it (bounded) while the capture is still on.
+        watches = _wait_for_records(caplog, lambda r: r.fields.get("method", "").endswith("/watch"))
+        call.cancel()
+    assert [r.fields["code"] for r in watches] == ["CANCELLED"]
+
+
+def _wait_for_records(caplog: pytest.LogCaptureFixture, wanted: Any) -> list[Any]:
+    """The rpc log records ``wanted`` accepts, once there is at least one (10 s at most)."""
+    arrived = threading.Event()
+    for _ in range(500):
+        found = [r for r in caplog.records if hasattr(r, "fields") and wanted(r)]
+        if found:
+            return found
+        arrived.wait(0.02)
+    return []
