@@ -21,8 +21,8 @@ import grpc
 from google.protobuf import message_factory
 from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import DecodeError, Message
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_health.v1 import health, health_pb2
+from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 from pipeline import limits
 from pipeline.errors import InvalidArgument, ResourceExhausted, quote
@@ -144,20 +144,55 @@ def _decoded(request: Any) -> Any:
     return request
 
 
-def _register(server: grpc.Server, servicer: object, service: ServiceDescriptor) -> None:
+def _refusing(behavior: Callable[..., Any], request_streaming: bool) -> Callable[..., Any]:
+    """``behavior`` of a servicer that does not know :class:`Undecodable` (health,
+    reflection): a body that does not parse ends the call with INVALID_ARGUMENT first."""
+
+    def check(request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return _decoded(request)
+        except InvalidArgument as exc:
+            context.abort_with_status(to_status(exc))  # raises: ends the RPC with that status
+            raise  # unreachable
+
+    if request_streaming:
+
+        def stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+            return behavior((check(request, context) for request in requests), context)
+
+        return stream
+
+    def unary(request: Any, context: grpc.ServicerContext) -> Any:
+        return behavior(check(request, context), context)
+
+    return unary
+
+
+_MAKE_HANDLER = {
+    (False, False): grpc.unary_unary_rpc_method_handler,
+    (False, True): grpc.unary_stream_rpc_method_handler,
+    (True, False): grpc.stream_unary_rpc_method_handler,
+    (True, True): grpc.stream_stream_rpc_method_handler,
+}
+
+
+def _register(
+    server: grpc.Server, servicer: object, service: ServiceDescriptor, *, refuse_undecodable: bool = False
+) -> None:
     """Register every method of ``service`` on ``servicer`` (by name), as the generated
-    ``add_*_to_server`` would, but with a request decoder that does not raise."""
+    ``add_*_to_server`` would, but with a request decoder that does not raise. Our servicers
+    hand an :class:`Undecodable` to the RpcInvoker (which logs the call); for others
+    (``refuse_undecodable``) a wrapper answers it."""
     handlers = {}
     for method in service.methods:
         request_type = message_factory.GetMessageClass(method.input_type)
         response_type = message_factory.GetMessageClass(method.output_type)
-        make = (
-            grpc.unary_stream_rpc_method_handler
-            if method.server_streaming
-            else grpc.unary_unary_rpc_method_handler
-        )
+        behavior = getattr(servicer, method.name)
+        if refuse_undecodable:
+            behavior = _refusing(behavior, method.client_streaming)
+        make: Any = _MAKE_HANDLER[method.client_streaming, method.server_streaming]
         handlers[method.name] = make(
-            getattr(servicer, method.name),
+            behavior,
             request_deserializer=_lenient(request_type),
             response_serializer=response_type.SerializeToString,
         )
@@ -433,10 +468,9 @@ def start_server(
     for servicer, descriptor in services:
         _register(server, servicer, descriptor)
     health_servicer = HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", COMMAND_SERVICE, QUERY_SERVICE, CHANGE_SERVICE, MESSAGE_SERVICE):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    reflection.enable_server_reflection(
+    reflection_servicer = reflection.ReflectionServicer(
         (
             COMMAND_SERVICE,
             QUERY_SERVICE,
@@ -444,9 +478,15 @@ def start_server(
             MESSAGE_SERVICE,
             health.SERVICE_NAME,
             reflection.SERVICE_NAME,
-        ),
-        server,
+        )
     )
+    # Registered like ours (not with grpcio's add_*_to_server), so that a body that does not
+    # parse is INVALID_ARGUMENT there too, not INTERNAL with a logged traceback.
+    for servicer, descriptor in (
+        (health_servicer, health_pb2.DESCRIPTOR.services_by_name["Health"]),
+        (reflection_servicer, reflection_pb2.DESCRIPTOR.services_by_name["ServerReflection"]),
+    ):
+        _register(server, servicer, descriptor, refuse_undecodable=True)
     try:
         port = server.add_insecure_port(address)
     except RuntimeError as exc:  # grpc raises this when the address cannot be bound
