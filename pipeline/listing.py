@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -82,12 +83,17 @@ class Filters:
     def beyond_org(self) -> bool:
         return bool(self.tags or self.labels or self.owner_scope)
 
+    @functools.cached_property
+    def _tag_set(self) -> frozenset[str]:
+        """The tags as a set: both sides can hold thousands, so membership must not be n x m."""
+        return frozenset(self.tags)
+
     def matches(self, record: Any) -> bool:
         meta = record.metadata
         return (
             (not self.org or meta.org == self.org)
             and (not self.owner_scope or meta.owner_scope == self.owner_scope)
-            and all(tag in meta.tags for tag in self.tags)
+            and (not self.tags or self._tag_set.issubset(meta.tags))
             and selectors.matches(self.labels, meta.labels)
         )
 
