@@ -78,8 +78,16 @@ def set_window(txn: Transaction, *, oldest: int, current: int) -> None:
 
 
 def check_retained(txn: Transaction, after_revision: int) -> None:
-    """OutOfRange when events just after ``after_revision`` were compacted away. Revision 0
-    means "from the oldest retained" and is always fine."""
+    """OutOfRange when events just after ``after_revision`` were compacted away, or when it
+    is past the current revision (no response names such a revision: a client's mistake, or
+    a store restored from an older snapshot; waiting for it would skip every change up to
+    it). Revision 0 means "from the oldest retained" and is always fine."""
+    current = current_revision(txn)
+    if after_revision > current:
+        raise OutOfRange(
+            f"after_revision {after_revision} is past the current revision {current}; re-list, "
+            f"then watch from the current revision"
+        )
     oldest = oldest_revision(txn)
     if after_revision and after_revision + 1 < oldest:
         raise OutOfRange(

@@ -59,6 +59,19 @@ def test_compaction_by_count_and_out_of_range(store: LmdbStore) -> None:
         revisions(store, after_revision=5)
 
 
+def test_a_start_past_the_current_revision_is_out_of_range(store: LmdbStore) -> None:
+    # No response ever names a revision past the head, so such a start is a client's mistake
+    # or a store restored from an older snapshot; answering "nothing yet" would make the
+    # client skip every change up to that revision once they are made.
+    for i in range(3):
+        add(store, f"r{i}")
+    assert revisions(store, after_revision=3) == []
+    with pytest.raises(OutOfRange, match="past the current revision 3"):
+        revisions(store, after_revision=4)
+    with pytest.raises(OutOfRange):
+        revisions(store, org="acme", after_revision=10**9)
+
+
 def test_compaction_by_age(store: LmdbStore) -> None:
     for day in range(5):
         add(store, "a", time_ns=day * DAY)

@@ -102,6 +102,16 @@ def test_compacted_start_is_out_of_range(store: LmdbStore) -> None:
         next(watch(store, hub, SessionChange, kind="session", after_revision=1))
 
 
+def test_a_start_past_the_current_revision_is_out_of_range(store: LmdbStore) -> None:
+    # It used to wait, then bookmark that future revision: a client resuming from the
+    # bookmark would skip every change up to it.
+    hub = EventHub()
+    for _ in range(3):
+        write(store, hub)
+    with pytest.raises(OutOfRange, match="past the current revision 3"):
+        next(watch(store, hub, SessionChange, kind="session", after_revision=1000, bookmark_interval_s=0))
+
+
 def test_stop_ends_the_watch(store: LmdbStore) -> None:
     hub = EventHub()
     stop = threading.Event()
