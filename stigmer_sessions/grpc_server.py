@@ -299,6 +299,7 @@ class RpcInvoker:
         sent = 0
         stop = threading.Event()
         client = ""
+        options = _NO_OPTIONS
 
         def on_done() -> None:
             stop.set()
@@ -326,7 +327,9 @@ class RpcInvoker:
         finally:
             if client:
                 self._watch_slots.release(client)
-            _log_rpc(f"/{CHANGE_SERVICE}/watch", code, start, error, sent=sent)
+            _log_rpc(
+                f"/{CHANGE_SERVICE}/watch", code, start, error, actor=options.actor or "system", sent=sent
+            )
 
 
 class SessionCommandServicer(command_pb2_grpc.SessionCommandControllerServicer):

@@ -113,6 +113,24 @@ def test_a_failed_rpc_logs_its_error_message(stubs: Stubs, caplog: pytest.LogCap
     assert "metadata.name" in fields["error"] and len(fields["error"]) <= 303
 
 
+def test_a_watch_line_names_its_actor_like_every_other_line(
+    store: LmdbStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    controller = SessionController(store=store, bookmark_interval_s=0.05)
+    running = start_server(controller, "127.0.0.1:0")
+    try:
+        with caplog.at_level(logging.INFO, "stigmer_sessions.rpc"):
+            with grpc.insecure_channel(running.address) as channel:
+                stub = change_pb2_grpc.SessionChangeControllerStub(channel)  # type: ignore[no-untyped-call]
+                _open_watch(stub, "alice").cancel()
+                _open_watch(stub).cancel()
+            lines = _wait_for_records(caplog, lambda r: r.fields.get("method", "").endswith("/watch"), 2)
+    finally:
+        running.stop(grace=None)
+    assert sorted(r.fields["actor"] for r in lines) == ["alice", "system"]
+    assert {r.fields["code"] for r in lines} == {"CANCELLED"}
+
+
 @pytest.fixture
 def watch_server(store: LmdbStore) -> Iterator[str]:
     controller = SessionController(store=store, bookmark_interval_s=0.05)
@@ -223,12 +241,13 @@ def test_a_watch_cut_off_by_shutdown_is_logged_cancelled(
     assert [r.fields["code"] for r in watches] == ["CANCELLED"]
 
 
-def _wait_for_records(caplog: pytest.LogCaptureFixture, wanted: Any) -> list[Any]:
-    """The rpc log records ``wanted`` accepts, once there is at least one (10 s at most)."""
+def _wait_for_records(caplog: pytest.LogCaptureFixture, wanted: Any, at_least: int = 1) -> list[Any]:
+    """The rpc log records ``wanted`` accepts, once there are ``at_least`` (10 s at most)."""
     arrived = threading.Event()
+    found: list[Any] = []
     for _ in range(500):
         found = [r for r in caplog.records if hasattr(r, "fields") and wanted(r)]
-        if found:
-            return found
+        if len(found) >= at_least:
+            break
         arrived.wait(0.02)
-    return []
+    return found
