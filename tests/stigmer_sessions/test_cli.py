@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import signal
 import subprocess
 import sys
@@ -143,3 +144,29 @@ def test_unknown_lifecycle_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "cannot load lifecycle 'nope.toml'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_check_reports_overwritten_pages_exits_3_and_never_crashes(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with SessionController(data, durable=False) as c:
+        for i in range(300):
+            s = c.create(make_session(f"s{i}", tags=("t", f"t{i % 3}"), agent=f"ain-{i % 7}"))
+            for j in range(3):
+                c.append_message(s.metadata.id, "user", f"message {i}.{j} " * 20)
+            if i % 5 == 0:
+                c.pin(s.metadata.id)
+    healthy = _cli("check", "--data-dir", str(data))
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    pages = (data / "data.mdb").stat().st_size // 4096
+    rng = random.Random(9)
+    with (data / "data.mdb").open("r+b") as f:  # as `dd conv=notrunc` would: 20 pages mid-file
+        for page in range(pages // 2 - 10, pages // 2 + 10):
+            f.seek(page * 4096)
+            f.write(rng.randbytes(4096))
+    result = _cli("check", "--data-dir", str(data))
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "the store is corrupted" in result.stdout
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1].startswith("PROBLEMS: ")
+    assert len(lines) > 2
