@@ -30,7 +30,7 @@ import os
 import struct
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -359,6 +359,9 @@ class LmdbStore:
             raise Internal(f"cannot open the store at {key}: {exc}") from exc
         self._gate = _ResizeGate()
         self._closed = False
+        #: The environment was closed to be reopened, and reopening has not succeeded yet.
+        self._needs_reopen = False
+        self._reopen_map_size = map_size
         #: Durable stores batch concurrent writes into one fsync (see _GroupCommit).
         self.group_commit = (
             _GroupCommit(self) if (durable if group_commit is None else group_commit) else None
@@ -400,12 +403,10 @@ class LmdbStore:
                     return fn(_LmdbTransaction(txn, self._dbs, self))
             except lmdb.MapResizedError:
                 recover = self._adopt_map_size
-            except lmdb.PanicError as exc:
-                if reopened:
+            except lmdb.Error as exc:
+                if reopened or not (isinstance(exc, lmdb.PanicError) or self._needs_reopen):
                     raise self._engine_error("read", exc) from exc
                 recover, reopened = self._reopen, True
-            except lmdb.Error as exc:
-                raise self._engine_error("read", exc) from exc
             finally:
                 self._gate.leave()
             self._exclusive(recover)
@@ -433,6 +434,9 @@ class LmdbStore:
                 self._exclusive(recover)
         except ResourceError as exc:  # the map could not grow or the store not reopen
             _fail(batch, exc)
+        except BaseException as exc:  # unexpected: still, no item may go without an outcome
+            _log.error("write batch of %s failed", self._key, exc_info=exc)
+            _fail(batch, Internal("store write failed"))
         finally:
             for item in batch:
                 item.done = True
@@ -450,11 +454,9 @@ class LmdbStore:
             return self._grow
         except lmdb.MapResizedError:
             return self._adopt_map_size
-        except lmdb.PanicError as exc:  # LMDB wrote nothing: re-running after a reopen is safe
-            if may_reopen:
-                return self._reopen
-            _fail(batch, self._engine_error("write", exc))
         except lmdb.Error as exc:  # the batch itself failed (e.g. on commit): nothing landed
+            if may_reopen and (isinstance(exc, lmdb.PanicError) or self._needs_reopen):
+                return self._reopen  # LMDB wrote nothing: re-running after a reopen is safe
             _fail(batch, self._engine_error("write", exc))
         except BaseException as exc:  # nothing of the batch landed
             # A batch of one gets its own error back; in a larger batch _run_nested keeps
@@ -539,12 +541,13 @@ class LmdbStore:
         LMDB requires. Safe: a failed commit leaves the last committed state on disk, and
         no transaction of this process is open (we run under the gate)."""
         _log.error("reopening the store at %s after a fatal engine error", self._key)
-        try:
-            size = int(self._env.info()["map_size"])
-        except lmdb.Error:
-            size = self.DEFAULT_MAP_SIZE
-        self._env.close()
-        self._env, self._dbs = self._open_env(size)
+        if not self._needs_reopen:
+            with suppress(lmdb.Error):  # else keep the last size known
+                self._reopen_map_size = int(self._env.info()["map_size"])
+            self._env.close()
+            self._needs_reopen = True  # until it opens again: later calls retry the reopen
+        self._env, self._dbs = self._open_env(self._reopen_map_size)
+        self._needs_reopen = False
 
     def _flush_loop(self, interval_s: float) -> None:
         while not self._stop_flushing.wait(interval_s):

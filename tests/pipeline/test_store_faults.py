@@ -197,7 +197,8 @@ def test_a_fatal_engine_error_reopens_the_store_and_keeps_the_data(
     assert records(store) == [b"kept", b"next"]
 
 
-def test_a_store_that_keeps_failing_after_a_reopen_is_internal(store: LmdbStore) -> None:
+def test_a_reopen_that_fails_is_internal_and_retried_by_the_next_call(store: LmdbStore) -> None:
+    store.write(put(b"kept"))
     real = lmdb.open
 
     def reopen_panicking(path: str, **kw: Any) -> Any:
@@ -212,6 +213,9 @@ def test_a_store_that_keeps_failing_after_a_reopen_is_internal(store: LmdbStore)
         with pytest.raises(Internal) as caught:
             records(store)
     assert "MDB_PANIC" not in caught.value.message
+    assert records(store) == [b"kept"]  # the next call reopens the store, and it works again
+    store.write(put(b"next"))
+    assert records(store) == [b"kept", b"next"]
 
 
 # -- for real: a 4 MiB tmpfs -------------------------------------------------------------
