@@ -221,8 +221,12 @@ def test_a_reopen_that_fails_is_internal_and_retried_by_the_next_call(store: Lmd
 # -- for real: a 4 MiB tmpfs -------------------------------------------------------------
 
 
-def test_a_really_full_volume_refuses_writes_keeps_reads_and_recovers(small_volume: Path) -> None:
-    with LmdbStore(small_volume / "db", map_size=64 << 20) as store:
+@pytest.mark.parametrize("map_size", [64 << 20, 64 << 10], ids=["roomy-map", "map-grows-on-a-full-disk"])
+def test_a_really_full_volume_refuses_writes_keeps_reads_and_recovers(
+    small_volume: Path, map_size: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="pipeline.store")
+    with LmdbStore(small_volume / "db", map_size=map_size) as store:
         store.write(put(b"first"))
         filler = fill_volume(small_volume, leave_bytes=256 * 1024)
         written = 0
@@ -241,3 +245,7 @@ def test_a_really_full_volume_refuses_writes_keeps_reads_and_recovers(small_volu
         filler.unlink()
         store.write(put(failed_key, os.urandom(50_000)))
         assert len(records(store)) == written + 2
+        if map_size < 1 << 20:  # the map had to grow while the volume was full
+            assert any("growing LMDB map" in r.getMessage() for r in caplog.records)
+        engine = [r.getMessage() for r in caplog.records if "out of disk space" in r.getMessage()]
+        assert engine and all(str(store.path) in m for m in engine)
