@@ -89,6 +89,10 @@ class _Scan:
     backward_last: bytes | None = None
     problem: str = ""
 
+    @property
+    def pass_name(self) -> str:
+        return f"{self.label} ({'backward' if self.backwards else 'forward'})"
+
     def run(self, txn: Transaction, progress: Callable[[int], None]) -> None:
         if not self.backwards:
             for key, value in txn.scan(self.table, self.prefix, after=self.forward_last):
@@ -116,14 +120,31 @@ class _Scan:
         return False
 
 
-def _read_all(store: Store, scans: list[_Scan], report: Report, progress: Callable[[int], None]) -> None:
+def _read_all(
+    store: Store,
+    scans: list[_Scan],
+    report: Report,
+    *,
+    progress: Callable[[int], None],
+    avoid: set[str],
+    on_pass: Callable[[str], None],
+) -> None:
     """Run every scan in ONE read transaction (a consistent snapshot) unless the engine
-    fails: a failed read transaction is unusable, so the rest goes on in a new one."""
+    fails: a failed read transaction is unusable, so the rest goes on in a new one. Passes
+    named in ``avoid`` are skipped (and reported); ``on_pass`` hears of each before it starts."""
     pending = deque(scans)
 
     def run(txn: Transaction) -> None:
         while pending:
-            pending[0].run(txn, progress)
+            scan = pending[0]
+            if scan.pass_name in avoid:
+                report.problems.append(f"{scan.pass_name}: not read: the storage engine aborted reading it")
+                if scan.backwards:
+                    pending.popleft()
+                scan.backwards = True
+                continue
+            on_pass(scan.pass_name)
+            scan.run(txn, progress)
             pending.popleft()
 
     while pending:
@@ -245,14 +266,24 @@ class _ChildrenCheck:
 
 
 def verify(
-    store: Store, kinds: Iterable[ResourceKind[Any]], *, progress: Callable[[int], None] | None = None
+    store: Store,
+    kinds: Iterable[ResourceKind[Any]],
+    *,
+    progress: Callable[[int], None] | None = None,
+    avoid: Iterable[str] = (),
+    on_pass: Callable[[str], None] | None = None,
 ) -> Report:
     """Read everything the store can reach and check it: every record parses and is fully
     indexed, every index entry points to a record that has it, every counter is right,
     every child record has a parent, the change log parses and its revision chain is whole,
     and remembered requests parse and match their expiry index. Damage the engine reports
     (a corrupt page) is a problem line too, and the check goes on past it: it never raises
-    for what it finds. ``progress(n)`` is called as items are read (n more)."""
+    for what it finds. ``progress(n)`` is called as items are read (n more).
+
+    Each table is read in a forward pass, and after damage a backward one; ``on_pass(name)``
+    is called before each pass starts and passes named in ``avoid`` are skipped: on some
+    damage LMDB aborts the whole process, and this lets a supervisor run the check again
+    around the pass that killed it (the CLI does)."""
     report = Report()
     kinds = list(kinds)
     checks = [_KindCheck(kind, report) for kind in kinds]
@@ -265,7 +296,14 @@ def verify(
         _Scan("change log", Table.EVENTS, b"", log_check.visit),
         _Scan("remembered requests", Table.REQUESTS, b"", requests_check.visit),
     ]
-    _read_all(store, scans, report, progress or (lambda n: None))
+    _read_all(
+        store,
+        scans,
+        report,
+        progress=progress or (lambda n: None),
+        avoid=set(avoid),
+        on_pass=on_pass or (lambda name: None),
+    )
     groups: list[list[str]] = []
     for check in checks:
         groups += check.finish()

@@ -8,7 +8,9 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -188,7 +190,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--compact-interval", type=float, default=DEFAULT_INTERVAL_S, metavar="SECONDS", help="(default 60)"
     )
-    sub.add_parser("check", parents=[common], help="verify every index entry, counter and message")
+    check = sub.add_parser("check", parents=[common], help="verify every index entry, counter and message")
+    # internal, between _check_isolated and the child process it runs
+    check.add_argument("--journal", help=argparse.SUPPRESS)
+    check.add_argument("--avoid", action="append", default=[], help=argparse.SUPPRESS)
     sub.add_parser("reindex", parents=[common], help="rebuild every secondary index from the records")
     export = sub.add_parser("export", parents=[common], help="write a consistent JSONL snapshot")
     export.add_argument("file", help="where to write it ('-': standard output)")
@@ -205,6 +210,12 @@ def main(argv: list[str] | None = None) -> int:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=args.log_level, handlers=[handler], force=True)
+    if args.command == "check":
+        return (
+            _check_here(args.data_dir, args.journal, args.avoid)
+            if args.journal
+            else _check_isolated(args_list)
+        )
     if args.command != "serve":
         return _admin(args.command, args.data_dir, getattr(args, "file", ""))
     if args.workers > 1 and args.worker_index is None:
@@ -266,6 +277,70 @@ def _worker_args(args: argparse.Namespace) -> list[str]:
     return out
 
 
+#: How ``check`` runs itself in a child process (a test points it elsewhere).
+_CHECK_CHILD = [sys.executable, "-m", "stigmer_sessions.cli"]
+
+
+def _check_isolated(argv: list[str]) -> int:
+    """Run ``check`` in a child process, whose output streams through unchanged.
+
+    LMDB aborts the process on some page damage (a failed assertion in the engine, no
+    exception to catch). That must be a finding of check, not a crash of it: the child
+    journals each read pass before starting it, so when it is killed, the pass that killed
+    it is known, and check runs again avoiding that pass (a table whose forward pass
+    aborted is then read backwards from its far end). At most one run per pass."""
+    with tempfile.TemporaryDirectory(prefix="stigmer-check-") as tmp:
+        journal = os.path.join(tmp, "journal")
+        avoid: list[str] = []
+        while True:
+            open(journal, "w").close()
+            command = [*_CHECK_CHILD, *argv, "--journal", journal]
+            child = subprocess.run([*command, *(f"--avoid={p}" for p in avoid)], check=False)
+            if child.returncode >= 0:
+                return child.returncode
+            with open(journal, encoding="utf-8") as lines:
+                passes = lines.read().splitlines()
+            if not passes or passes[-1] in avoid or len(avoid) >= _MAX_CHECK_RUNS:
+                break
+            avoid.append(passes[-1])
+    try:
+        how = signal.Signals(-child.returncode).name
+    except ValueError:
+        how = f"signal {-child.returncode}"
+    print(
+        f"the storage engine aborted ({how}) while reading the store: the store is corrupted "
+        "beyond what check can read; restore it from a backup"
+    )
+    print("PROBLEMS: check was stopped by the storage engine")
+    return 3
+
+
+#: check re-runs itself at most this often after the engine aborted it (two passes per table).
+_MAX_CHECK_RUNS = 32
+
+
+def _check_here(data_dir: str, journal: str, avoid: list[str]) -> int:
+    """The check itself, in this process: journals each read pass to ``journal`` before
+    starting it and skips the passes in ``avoid`` (see _check_isolated)."""
+    controller = _open(data_dir, lambda: SessionController(data_dir))
+    if controller is None:
+        return 1
+    with controller, open(journal, "a", encoding="utf-8") as out:
+
+        def on_pass(name: str) -> None:
+            out.write(name + "\n")
+            out.flush()  # the engine may abort the process during this pass
+
+        report = controller.check(avoid=avoid, on_pass=on_pass)
+    for problem in report.problems:
+        print(problem)
+    print(
+        f"{'ok' if report.ok else 'PROBLEMS'}: {report.records} sessions, {report.index_entries} "
+        f"index entries, {len(report.problems)} problems"
+    )
+    return 0 if report.ok else 3
+
+
 def _open(data_dir: str, make: Callable[[], SessionController]) -> SessionController | None:
     """The controller, or None after telling the user, without a traceback, why the store
     cannot be opened and how to recover. Nothing is deleted or recreated over the old file."""
@@ -291,15 +366,6 @@ def _admin(command: str, data_dir: str, file: str) -> int:
     if controller is None:
         return 1
     with controller:
-        if command == "check":
-            report = controller.check()
-            for problem in report.problems:
-                print(problem)
-            print(
-                f"{'ok' if report.ok else 'PROBLEMS'}: {report.records} sessions, {report.index_entries} "
-                f"index entries, {len(report.problems)} problems"
-            )
-            return 0 if report.ok else 3
         if command == "reindex":
             print(f"reindexed {controller.reindex()} sessions")
             return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, TypeVar
 
 import protovalidate
@@ -328,9 +328,15 @@ class SessionController:
             self.transition(session_id, lifecycle.recovery_phase, actor=actor, caused_by="restart-recovery")
         return moved
 
-    def check(self) -> maintenance.Report:
-        """Verify every index entry, counter and message against the records."""
-        return maintenance.verify(self.store, [SESSION])
+    def check(
+        self,
+        *,
+        progress: Callable[[int], None] | None = None,
+        avoid: Iterable[str] = (),
+        on_pass: Callable[[str], None] | None = None,
+    ) -> maintenance.Report:
+        """Read everything in the store and check it (see ``pipeline.maintenance.verify``)."""
+        return maintenance.verify(self.store, [SESSION], progress=progress, avoid=avoid, on_pass=on_pass)
 
     def reindex(self) -> int:
         """Rebuild every secondary index and counter from the records."""

@@ -240,3 +240,18 @@ def test_engine_damage_is_a_problem_and_the_check_reads_on_past_it(
     assert healthy.ok
     items = sum(store.stat().values()) - store.read(lambda txn: sum(1 for _ in txn.scan(Table.COUNTERS, b"")))
     assert sum(seen) > items  # progress counted every item of both runs
+
+
+def test_passes_can_be_avoided_and_are_announced(controller: SessionController, store: LmdbStore) -> None:
+    populate(controller)
+    announced: list[str] = []
+    report = maintenance.verify(
+        store, [SESSION], avoid=["session records (forward)"], on_pass=announced.append
+    )
+    assert report.problems == ["session records (forward): not read: the storage engine aborted reading it"]
+    assert report.records == 5  # read backwards from the far end instead
+    assert announced[0] == "session records (backward)"
+    assert "change log (forward)" in announced
+    both = ["child records (forward)", "child records (backward)"]
+    report = maintenance.verify(store, [SESSION], avoid=both)
+    assert report.problems == [f"{p}: not read: the storage engine aborted reading it" for p in both]
