@@ -13,14 +13,14 @@ import json
 import logging
 import struct
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from google.protobuf import json_format
 
 from pipeline import children, events, idempotency
-from pipeline.errors import FailedPrecondition, InvalidArgument, ResourceError
+from pipeline.errors import FailedPrecondition, Internal, InvalidArgument, ResourceError
 from pipeline.keycodec import pack
 from pipeline.records import Records
 from pipeline.resource import ResourceKind
@@ -73,6 +73,16 @@ class Report:
         return not self.problems
 
 
+#: What ``verify`` tells a supervisor as it reads: (pass name, None) when a pass starts,
+#: then (pass name, last key read) every JOURNAL_EVERY items.
+Journal = Callable[[str, bytes | None], None]
+JOURNAL_EVERY = 64
+
+
+class _EngineAborted(Internal):
+    """A pass reached the point where the engine aborted the process in an earlier run."""
+
+
 @dataclass
 class _Scan:
     """One table range, read item by item into ``visit``. When the engine fails mid-way (a
@@ -93,19 +103,26 @@ class _Scan:
     def pass_name(self) -> str:
         return f"{self.label} ({'backward' if self.backwards else 'forward'})"
 
-    def run(self, txn: Transaction, progress: Callable[[int], None]) -> None:
-        if not self.backwards:
-            for key, value in txn.scan(self.table, self.prefix, after=self.forward_last):
-                self.visit(key, value)
-                self.forward_last = key
-                progress(1)
-            return
-        for key, value in txn.scan(self.table, self.prefix, after=self.backward_last, reverse=True):
-            if self.forward_last is not None and key <= self.forward_last:
-                return
+    def run(
+        self, txn: Transaction, progress: Callable[[int], None], journal: Journal, stop: bytes | None
+    ) -> None:
+        """The current pass, from where it got to; it ends early (raising) past ``stop``."""
+        forward = not self.backwards
+        after = self.forward_last if forward else self.backward_last
+        items = txn.scan(self.table, self.prefix, after=after, reverse=self.backwards)
+        for read, (key, value) in enumerate(items, start=1):
+            if not forward and self.forward_last is not None and key <= self.forward_last:
+                return  # met what the forward pass read
+            if stop is not None and (key > stop if forward else key < stop):
+                raise _EngineAborted("the storage engine aborted the process reading past this key")
             self.visit(key, value)
-            self.backward_last = key
+            if forward:
+                self.forward_last = key
+            else:
+                self.backward_last = key
             progress(1)
+            if read % JOURNAL_EVERY == 0:
+                journal(self.pass_name, key)
 
     def failed(self, exc: Exception) -> bool:
         """Set :attr:`problem` for ``exc``; True when a backward pass is still to try."""
@@ -126,25 +143,26 @@ def _read_all(
     report: Report,
     *,
     progress: Callable[[int], None],
-    avoid: set[str],
-    on_pass: Callable[[str], None],
+    avoid: Mapping[str, bytes | None],
+    journal: Journal,
 ) -> None:
     """Run every scan in ONE read transaction (a consistent snapshot) unless the engine
-    fails: a failed read transaction is unusable, so the rest goes on in a new one. Passes
-    named in ``avoid`` are skipped (and reported); ``on_pass`` hears of each before it starts."""
+    fails: a failed read transaction is unusable, so the rest goes on in a new one. A pass
+    in ``avoid`` stops after the key given (None: is skipped), and that is reported."""
     pending = deque(scans)
 
     def run(txn: Transaction) -> None:
         while pending:
             scan = pending[0]
-            if scan.pass_name in avoid:
-                report.problems.append(f"{scan.pass_name}: not read: the storage engine aborted reading it")
+            name = scan.pass_name
+            if name in avoid and avoid[name] is None:
+                report.problems.append(f"{name}: not read: the storage engine aborted the process reading it")
                 if scan.backwards:
                     pending.popleft()
                 scan.backwards = True
                 continue
-            on_pass(scan.pass_name)
-            scan.run(txn, progress)
+            journal(name, None)
+            scan.run(txn, progress, journal, avoid.get(name))
             pending.popleft()
 
     while pending:
@@ -152,7 +170,7 @@ def _read_all(
             store.read(run)
         except Exception as exc:  # corruption is a finding, never a crash
             scan = pending[0]
-            if not isinstance(exc, ResourceError):
+            if not isinstance(exc, ResourceError):  # a bug, or the engine misbehaving: keep the trace
                 _log.error("check: reading %s failed", scan.label, exc_info=exc)
             if not scan.failed(exc):
                 pending.popleft()
@@ -270,8 +288,8 @@ def verify(
     kinds: Iterable[ResourceKind[Any]],
     *,
     progress: Callable[[int], None] | None = None,
-    avoid: Iterable[str] = (),
-    on_pass: Callable[[str], None] | None = None,
+    avoid: Mapping[str, bytes | None] | None = None,
+    journal: Journal | None = None,
 ) -> Report:
     """Read everything the store can reach and check it: every record parses and is fully
     indexed, every index entry points to a record that has it, every counter is right,
@@ -280,10 +298,12 @@ def verify(
     (a corrupt page) is a problem line too, and the check goes on past it: it never raises
     for what it finds. ``progress(n)`` is called as items are read (n more).
 
-    Each table is read in a forward pass, and after damage a backward one; ``on_pass(name)``
-    is called before each pass starts and passes named in ``avoid`` are skipped: on some
-    damage LMDB aborts the whole process, and this lets a supervisor run the check again
-    around the pass that killed it (the CLI does)."""
+    On some damage LMDB aborts the whole process: ``journal`` and ``avoid`` let a supervisor
+    run the check again around the spot that killed it (the CLI does). Each table is read in
+    a forward pass and, after damage, a backward one; ``journal`` hears of each pass as it
+    starts and of its progress (see :data:`Journal`); a pass in ``avoid`` (name -> the last
+    key journaled before the abort, or None) stops at that key (None: is skipped), and the
+    table is then read from its other end."""
     report = Report()
     kinds = list(kinds)
     checks = [_KindCheck(kind, report) for kind in kinds]
@@ -301,8 +321,8 @@ def verify(
         scans,
         report,
         progress=progress or (lambda n: None),
-        avoid=set(avoid),
-        on_pass=on_pass or (lambda name: None),
+        avoid=avoid or {},
+        journal=journal or (lambda name, key: None),
     )
     groups: list[list[str]] = []
     for check in checks:

@@ -286,23 +286,24 @@ def _check_isolated(argv: list[str]) -> int:
 
     LMDB aborts the process on some page damage (a failed assertion in the engine, no
     exception to catch). That must be a finding of check, not a crash of it: the child
-    journals each read pass before starting it, so when it is killed, the pass that killed
-    it is known, and check runs again avoiding that pass (a table whose forward pass
-    aborted is then read backwards from its far end). At most one run per pass."""
+    journals each read pass as it goes (its name, then its last key every few items), so
+    when it is killed the spot is known, and check runs again stopping that pass there (and
+    reading the table from its other end). A pass that aborts twice is skipped."""
     with tempfile.TemporaryDirectory(prefix="stigmer-check-") as tmp:
         journal = os.path.join(tmp, "journal")
-        avoid: list[str] = []
-        while True:
+        avoid: dict[str, str] = {}  # pass name -> hex key ("" to skip it)
+        for _ in range(_MAX_CHECK_RUNS):
             open(journal, "w").close()
-            command = [*_CHECK_CHILD, *argv, "--journal", journal]
-            child = subprocess.run([*command, *(f"--avoid={p}" for p in avoid)], check=False)
+            flags = [f"--avoid={name}\t{key}" for name, key in avoid.items()]
+            child = subprocess.run([*_CHECK_CHILD, *argv, "--journal", journal, *flags], check=False)
             if child.returncode >= 0:
                 return child.returncode
             with open(journal, encoding="utf-8") as lines:
-                passes = lines.read().splitlines()
-            if not passes or passes[-1] in avoid or len(avoid) >= _MAX_CHECK_RUNS:
+                entries = lines.read().splitlines()
+            if not entries:
                 break
-            avoid.append(passes[-1])
+            name, _, key = entries[-1].partition("\t")
+            avoid[name] = "" if name in avoid else key
     try:
         how = signal.Signals(-child.returncode).name
     except ValueError:
@@ -315,23 +316,28 @@ def _check_isolated(argv: list[str]) -> int:
     return 3
 
 
-#: check re-runs itself at most this often after the engine aborted it (two passes per table).
+#: check runs itself at most this often (each engine abort costs a run; two passes per table).
 _MAX_CHECK_RUNS = 32
 
 
 def _check_here(data_dir: str, journal: str, avoid: list[str]) -> int:
-    """The check itself, in this process: journals each read pass to ``journal`` before
-    starting it and skips the passes in ``avoid`` (see _check_isolated)."""
+    """The check itself, in this process: journals its read passes to ``journal`` and stops
+    the passes in ``avoid`` ("name<TAB>hex key", no key: skip) there (see _check_isolated)."""
     controller = _open(data_dir, lambda: SessionController(data_dir))
     if controller is None:
         return 1
+    stops: dict[str, bytes | None] = {}
+    for entry in avoid:
+        name, _, key = entry.partition("\t")
+        stops[name] = bytes.fromhex(key) if key else None
     with controller, open(journal, "a", encoding="utf-8") as out:
 
-        def on_pass(name: str) -> None:
-            out.write(name + "\n")
-            out.flush()  # the engine may abort the process during this pass
+        def write(name: str, key: bytes | None) -> None:
+            out.write(name if key is None else f"{name}\t{key.hex()}")
+            out.write("\n")
+            out.flush()  # the engine may abort the process at any moment
 
-        report = controller.check(avoid=avoid, on_pass=on_pass)
+        report = controller.check(avoid=stops, journal=write)
     for problem in report.problems:
         print(problem)
     print(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import IO, Any, TypeVar
 
 import protovalidate
@@ -332,11 +332,11 @@ class SessionController:
         self,
         *,
         progress: Callable[[int], None] | None = None,
-        avoid: Iterable[str] = (),
-        on_pass: Callable[[str], None] | None = None,
+        avoid: Mapping[str, bytes | None] | None = None,
+        journal: maintenance.Journal | None = None,
     ) -> maintenance.Report:
         """Read everything in the store and check it (see ``pipeline.maintenance.verify``)."""
-        return maintenance.verify(self.store, [SESSION], progress=progress, avoid=avoid, on_pass=on_pass)
+        return maintenance.verify(self.store, [SESSION], progress=progress, avoid=avoid, journal=journal)
 
     def reindex(self) -> int:
         """Rebuild every secondary index and counter from the records."""

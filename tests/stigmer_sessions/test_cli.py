@@ -189,9 +189,9 @@ import os, sys
 journal = sys.argv[sys.argv.index("--journal") + 1]
 with open(journal, "a") as out:
     out.write("session records (forward)\\n")
-if "--avoid=session records (forward)" not in sys.argv:
+if "--avoid=session records (forward)\\t" not in sys.argv:
     os.abort()
-print("session records (forward): not read: the storage engine aborted reading it")
+print("session records (forward): not read: the storage engine aborted the process reading it")
 print("PROBLEMS: 1 sessions, 0 index entries, 1 problems")
 sys.exit(3)
 """

@@ -242,16 +242,26 @@ def test_engine_damage_is_a_problem_and_the_check_reads_on_past_it(
     assert sum(seen) > items  # progress counted every item of both runs
 
 
-def test_passes_can_be_avoided_and_are_announced(controller: SessionController, store: LmdbStore) -> None:
+def test_passes_are_journaled_and_can_be_stopped_or_skipped(
+    controller: SessionController, store: LmdbStore
+) -> None:
     populate(controller)
-    announced: list[str] = []
-    report = maintenance.verify(
-        store, [SESSION], avoid=["session records (forward)"], on_pass=announced.append
-    )
-    assert report.problems == ["session records (forward): not read: the storage engine aborted reading it"]
-    assert report.records == 5  # read backwards from the far end instead
-    assert announced[0] == "session records (backward)"
-    assert "change log (forward)" in announced
+    journal: list[tuple[str, bytes | None]] = []
+    report = maintenance.verify(store, [SESSION], journal=lambda name, key: journal.append((name, key)))
+    assert report.ok
+    assert ("session records (forward)", None) in journal and ("change log (forward)", None) in journal
+    assert any(key is not None for _, key in journal)  # progress, every JOURNAL_EVERY items
+
+    keys = store.read(lambda txn: [k for k, _ in txn.scan(Table.RECORDS, b"")])
+    stopped = maintenance.verify(store, [SESSION], avoid={"session records (forward)": keys[1]})
+    assert stopped.problems == [
+        f"session records: cannot read after key {keys[1]!r}: "
+        "the storage engine aborted the process reading past this key"
+    ]
+    assert stopped.records == 5  # the rest was read from the other end
+
     both = ["child records (forward)", "child records (backward)"]
-    report = maintenance.verify(store, [SESSION], avoid=both)
-    assert report.problems == [f"{p}: not read: the storage engine aborted reading it" for p in both]
+    skipped = maintenance.verify(store, [SESSION], avoid=dict.fromkeys(both))
+    assert skipped.problems == [
+        f"{name}: not read: the storage engine aborted the process reading it" for name in both
+    ]
