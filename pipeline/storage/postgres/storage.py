@@ -96,6 +96,10 @@ class PostgresStorage:
             kwargs={"autocommit": True, "connect_timeout": max(int(connect_timeout_s), 1)},
             configure=configure,
             timeout=connect_timeout_s,
+            # psycopg-pool backs reconnect attempts off exponentially until this long: kept short,
+            # the next request starts a fresh attempt at once, so service resumes promptly
+            # once the database is back instead of after a minutes-long backoff.
+            reconnect_timeout=max(connect_timeout_s, 1.0),
             open=False,
             name="stigmer",
         )
