@@ -351,7 +351,10 @@ class PgRequests:
         )
 
     def purge_expired(self, now_ns: int, limit: int) -> int:
-        return int(self._tx.execute(sql.REQUEST_PURGE, (now_ns, limit)).rowcount)
+        expired = self._tx.execute(sql.REQUEST_EXPIRED, (now_ns, limit)).fetchall()
+        for kind, request_id in expired:
+            self._tx.execute(sql.REQUEST_DELETE, (kind, request_id))
+        return len(expired)
 
 
 class PgCounters:
