@@ -227,11 +227,15 @@ class Storage(Protocol):
         module docstring); commit when it returns, roll back when it raises."""
         ...
 
-    def check(self, kinds: Iterable[ResourceKind[Any]], progress: Callable[[int], None] | None = None) -> CheckReport:
+    def check(
+        self, kinds: Iterable[ResourceKind[Any]], progress: Callable[[int], None] | None = None
+    ) -> CheckReport:
         """Read everything the store holds and report what is inconsistent or unreadable."""
         ...
 
-    def reindex(self, kinds: Iterable[ResourceKind[Any]], progress: Callable[[int], None] | None = None) -> int:
+    def reindex(
+        self, kinds: Iterable[ResourceKind[Any]], progress: Callable[[int], None] | None = None
+    ) -> int:
         """Rebuild every index of ``kinds`` from the records, in one transaction."""
         ...
 
