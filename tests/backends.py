@@ -15,9 +15,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from pipeline.storage import Storage
+from pipeline.storage.lmdb import LmdbStorage
+from pipeline.storage.postgres import PostgresStorage
 
 BACKENDS = ("lmdb", "postgres")
 PG_ENV = "STIGMER_SESSIONS_TEST_PG"
@@ -37,8 +40,6 @@ def pg_dsn() -> str:
 @contextmanager
 def pg_schema() -> Iterator[str]:
     """A DSN whose connections use a fresh, empty schema (dropped afterwards)."""
-    import psycopg
-
     dsn = pg_dsn()
     name = f"t_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -55,16 +56,12 @@ def pg_schema() -> Iterator[str]:
 def open_backend(name: str, tmp_path: Path, **options: Any) -> Iterator[Storage]:
     """A fresh, empty store of backend ``name``, closed afterwards."""
     if name == "lmdb":
-        from pipeline.storage.lmdb import LmdbStorage
-
         lmdb_storage = LmdbStorage(tmp_path / "db", durable=options.pop("durable", False), **options)
         try:
             yield lmdb_storage
         finally:
             lmdb_storage.close()
         return
-    from pipeline.storage.postgres import PostgresStorage
-
     with pg_schema() as dsn:
         pg_storage = PostgresStorage(dsn, **options)
         try:
