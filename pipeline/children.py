@@ -78,3 +78,13 @@ def parents(txn: Transaction) -> Iterator[tuple[str, str, int]]:
         count += 1
     if current is not None:
         yield (*current, count)
+
+
+def parse_key(key: bytes) -> tuple[str, str, int]:
+    """(kind, parent id, sequence) of a child record's key; ValueError if it is malformed."""
+    if len(key) <= _SEQ.size:
+        raise ValueError(f"child key too short: {key!r}")
+    parts = unpack(key[: -_SEQ.size])
+    if len(parts) != 2:
+        raise ValueError(f"child key without (kind, parent id): {key!r}")
+    return parts[0], parts[1], int(_SEQ.unpack(key[-_SEQ.size :])[0])

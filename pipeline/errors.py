@@ -92,3 +92,8 @@ class Internal(ResourceError):
     """A fault on our side (storage failure, corrupt record); the message is safe to show."""
 
     code = grpc.StatusCode.INTERNAL
+
+
+class OutOfSpace(ResourceExhausted):
+    """The store's volume is full: writes fail (and nothing of them lands) until space is
+    freed; reads keep working. A class of its own so a write batch can tell it apart."""

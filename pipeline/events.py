@@ -223,3 +223,83 @@ class EventHub:
             if self._revision <= revision and not (stop and stop.is_set()):
                 self._cond.wait(timeout)
             return self._revision > revision
+
+
+class LogCheck:
+    """Checks the change log while ``verify`` reads the ``events`` table item by item:
+    every entry parses and carries its own revision, the revisions run gap-free from the
+    oldest retained to the ``current`` marker, and every index entry points to a retained
+    entry that belongs to it (and each entry has both of its index entries). Keeps only
+    small facts per entry, so it works on logs of any length."""
+
+    def __init__(self, event_types: dict[str, type[Message]]) -> None:
+        self._types = event_types
+        self.problems: list[str] = []
+        self.entries = 0
+        self._markers: dict[bytes, int] = {}
+        self._revisions: set[int] = set()
+        self._expected_index: set[bytes] = set()
+        self._index: dict[bytes, int] = {}
+
+    def visit(self, key: bytes, value: bytes) -> None:
+        if key in (_CURRENT, _OLDEST):
+            if len(value) != _REV.size:
+                self.problems.append(f"change log: marker {key[1:].decode()} is corrupt ({value!r})")
+            else:
+                self._markers[key] = _int(value)
+        elif key[:1] == _LOG and len(key) == 1 + _REV.size:
+            self._visit_entry(_int(key[1:]), value)
+        elif key[:1] in (_BY_RESOURCE, _BY_ORG) and len(key) > _REV.size:
+            self._index[key] = _int(key[-_REV.size :])
+        else:
+            self.problems.append(f"change log: unexpected key {key!r}")
+
+    def _visit_entry(self, revision: int, value: bytes) -> None:
+        self.entries += 1
+        self._revisions.add(revision)
+        for kind, event_type in self._types.items():
+            try:
+                event: Any = event_type.FromString(value)
+            except Exception:  # DecodeError: try the next kind's type
+                continue
+            if event.revision != revision:
+                self.problems.append(f"change log: entry {revision} says it is revision {event.revision}")
+            rev = _REV.pack(revision)
+            self._expected_index.add(_BY_RESOURCE + pack(kind, event.resource_id) + rev)
+            self._expected_index.add(_BY_ORG + pack(event.org) + rev)
+            return
+        self.problems.append(f"change log: entry {revision} cannot be parsed")
+
+    def finish(self) -> list[list[str]]:
+        """The problems found, once every item has been visited, grouped by kind of problem
+        (one damaged page can cause thousands of one kind: callers may shorten each group)."""
+        current = self._markers.get(_CURRENT, 0)
+        oldest = max(self._markers.get(_OLDEST, 1), 1)
+        chain: list[str] = []
+        missing = [r for r in range(oldest, current + 1) if r not in self._revisions]
+        if missing:
+            shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+            chain.append(
+                f"change log: {len(missing)} revisions missing between {oldest} and {current}: {shown}"
+            )
+        outside = sorted(r for r in self._revisions if not oldest <= r <= current)
+        if outside:
+            chain.append(
+                f"change log: {len(outside)} entries outside the window {oldest}..{current} "
+                f"(the current marker does not match the last entry {max(self._revisions)})"
+            )
+        dangling = [
+            f"change log: index entry {key!r} points to missing revision {revision}"
+            for key, revision in sorted(self._index.items())
+            if revision not in self._revisions
+        ]
+        foreign = [
+            f"change log: index entry {key!r} does not match revision {revision}"
+            for key, revision in sorted(self._index.items())
+            if revision in self._revisions and key not in self._expected_index
+        ]
+        unindexed = [
+            f"change log: revision {_int(key[-_REV.size :])} is missing its index entry {key!r}"
+            for key in sorted(self._expected_index - self._index.keys())
+        ]
+        return [self.problems, chain, dangling, foreign, unindexed]

@@ -2,8 +2,10 @@
 
 A :class:`ResourceError` keeps its code and message; an InvalidArgument also carries every
 field violation as a ``google.rpc.BadRequest`` in the status details, so generated clients
-can point at the offending fields. Anything else is a bug: it is logged with its traceback
-and the client only learns INTERNAL plus an error id to quote in a report.
+can point at the offending fields. Every INTERNAL is logged at ERROR with an error id the
+client can quote in a report: an :class:`Internal` (a store fault, say) keeps its safe
+message and its cause goes to the log; anything else is a bug, logged with its traceback,
+and the client only learns INTERNAL plus the error id.
 
 A status travels in the reply's trailers, and a default client refuses trailers over 8 KiB
 (it then reports RESOURCE_EXHAUSTED instead of our code), so the status is bounded: the
@@ -21,7 +23,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from pipeline.errors import FieldViolation, InvalidArgument, ResourceError
+from pipeline.errors import FieldViolation, Internal, InvalidArgument, ResourceError
 
 _log = logging.getLogger(__name__)
 
@@ -60,10 +62,11 @@ def _bounded_bad_request(violations: list[FieldViolation]) -> tuple[error_detail
 
 
 def to_status(exc: BaseException) -> grpc.Status:
-    """The status to send for ``exc`` (logging it first if it is not a ResourceError)."""
-    if isinstance(exc, ResourceError):
+    """The status to send for ``exc`` (logging it first if it becomes INTERNAL)."""
+    if isinstance(exc, ResourceError) and not isinstance(exc, Internal):
         message = exc.message
-        bad_request, left_out = None, 0
+        bad_request: error_details_pb2.BadRequest | None = None
+        left_out = 0
         if isinstance(exc, InvalidArgument) and exc.violations:
             bad_request, left_out = _bounded_bad_request(exc.violations)
         suffix = f" ({left_out} more violations not shown)" if left_out else ""
@@ -75,8 +78,9 @@ def to_status(exc: BaseException) -> grpc.Status:
             status.details.append(detail)
     else:
         error_id = uuid.uuid4().hex[:12]
-        _log.error("internal error %s", error_id, exc_info=exc)
-        status = status_pb2.Status(code=code_pb2.INTERNAL, message=f"internal error (id {error_id})")
+        safe = exc.message if isinstance(exc, Internal) else "internal error"
+        _log.error("%s (error id %s)", safe, error_id, exc_info=exc)
+        status = status_pb2.Status(code=code_pb2.INTERNAL, message=f"{safe} (error id {error_id})")
     result: grpc.Status = rpc_status.to_status(status)
     return result
 

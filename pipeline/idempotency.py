@@ -83,3 +83,44 @@ def purge_expired(txn: Transaction, now_ns: int, limit: int = PURGE_PER_WRITE) -
 
 def _time_key(ns: int) -> str:
     return f"{max(ns, 0):020d}"  # zero-padded so string order is time order
+
+
+class RequestsCheck:
+    """Checks remembered requests while ``verify`` reads the ``requests`` table item by
+    item: every entry parses, and entries and their expiry keys match one to one."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.entries = 0
+        self._entries: dict[tuple[str, str], str] = {}
+        self._expiries: dict[tuple[str, str], str] = {}
+
+    def visit(self, key: bytes, value: bytes) -> None:
+        try:
+            parts = unpack(key)
+        except (ValueError, UnicodeDecodeError):
+            self.problems.append(f"remembered requests: malformed key {key!r}")
+            return
+        if len(parts) == 3 and parts[0] == _ENTRY:
+            self.entries += 1
+            if len(value) < _HEADER.size or value[0] != _FORMAT:
+                self.problems.append(f"remembered request {parts[2]!r} of {parts[1]} is corrupt")
+                return
+            self._entries[(parts[1], parts[2])] = _time_key(_HEADER.unpack_from(value)[1])
+        elif len(parts) == 4 and parts[0] == _EXPIRY:
+            self._expiries[(parts[2], parts[3])] = parts[1]
+        else:
+            self.problems.append(f"remembered requests: unexpected key {key!r}")
+
+    def finish(self) -> list[list[str]]:
+        """The problems found, once every item has been visited, grouped by kind of problem."""
+        unmatched = [
+            f"remembered request {request_id!r} of {kind} has no matching expiry key"
+            for (kind, request_id), expires in sorted(self._entries.items())
+            if self._expiries.get((kind, request_id)) != expires
+        ]
+        orphans = [
+            f"expiry key of remembered request {request_id!r} of {kind} has no entry"
+            for kind, request_id in sorted(self._expiries.keys() - self._entries.keys())
+        ]
+        return [self.problems, unmatched, orphans]

@@ -11,28 +11,41 @@ LMDB facts this module relies on (see the py-lmdb docs):
   py-lmdb, so a read transaction is not tied to its thread);
 * one write transaction at a time: LMDB serialises writers, which makes every command
   pipeline's check-then-write atomic;
-* ``set_mapsize`` is only legal while this process has no open transaction, hence the gate.
+* ``set_mapsize`` is only legal while this process has no open transaction, hence the gate;
+* a failed commit writes nothing LMDB will read back (the meta page is written last), but a
+  failure while writing the meta page flags the environment fatal: every later transaction
+  then fails with ``MDB_PANIC`` until it is closed and opened again, which :meth:`_reopen` does.
+
+Engine exceptions never leave this module: each becomes one of ours with a message safe to
+show a client (no engine text), while the engine's detail and the store's path are logged.
+A full volume is :class:`OutOfSpace` (RESOURCE_EXHAUSTED), every other engine fault Internal.
 """
 
 from __future__ import annotations
 
 import enum
+import errno
 import logging
 import os
 import struct
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import lmdb
 
-from pipeline.errors import FailedPrecondition, Internal
+from pipeline.errors import FailedPrecondition, Internal, OutOfSpace, ResourceError, ResourceExhausted
 
 T = TypeVar("T")
 _log = logging.getLogger(__name__)
 _COUNTER = struct.Struct("<q")
+#: Engine errors that mean "retry after the store adjusted itself": they pass through the
+#: transaction wrapper untranslated, to the retry loops of read and write.
+_RETRYABLE = (lmdb.MapFullError, lmdb.MapResizedError, lmdb.PanicError)
+_CORRUPTION = (lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.BadChecksumError)
+_NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class Table(enum.Enum):
@@ -86,35 +99,69 @@ class Store(Protocol):
 
 
 class _LmdbTransaction:
-    __slots__ = ("_dbs", "_txn")
+    """The :class:`Transaction` over one LMDB transaction. Engine errors are translated at
+    each call, so a callback that catches ours (``verify`` reporting a corrupt page and going
+    on) never sees LMDB's; only the retryable ones pass through to the store's loops."""
 
-    def __init__(self, txn: lmdb.Transaction, dbs: dict[Table, lmdb._Database]) -> None:
+    __slots__ = ("_dbs", "_store", "_txn")
+
+    def __init__(self, txn: lmdb.Transaction, dbs: dict[Table, lmdb._Database], store: LmdbStore) -> None:
         self._txn = txn
         self._dbs = dbs
+        self._store = store
 
     def get(self, table: Table, key: bytes) -> bytes | None:
-        return self._txn.get(key, db=self._dbs[table])  # type: ignore[return-value]  # bytes: buffers=False
+        try:
+            return self._txn.get(key, db=self._dbs[table])  # type: ignore[return-value]  # bytes: buffers=False
+        except _RETRYABLE:
+            raise
+        except lmdb.Error as exc:
+            raise self._store._engine_error("read", exc) from exc
 
     def put(self, table: Table, key: bytes, value: bytes) -> None:
-        self._txn.put(key, value, db=self._dbs[table])
+        try:
+            self._txn.put(key, value, db=self._dbs[table])
+        except _RETRYABLE:
+            raise
+        except lmdb.Error as exc:
+            raise self._store._engine_error("write", exc) from exc
 
     def delete(self, table: Table, key: bytes) -> bool:
-        return bool(self._txn.delete(key, db=self._dbs[table]))
+        try:
+            return bool(self._txn.delete(key, db=self._dbs[table]))
+        except _RETRYABLE:
+            raise
+        except lmdb.Error as exc:
+            raise self._store._engine_error("write", exc) from exc
 
     def add(self, table: Table, key: bytes, delta: int) -> int:
         value = self.counter(table, key) + delta
         if value:
-            self._txn.put(key, _COUNTER.pack(value), db=self._dbs[table])
+            self.put(table, key, _COUNTER.pack(value))
         else:
-            self._txn.delete(key, db=self._dbs[table])
+            self.delete(table, key)
         return value
 
     def counter(self, table: Table, key: bytes) -> int:
-        raw = self._txn.get(key, db=self._dbs[table])
-        return 0 if raw is None else int(_COUNTER.unpack(raw)[0])
+        raw = self.get(table, key)
+        if raw is None:
+            return 0
+        if len(raw) != _COUNTER.size:
+            raise Internal(f"corrupt counter in {table.value}: {len(raw)} bytes, not {_COUNTER.size}")
+        return int(_COUNTER.unpack(raw)[0])
 
     def scan(
         self, table: Table, prefix: bytes, *, after: bytes | None = None, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
+        try:
+            yield from self._scan(table, prefix, after, reverse)
+        except _RETRYABLE:
+            raise
+        except lmdb.Error as exc:
+            raise self._store._engine_error("read", exc) from exc
+
+    def _scan(
+        self, table: Table, prefix: bytes, after: bytes | None, reverse: bool
     ) -> Iterator[tuple[bytes, bytes]]:
         cursor = self._txn.cursor(db=self._dbs[table])
         if reverse:
@@ -181,15 +228,6 @@ class _ResizeGate:
             finally:
                 self._resizing = False
                 self._cond.notify_all()
-
-
-@contextmanager
-def _lmdb_errors(what: str) -> Iterator[None]:
-    """Turn LMDB's exceptions into ours, for the calls outside a read/write callback."""
-    try:
-        yield
-    except lmdb.Error as exc:
-        raise Internal(f"{what} failed: {exc}") from exc
 
 
 class _Pending:
@@ -271,10 +309,18 @@ class LmdbStore:
     ``flush_interval_s`` in the background instead: a process crash loses nothing, a machine
     crash may lose that window, and the store is never corrupted. The map starts at
     ``map_size`` bytes and doubles whenever a write finds it full.
+
+    A write that finds the volume full fails with :class:`OutOfSpace` and leaves nothing
+    behind; reads go on, and writes succeed again once space is freed.
     """
 
     DEFAULT_MAP_SIZE = 256 * 1024 * 1024
     MAX_MAP_SIZE = 1 << 40
+    #: LMDB reports a short write (the volume filled up mid-write) as EIO, not ENOSPC: an EIO
+    #: while the volume has less than this available is taken for "out of space". Larger
+    #: than LMDB's biggest single write of ordinary pages (64 pages) with a wide margin, and
+    #: small enough that a real I/O fault on a roomy volume is still reported as one.
+    LOW_SPACE_BYTES = 16 * 1024 * 1024
 
     def __init__(
         self,
@@ -294,27 +340,28 @@ class LmdbStore:
                     f"the store at {key} is already open in this process; share that instance"
                 )
             _open_paths.add(key)
+        self._key = key
+        self._options: dict[str, Any] = {
+            "max_dbs": len(Table),
+            "max_readers": max_readers,
+            "sync": durable,
+            "metasync": durable,
+            "readahead": False,
+            "lock": True,
+        }
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            self._env = lmdb.open(
-                key,
-                map_size=map_size,
-                max_dbs=len(Table),
-                max_readers=max_readers,
-                sync=durable,
-                metasync=durable,
-                readahead=False,
-                lock=True,
-            )
-            with self._env.begin(write=True) as txn:
-                self._dbs = {t: self._env.open_db(t.value.encode(), txn=txn) for t in Table}
+            self._env, self._dbs = self._open_env(map_size)
         except (lmdb.Error, OSError) as exc:
             with _open_paths_lock:
                 _open_paths.discard(key)
+            # for the operator starting the server, not a client: the engine's reason helps
             raise Internal(f"cannot open the store at {key}: {exc}") from exc
-        self._key = key
         self._gate = _ResizeGate()
         self._closed = False
+        #: The environment was closed to be reopened, and reopening has not succeeded yet.
+        self._needs_reopen = False
+        self._reopen_map_size = map_size
         #: Durable stores batch concurrent writes into one fsync (see _GroupCommit).
         self.group_commit = (
             _GroupCommit(self) if (durable if group_commit is None else group_commit) else None
@@ -329,28 +376,40 @@ class LmdbStore:
             )
             self._flusher.start()
 
+    def _open_env(self, map_size: int) -> tuple[lmdb.Environment, dict[Table, lmdb._Database]]:
+        env = lmdb.open(self._key, map_size=map_size, **self._options)
+        try:
+            with env.begin(write=True) as txn:
+                dbs = {t: env.open_db(t.value.encode(), txn=txn) for t in Table}
+        except BaseException:
+            env.close()
+            raise
+        return env, dbs
+
     @property
     def map_size(self) -> int:
-        with _lmdb_errors("reading the map size"):
+        with self._engine_errors("map size read"):
             return int(self._env.info()["map_size"])
 
     def read(self, fn: Callable[[Transaction], T]) -> T:
         """Run ``fn`` in one read transaction; if another process grew the map, adopt its
-        size and run ``fn`` again."""
+        size and run ``fn`` again (after a fatal engine error: reopen, once)."""
         self._check_open()
+        reopened = False
         while True:
             self._gate.enter()
             try:
                 with self._env.begin(buffers=False) as txn:
-                    return fn(_LmdbTransaction(txn, self._dbs))
+                    return fn(_LmdbTransaction(txn, self._dbs, self))
             except lmdb.MapResizedError:
-                pass
+                recover = self._adopt_map_size
             except lmdb.Error as exc:
-                raise Internal(f"store read failed: {exc}") from exc
+                if reopened or not (isinstance(exc, lmdb.PanicError) or self._needs_reopen):
+                    raise self._engine_error("read", exc) from exc
+                recover, reopened = self._reopen, True
             finally:
                 self._gate.leave()
-            with _lmdb_errors("resizing the store map"):
-                self._gate.exclusive(self._adopt_map_size)
+            self._exclusive(recover)
 
     def write(self, fn: Callable[[Transaction], T]) -> T:
         """Run ``fn`` in one write transaction: commit on return, abort on raise. A full map
@@ -366,56 +425,129 @@ class LmdbStore:
     def _write_batch(self, batch: list[_Pending]) -> None:
         """Run ``batch`` in one write transaction, each callback in its own nested one (a
         batch of one runs directly), and commit once; sets every item's result or error.
-        A full map is grown and the whole batch re-run: callbacks are re-runnable."""
-        while (resize := self._try_batch(batch)) is not None:
-            with _lmdb_errors("resizing the store map"):
-                self._gate.exclusive(resize)
-        for item in batch:
-            item.done = True
+        A full map is grown (a fatal engine error: the store reopened, once) and the whole
+        batch re-run: callbacks are re-runnable. If that recovery fails, every item fails."""
+        reopened = False
+        try:
+            while (recover := self._try_batch(batch, may_reopen=not reopened)) is not None:
+                reopened = reopened or recover == self._reopen
+                self._exclusive(recover)
+        except ResourceError as exc:  # the map could not grow or the store not reopen
+            _fail(batch, exc)
+        except BaseException as exc:  # unexpected: still, no item may go without an outcome
+            _log.error("write batch of %s failed", self._key, exc_info=exc)
+            _fail(batch, Internal("store write failed"))
+        finally:
+            for item in batch:
+                item.done = True
 
-    def _try_batch(self, batch: list[_Pending]) -> Callable[[], None] | None:
-        """One attempt at ``batch``; returns the map resize to do before retrying, or None."""
+    def _try_batch(self, batch: list[_Pending], *, may_reopen: bool) -> Callable[[], None] | None:
+        """One attempt at ``batch``; returns what to do before retrying (grow or adopt the
+        map, reopen the store), or None when every item has its result or error."""
         for item in batch:
             item.result, item.error = None, None
         self._gate.enter()
         try:
             with self._env.begin(write=True) as txn:
-                if len(batch) == 1:
-                    batch[0].result = batch[0].fn(_LmdbTransaction(txn, self._dbs))
-                else:
-                    for item in batch:
-                        self._run_nested(txn, item)
+                self._run_batch(txn, batch)
         except lmdb.MapFullError:
             return self._grow
         except lmdb.MapResizedError:
             return self._adopt_map_size
         except lmdb.Error as exc:  # the batch itself failed (e.g. on commit): nothing landed
-            error = Internal(f"store write failed: {exc}")
-            error.__cause__ = exc
-            _fail(batch, error)
+            if may_reopen and (isinstance(exc, lmdb.PanicError) or self._needs_reopen):
+                return self._reopen  # LMDB wrote nothing: re-running after a reopen is safe
+            _fail(batch, self._engine_error("write", exc))
         except BaseException as exc:  # nothing of the batch landed
             # A batch of one gets its own error back; in a larger batch _run_nested keeps
-            # callback errors in their items, so this is unexpected and fails them all.
-            _fail(batch, exc if len(batch) == 1 else Internal(f"write batch aborted: {exc!r}"))
+            # callback errors in their items, so this is unexpected (or a full volume, which
+            # fails the batch on purpose) and fails them all.
+            if len(batch) == 1 or isinstance(exc, OutOfSpace):
+                _fail(batch, exc)
+            else:
+                _log.error("write batch of %s aborted", self._key, exc_info=exc)
+                _fail(batch, Internal("write batch aborted"))
         finally:
             self._gate.leave()
         return None
 
+    def _run_batch(self, txn: lmdb.Transaction, batch: list[_Pending]) -> None:
+        if len(batch) == 1:
+            batch[0].result = batch[0].fn(_LmdbTransaction(txn, self._dbs, self))
+        else:
+            for item in batch:
+                self._run_nested(txn, item)
+
     def _run_nested(self, txn: lmdb.Transaction, item: _Pending) -> None:
         child = self._env.begin(write=True, parent=txn)
         try:
-            item.result = item.fn(_LmdbTransaction(child, self._dbs))
-        except (lmdb.MapFullError, lmdb.MapResizedError):
+            item.result = item.fn(_LmdbTransaction(child, self._dbs, self))
+        except (*_RETRYABLE, OutOfSpace):
             child.abort()
-            raise  # the whole batch is re-run after resizing
-        except lmdb.Error as exc:
-            child.abort()
-            item.error = Internal(f"store write failed: {exc}")
+            raise  # the whole batch is re-run after resizing, or fails: the disk is full
         except BaseException as exc:
             child.abort()
             item.error = exc
         else:
             child.commit()
+
+    def _exclusive(self, fn: Callable[[], None]) -> None:
+        """Run a map resize or a reopen with no transaction of this process open."""
+        with self._engine_errors("recovery"):
+            self._gate.exclusive(fn)
+
+    @contextmanager
+    def _engine_errors(self, operation: str) -> Iterator[None]:
+        """Turn LMDB's exceptions into ours, for the calls outside a read/write callback."""
+        try:
+            yield
+        except lmdb.Error as exc:
+            raise self._engine_error(operation, exc) from exc
+
+    def _engine_error(self, operation: str, exc: lmdb.Error) -> ResourceError:
+        """Our error for an engine failure: a message safe for any client, while the
+        engine's own text goes to the log, with the store's path."""
+        error: ResourceError
+        if self._out_of_space(exc):
+            _log.error("the store at %s is out of disk space (%s failed: %s)", self._key, operation, exc)
+            error = OutOfSpace(
+                "the store is out of disk space: writes are refused until space is freed (reads still work)"
+            )
+        elif isinstance(exc, _CORRUPTION):
+            _log.error("the store at %s is corrupted (%s failed: %s)", self._key, operation, exc)
+            error = Internal(f"store {operation} failed: the store is corrupted")
+        else:
+            _log.error("store %s failed at %s: %s", operation, self._key, exc)
+            error = Internal(f"store {operation} failed")
+        error.__cause__ = exc
+        return error
+
+    def _out_of_space(self, exc: lmdb.Error) -> bool:
+        """ENOSPC/EDQUOT, or EIO (LMDB's word for a short write) on a nearly full volume.
+        The C extension sets ``code`` on the errors it raises; be lenient if it is absent."""
+        code = getattr(exc, "code", 0)
+        if isinstance(exc, lmdb.DiskError) or code in _NO_SPACE_ERRNOS:
+            return True
+        if code != errno.EIO:
+            return False
+        try:
+            fs = os.statvfs(self._key)
+        except OSError:
+            return False
+        return fs.f_bavail * fs.f_frsize < self.LOW_SPACE_BYTES
+
+    def _reopen(self) -> None:
+        """Close and reopen the environment after a fatal engine error (MDB_PANIC), which
+        LMDB requires. Safe: a failed commit leaves the last committed state on disk, and
+        no transaction of this process is open (we run under the gate)."""
+        _log.error("reopening the store at %s after a fatal engine error", self._key)
+        if not self._needs_reopen:
+            with suppress(lmdb.Error):  # else keep the last size known
+                self._reopen_map_size = int(self._env.info()["map_size"])
+            self._env.close()
+            self._needs_reopen = True  # until it opens again: later calls retry the reopen
+        self._env, self._dbs = self._open_env(self._reopen_map_size)
+        self._needs_reopen = False
 
     def _flush_loop(self, interval_s: float) -> None:
         while not self._stop_flushing.wait(interval_s):
@@ -424,13 +556,14 @@ class LmdbStore:
                 self.flushes += 1
             except FailedPrecondition:  # closed between the wait and the sync: nothing to flush
                 return
-            except Internal:
-                _log.exception("background flush of %s failed", self._key)
+            except ResourceError:  # logged where the engine error was translated
+                pass
 
     def _grow(self) -> None:
         new_size = min(self.map_size * 2, self.MAX_MAP_SIZE)
         if new_size <= self.map_size:
-            raise Internal(f"the store at {self._key} is full at {self.map_size} bytes")
+            _log.error("the store at %s reached its maximum map size of %d bytes", self._key, new_size)
+            raise ResourceExhausted(f"the store is full: it reached its maximum size of {new_size} bytes")
         _log.info("growing LMDB map of %s to %d bytes", self._key, new_size)
         self._env.set_mapsize(new_size)
 
@@ -441,7 +574,7 @@ class LmdbStore:
     def sync(self) -> None:
         """Flush to disk now (useful in relaxed mode)."""
         self._check_open()
-        with _lmdb_errors("store sync"):
+        with self._engine_errors("sync"):
             self._env.sync(True)
 
     def stat(self) -> dict[str, int]:
@@ -455,7 +588,7 @@ class LmdbStore:
         if self._flusher is not None:
             self._stop_flushing.set()
             self._flusher.join()
-        with _lmdb_errors("closing the store"):
+        with self._engine_errors("close"):
             self._gate.exclusive(self._env.close)
         with _open_paths_lock:
             _open_paths.discard(self._key)

@@ -8,7 +8,9 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -252,7 +254,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--compact-interval", type=float, default=DEFAULT_INTERVAL_S, metavar="SECONDS", help="(default 60)"
     )
-    sub.add_parser("check", parents=[common], help="verify every index entry, counter and message")
+    check = sub.add_parser("check", parents=[common], help="verify every index entry, counter and message")
+    # internal, between _check_isolated and the child process it runs
+    check.add_argument("--journal", help=argparse.SUPPRESS)
+    check.add_argument("--avoid", action="append", default=[], help=argparse.SUPPRESS)
     sub.add_parser("reindex", parents=[common], help="rebuild every secondary index from the records")
     export = sub.add_parser("export", parents=[common], help="write a consistent JSONL snapshot")
     export.add_argument("file", help="where to write it ('-': standard output)")
@@ -269,6 +274,12 @@ def main(argv: list[str] | None = None) -> int:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=args.log_level, handlers=[handler], force=True)
+    if args.command == "check":
+        return (
+            _check_here(args.data_dir, args.journal, args.avoid)
+            if args.journal
+            else _check_isolated(args_list)
+        )
     if args.command != "serve":
         return _admin(args.command, args.data_dir, getattr(args, "file", ""))
     if args.workers > 1 and args.worker_index is None:
@@ -342,6 +353,76 @@ def _worker_args(args: argparse.Namespace) -> list[str]:
     return out
 
 
+#: How ``check`` runs itself in a child process (a test points it elsewhere).
+_CHECK_CHILD = [sys.executable, "-m", "stigmer_sessions.cli"]
+
+
+def _check_isolated(argv: list[str]) -> int:
+    """Run ``check`` in a child process, whose output streams through unchanged.
+
+    LMDB aborts the process on some page damage (a failed assertion in the engine, no
+    exception to catch). That must be a finding of check, not a crash of it: the child
+    journals each read pass as it goes (its name, then its last key every few items), so
+    when it is killed the spot is known, and check runs again stopping that pass there (and
+    reading the table from its other end). A pass that aborts twice is skipped."""
+    with tempfile.TemporaryDirectory(prefix="stigmer-check-") as tmp:
+        journal = os.path.join(tmp, "journal")
+        avoid: dict[str, str] = {}  # pass name -> hex key ("" to skip it)
+        for _ in range(_MAX_CHECK_RUNS):
+            open(journal, "w").close()
+            flags = [f"--avoid={name}\t{key}" for name, key in avoid.items()]
+            child = subprocess.run([*_CHECK_CHILD, *argv, "--journal", journal, *flags], check=False)
+            if child.returncode >= 0:
+                return child.returncode
+            with open(journal, encoding="utf-8") as lines:
+                entries = lines.read().splitlines()
+            if not entries:
+                break
+            name, _, key = entries[-1].partition("\t")
+            avoid[name] = "" if name in avoid else key
+    try:
+        how = signal.Signals(-child.returncode).name
+    except ValueError:
+        how = f"signal {-child.returncode}"
+    print(
+        f"the storage engine aborted ({how}) while reading the store: the store is corrupted "
+        "beyond what check can read; restore it from a backup"
+    )
+    print("PROBLEMS: check was stopped by the storage engine")
+    return 3
+
+
+#: check runs itself at most this often (each engine abort costs a run; two passes per table).
+_MAX_CHECK_RUNS = 32
+
+
+def _check_here(data_dir: str, journal: str, avoid: list[str]) -> int:
+    """The check itself, in this process: journals its read passes to ``journal`` and stops
+    the passes in ``avoid`` ("name<TAB>hex key", no key: skip) there (see _check_isolated)."""
+    controller = _open(data_dir, lambda: SessionController(data_dir))
+    if controller is None:
+        return 1
+    stops: dict[str, bytes | None] = {}
+    for entry in avoid:
+        name, _, key = entry.partition("\t")
+        stops[name] = bytes.fromhex(key) if key else None
+    with controller, open(journal, "a", encoding="utf-8") as out:
+
+        def write(name: str, key: bytes | None) -> None:
+            out.write(name if key is None else f"{name}\t{key.hex()}")
+            out.write("\n")
+            out.flush()  # the engine may abort the process at any moment
+
+        report = controller.check(avoid=stops, journal=write)
+    for problem in report.problems:
+        print(problem)
+    print(
+        f"{'ok' if report.ok else 'PROBLEMS'}: {report.records} sessions, {report.index_entries} "
+        f"index entries, {len(report.problems)} problems"
+    )
+    return 0 if report.ok else 3
+
+
 def _open(data_dir: str, make: Callable[[], SessionController]) -> SessionController | None:
     """The controller, or None after telling the user, without a traceback, why the store
     cannot be opened and how to recover. Nothing is deleted or recreated over the old file."""
@@ -367,15 +448,6 @@ def _admin(command: str, data_dir: str, file: str) -> int:
     if controller is None:
         return 1
     with controller:
-        if command == "check":
-            report = controller.check()
-            for problem in report.problems:
-                print(problem)
-            print(
-                f"{'ok' if report.ok else 'PROBLEMS'}: {report.records} sessions, {report.index_entries} "
-                f"index entries, {len(report.problems)} problems"
-            )
-            return 0 if report.ok else 3
         if command == "reindex":
             print(f"reindexed {controller.reindex()} sessions")
             return 0

@@ -164,3 +164,36 @@ def server(controller: SessionController) -> Iterator[RunningServer]:
 def stubs(server: RunningServer) -> Iterator[Stubs]:
     with grpc.insecure_channel(server.address) as channel:
         yield Stubs(channel)
+
+
+@pytest.fixture
+def small_volume(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MiB tmpfs mounted at a fresh directory, for real out-of-space tests; unmounted
+    afterwards. Skipped when not root or when the mount is refused (e.g. no CAP_SYS_ADMIN)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mountpoint = tmp_path / "volume"
+    mountpoint.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mountpoint)],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], check=False, capture_output=True)
+
+
+def fill_volume(volume: Path, leave_bytes: int) -> Path:
+    """Write a filler file that leaves about ``leave_bytes`` free on ``volume``; delete it
+    to free the space again."""
+    filler = volume / "filler"
+    stat = os.statvfs(volume)
+    size = max(stat.f_bavail * stat.f_frsize - leave_bytes, 0)
+    with filler.open("wb") as out:
+        out.write(b"\0" * size)
+    return filler

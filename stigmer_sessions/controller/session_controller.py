@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import IO, Any, TypeVar
 
 import protovalidate
@@ -339,9 +339,15 @@ class SessionController:
             self.transition(session_id, lifecycle.recovery_phase, actor=actor, caused_by="restart-recovery")
         return moved
 
-    def check(self) -> maintenance.Report:
-        """Verify every index entry, counter and message against the records."""
-        return maintenance.verify(self.store, [SESSION])
+    def check(
+        self,
+        *,
+        progress: Callable[[int], None] | None = None,
+        avoid: Mapping[str, bytes | None] | None = None,
+        journal: maintenance.Journal | None = None,
+    ) -> maintenance.Report:
+        """Read everything in the store and check it (see ``pipeline.maintenance.verify``)."""
+        return maintenance.verify(self.store, [SESSION], progress=progress, avoid=avoid, journal=journal)
 
     def reindex(self) -> int:
         """Rebuild every secondary index and counter from the records."""

@@ -4,7 +4,7 @@ import grpc
 import pytest
 from google.rpc import status_pb2
 
-from pipeline.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
+from pipeline.errors import AlreadyExists, FieldViolation, Internal, InvalidArgument, NotFound
 from pipeline.grpc_status import bad_request_of, to_status
 
 
@@ -40,7 +40,7 @@ def test_unknown_errors_are_internal_logged_and_not_sent(caplog: pytest.LogCaptu
         status = to_status(RuntimeError("secret detail"))
     assert status.code == grpc.StatusCode.INTERNAL
     assert "secret" not in status.details
-    assert "internal error (id " in status.details
+    assert "internal error (error id " in status.details
     assert any(r.exc_info and "secret detail" in str(r.exc_info[1]) for r in caplog.records)
 
 
@@ -69,3 +69,19 @@ def test_many_violations_are_capped_and_the_message_says_how_many_were_left_out(
     assert all(len(v.field) <= 160 and len(v.description) <= 240 for v in bad.field_violations)
     assert status.details.endswith(f"({500 - len(bad.field_violations)} more violations not shown)")
     assert _trailer_bytes(status) < 8 * 1024 - 1024  # a default client's limit, with room for others
+
+
+def test_internal_errors_keep_their_safe_message_and_are_logged_with_an_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    error = Internal("store write failed")
+    error.__cause__ = OSError("engine detail")
+    with caplog.at_level(logging.ERROR):
+        status = to_status(error)
+    assert status.code == grpc.StatusCode.INTERNAL
+    assert status.details.startswith("store write failed (error id ")
+    assert "engine detail" not in status.details
+    error_id = status.details.removeprefix("store write failed (error id ").removesuffix(")")
+    (record,) = [r for r in caplog.records if error_id in r.getMessage()]
+    assert record.levelno == logging.ERROR
+    assert record.exc_info is not None and record.exc_info[1] is error  # the cause is logged with it

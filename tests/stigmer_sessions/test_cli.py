@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import signal
 import subprocess
 import sys
@@ -10,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import pytest
 
-from stigmer_sessions import SessionController
+from stigmer_sessions import SessionController, cli
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import command_pb2_grpc, query_pb2_grpc
 from stigmer_sessions.api import SessionId
 from stigmer_sessions.config import SessionConfig, load_lifecycle
@@ -143,3 +145,63 @@ def test_unknown_lifecycle_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "cannot load lifecycle 'nope.toml'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_check_reports_overwritten_pages_exits_3_and_never_crashes(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with SessionController(data, durable=False) as c:
+        for i in range(300):
+            s = c.create(make_session(f"s{i}", tags=("t", f"t{i % 3}"), agent=f"ain-{i % 7}"))
+            for j in range(3):
+                c.append_message(s.metadata.id, "user", f"message {i}.{j} " * 20)
+            if i % 5 == 0:
+                c.pin(s.metadata.id)
+    healthy = _cli("check", "--data-dir", str(data))
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    pages = (data / "data.mdb").stat().st_size // 4096
+    rng = random.Random(9)
+    with (data / "data.mdb").open("r+b") as f:  # as `dd conv=notrunc` would: 20 pages mid-file
+        for page in range(pages // 2 - 10, pages // 2 + 10):
+            f.seek(page * 4096)
+            f.write(rng.randbytes(4096))
+    result = _cli("check", "--data-dir", str(data))
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "the store is corrupted" in result.stdout
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1].startswith("PROBLEMS: ")
+    assert len(lines) >= 2  # at least one problem, then the summary
+
+
+def test_check_reports_an_engine_abort_as_a_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # LMDB aborts the process on some page damage; stand in for that with a child that aborts
+    monkeypatch.setattr(cli, "_CHECK_CHILD", [sys.executable, "-c", "import os; os.abort()"])
+    assert cli.main(["check", "--data-dir", str(tmp_path)]) == 3
+    out = capsys.readouterr().out
+    assert "the storage engine aborted (SIGABRT)" in out and "the store is corrupted" in out
+    assert out.strip().splitlines()[-1].startswith("PROBLEMS: ")
+
+
+_ABORTS_IN_RECORDS = """
+import os, sys
+journal = sys.argv[sys.argv.index("--journal") + 1]
+with open(journal, "a") as out:
+    out.write("session records (forward)\\n")
+if "--avoid=session records (forward)\\t" not in sys.argv:
+    os.abort()
+print("session records (forward): not read: the storage engine aborted the process reading it")
+print("PROBLEMS: 1 sessions, 0 index entries, 1 problems")
+sys.exit(3)
+"""
+
+
+def test_check_runs_again_around_the_pass_the_engine_aborted_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli, "_CHECK_CHILD", [sys.executable, "-c", _ABORTS_IN_RECORDS])
+    assert cli.main(["check", "--data-dir", str(tmp_path)]) == 3
+    out = capfd.readouterr().out
+    assert "session records (forward): not read" in out
+    assert "stopped by the storage engine" not in out

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pipeline.errors import FailedPrecondition, InvalidArgument
-from pipeline.store import LmdbStore, Table
+from pipeline import events, maintenance
+from pipeline.errors import FailedPrecondition, Internal, InvalidArgument
+from pipeline.keycodec import pack
+from pipeline.store import LmdbStore, Table, Transaction
 from stigmer_sessions import SessionController
+from stigmer_sessions.resource import SESSION
 from tests.conftest import make_session
 
 
@@ -86,3 +91,177 @@ def test_import_needs_an_empty_store_and_a_valid_file(controller: SessionControl
         with pytest.raises(InvalidArgument, match="line 3"):
             empty.import_(io.StringIO("\n".join([*lines[:2], '{"kind": "session", "record": {"bogus": 1}}'])))
         assert empty.list().total_size == 0  # nothing half-imported
+
+
+def _damage(store: LmdbStore, fn: Callable[[Transaction], object]) -> None:
+    store.write(fn)
+
+
+def _one_problem_like(report: maintenance.Report, text: str) -> str:
+    found = [p for p in report.problems if text in p]
+    assert found, report.problems
+    return found[0]
+
+
+def test_a_record_overwritten_with_garbage_is_reported(
+    controller: SessionController, store: LmdbStore
+) -> None:
+    populate(controller)
+    key = store.read(lambda txn: next(k for k, _ in txn.scan(Table.RECORDS, b"")))
+    _damage(store, lambda txn: txn.put(Table.RECORDS, key, b"\xff\xff\xff garbage"))
+    report = controller.check()
+    assert _one_problem_like(report, "cannot be parsed").startswith("session: record ")
+    assert report.records == 4
+
+
+def test_a_record_under_another_id_is_reported(controller: SessionController, store: LmdbStore) -> None:
+    populate(controller)
+    _, value = store.read(lambda txn: next(iter(txn.scan(Table.RECORDS, b""))))
+    _damage(store, lambda txn: txn.put(Table.RECORDS, SESSION.key_prefix + pack("ses-elsewhere"), value))
+    _one_problem_like(controller.check(), "holds id")
+
+
+def test_a_deleted_change_log_entry_breaks_the_chain(controller: SessionController, store: LmdbStore) -> None:
+    populate(controller)
+    _damage(store, lambda txn: txn.delete(Table.EVENTS, events._LOG + events._REV.pack(3)))
+    report = controller.check()
+    assert "1 revisions missing between 1 and" in _one_problem_like(report, "revisions missing")
+    _one_problem_like(report, "points to missing revision 3")
+
+
+def test_a_garbage_change_log_entry_and_a_wrong_current_marker_are_reported(
+    controller: SessionController, store: LmdbStore
+) -> None:
+    populate(controller)
+
+    def damage(txn: Transaction) -> None:
+        txn.put(Table.EVENTS, events._LOG + events._REV.pack(2), b"\xff\xff\xff")
+        txn.put(Table.EVENTS, events._CURRENT, events._REV.pack(events.current_revision(txn) - 2))
+
+    _damage(store, damage)
+    report = controller.check()
+    _one_problem_like(report, "change log: entry 2 cannot be parsed")
+    _one_problem_like(report, "the current marker does not match the last entry")
+
+
+def test_a_change_without_its_index_entries_is_reported(
+    controller: SessionController, store: LmdbStore
+) -> None:
+    populate(controller)
+    org_key = store.read(lambda txn: next(k for k, _ in txn.scan(Table.EVENTS, events._BY_ORG)))
+    _damage(store, lambda txn: txn.delete(Table.EVENTS, org_key))
+    _one_problem_like(controller.check(), "is missing its index entry")
+
+
+def test_remembered_requests_are_parsed_and_matched_with_their_expiry(
+    controller: SessionController, store: LmdbStore
+) -> None:
+    controller.create(make_session("a"), request_id="req-a")
+    controller.create(make_session("b"), request_id="req-b")
+    assert controller.check().ok and controller.check().requests == 2
+    entry_a = pack("req", "session", "req-a")
+    expiry_b = store.read(lambda txn: next(k for k, _ in txn.scan(Table.REQUESTS, pack("exp"), reverse=True)))
+
+    def damage(txn: Transaction) -> None:
+        txn.put(Table.REQUESTS, entry_a, b"\x09short")
+        txn.delete(Table.REQUESTS, expiry_b)
+
+    _damage(store, damage)
+    report = controller.check()
+    _one_problem_like(report, "remembered request 'req-a' of session is corrupt")
+    _one_problem_like(report, "has no matching expiry key")
+
+
+def test_malformed_child_keys_and_corrupt_counters_are_reported(
+    controller: SessionController, store: LmdbStore
+) -> None:
+    populate(controller)
+
+    def damage(txn: Transaction) -> None:
+        txn.put(Table.CHILDREN, b"\x01bogus", b"x")
+        txn.put(Table.COUNTERS, SESSION.key_prefix, b"\x01")
+
+    _damage(store, damage)
+    report = controller.check()
+    _one_problem_like(report, "child records: malformed key")
+    _one_problem_like(report, "counter b'\\x02session\\x00\\x01' is corrupt")
+
+
+class _DamagedPage:
+    """A store whose RECORDS table cannot be read at ``bad`` (as if its page were
+    overwritten): every scan that reaches it raises, as the real store does on
+    MDB_CORRUPTED, and the transaction stays unusable afterwards."""
+
+    def __init__(self, store: LmdbStore, bad: bytes) -> None:
+        self.store, self.bad, self.reads = store, bad, 0
+
+    def read(self, fn: Callable[[Transaction], Any]) -> Any:
+        self.reads += 1
+        return self.store.read(lambda txn: fn(_DamagedTxn(txn, self.bad)))
+
+    def write(self, fn: Callable[[Transaction], Any]) -> Any:
+        return self.store.write(fn)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class _DamagedTxn:
+    def __init__(self, txn: Transaction, bad: bytes) -> None:
+        self.txn, self.bad, self.broken = txn, bad, False
+
+    def __getattr__(self, name: str) -> Any:
+        if self.broken:
+            raise Internal("store read failed: the store is corrupted")
+        return getattr(self.txn, name)
+
+    def scan(self, table: Table, prefix: bytes, **kw: Any) -> Any:
+        for key, value in self.txn.scan(table, prefix, **kw):
+            if (table is Table.RECORDS and key == self.bad) or self.broken:
+                self.broken = True
+                raise Internal("store read failed: the store is corrupted")
+            yield key, value
+
+
+def test_engine_damage_is_a_problem_and_the_check_reads_on_past_it(
+    controller: SessionController, store: LmdbStore
+) -> None:
+    populate(controller)
+    keys = store.read(lambda txn: [k for k, _ in txn.scan(Table.RECORDS, b"")])
+    damaged = _DamagedPage(store, keys[2])
+    seen: list[int] = []
+    report = maintenance.verify(damaged, [SESSION], progress=seen.append)
+    assert f"session records: cannot read after key {keys[1]!r}" in report.problems[0]
+    assert f"session records: cannot read before key {keys[3]!r}" in report.problems[1]
+    assert report.records == 4  # all but the damaged one: the rest was read backwards
+    assert damaged.reads == 3  # one snapshot, then a fresh one per failure
+    _one_problem_like(report, "index entry without a matching record")  # the unread record's entries
+    healthy = maintenance.verify(store, [SESSION], progress=seen.append)
+    assert healthy.ok
+    items = sum(store.stat().values()) - store.read(lambda txn: sum(1 for _ in txn.scan(Table.COUNTERS, b"")))
+    assert sum(seen) > items  # progress counted every item of both runs
+
+
+def test_passes_are_journaled_and_can_be_stopped_or_skipped(
+    controller: SessionController, store: LmdbStore
+) -> None:
+    populate(controller)
+    journal: list[tuple[str, bytes | None]] = []
+    report = maintenance.verify(store, [SESSION], journal=lambda name, key: journal.append((name, key)))
+    assert report.ok
+    assert ("session records (forward)", None) in journal and ("change log (forward)", None) in journal
+    assert any(key is not None for _, key in journal)  # progress, every JOURNAL_EVERY items
+
+    keys = store.read(lambda txn: [k for k, _ in txn.scan(Table.RECORDS, b"")])
+    stopped = maintenance.verify(store, [SESSION], avoid={"session records (forward)": keys[1]})
+    assert stopped.problems == [
+        f"session records: cannot read after key {keys[1]!r}: "
+        "the storage engine aborted the process reading past this key"
+    ]
+    assert stopped.records == 5  # the rest was read from the other end
+
+    both = ["child records (forward)", "child records (backward)"]
+    skipped = maintenance.verify(store, [SESSION], avoid=dict.fromkeys(both))
+    assert skipped.problems == [
+        f"{name}: not read: the storage engine aborted the process reading it" for name in both
+    ]
