@@ -205,9 +205,9 @@ def test_paging_under_churn_sees_every_survivor_exactly_once(storage: Storage) -
         n = 2
         while not stop.is_set() and n < 400:
             put(storage, record(n))
-            victim = storage.read(lambda tx, n=n: tx.records(SESSION).get(f"ses-{n:08d}"))
+            victim = storage.read(lambda tx, n=n: tx.records(SESSION).get(f"ses-{n:08d}"))  # type: ignore[misc]
             assert victim is not None
-            storage.write(lambda tx, v=victim: tx.records(SESSION).delete(v))
+            storage.write(lambda tx, v=victim: tx.records(SESSION).delete(v))  # type: ignore[misc]
             n += 2
 
     worker = threading.Thread(target=churn)
@@ -217,7 +217,7 @@ def test_paging_under_churn_sees_every_survivor_exactly_once(storage: Storage) -
     try:
         while True:
             page = storage.read(
-                lambda tx, a=after: [
+                lambda tx, a=after: [  # type: ignore[misc]
                     r.metadata.id for r, _ in islice(tx.records(SESSION).scan_sized(after_id=a), 7)
                 ]
             )
@@ -330,7 +330,8 @@ def test_concurrent_writers_get_gap_free_revisions_that_readers_see_in_order(sto
     reader.start()
     try:
         results = race(
-            6, lambda i: [storage.write(lambda tx, n=i * 8 + k: append(tx, n + 1)) for k in range(8)]
+            6,
+            lambda i: [storage.write(lambda tx, n=i * 8 + k: append(tx, n + 1)) for k in range(8)],  # type: ignore[misc]
         )
     finally:
         stop.set()
