@@ -88,7 +88,10 @@ def export(
     tick = progress or (lambda n: None)
 
     def dump(tx: Tx) -> None:
-        out.write(json.dumps({"format": EXPORT_FORMAT, "revision": tx.changes.current_revision()}) + "\n")
+        changes = tx.changes
+        header = {"format": EXPORT_FORMAT, "revision": changes.current_revision()}
+        header["oldest"] = changes.oldest_revision()  # the others' changes leave gaps: not compaction
+        out.write(json.dumps(header) + "\n")
         for kind in kinds:
             for record, _ in tx.records(kind).scan_sized():
                 out.write(json.dumps({"kind": kind.name, "record": json_format.MessageToDict(record)}) + "\n")
@@ -143,7 +146,9 @@ def import_(
             first_revision = first_revision or revision
             tick(1)
         current = max(int(header.get("revision", 0)), tx.changes.current_revision())
-        tx.changes.set_window(oldest=first_revision or current + 1, current=current)
+        # An export names its retained window; one from before it did starts at its first change.
+        oldest = int(header.get("oldest", 0)) or first_revision or current + 1
+        tx.changes.set_window(oldest=oldest, current=current)
 
     storage.write(load)
     return dict(counts)
