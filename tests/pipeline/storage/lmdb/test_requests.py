@@ -1,17 +1,8 @@
-from pipeline import idempotency
+"""The LMDB request store: entries and their expiry keys, purged oldest first."""
+
 from pipeline.storage import Tx
 from pipeline.storage.lmdb import LmdbStorage
 from pipeline.storage.lmdb.engine import Table
-from tests.conftest import make_session
-
-
-def test_fingerprint_covers_operation_payload_and_precondition() -> None:
-    a = make_session("a")
-    base = idempotency.fingerprint("create", a)
-    assert base == idempotency.fingerprint("create", make_session("a"))
-    assert base != idempotency.fingerprint("apply", a)
-    assert base != idempotency.fingerprint("create", make_session("b"))
-    assert base != idempotency.fingerprint("create", a, "v1")
 
 
 def test_purge_is_bounded_and_oldest_first(store: LmdbStorage) -> None:
