@@ -27,6 +27,7 @@ from pipeline.storage.lmdb.stores import (
     BY_ORG,
     BY_RESOURCE,
     CURRENT,
+    FORMAT,
     LOG,
     OLDEST,
     REQUEST_ENTRY,
@@ -356,7 +357,7 @@ class LogCheck:
         self._index: dict[bytes, int] = {}
 
     def visit(self, key: bytes, value: bytes) -> None:
-        if key in (CURRENT, OLDEST):
+        if key in (CURRENT, OLDEST, FORMAT):
             if len(value) != REV.size:
                 self.problems.append(f"change log: marker {key[1:].decode()} is corrupt ({value!r})")
             else:
