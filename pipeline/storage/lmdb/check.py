@@ -73,7 +73,7 @@ def _expected(
     return entries, dict(counters), n
 
 
-#: What ``verify`` tells a supervisor as it reads: (pass name, None) when a pass starts,
+#: What :func:`check` tells a supervisor as it reads: (pass name, None) when a pass starts,
 #: then (pass name, last key read) every JOURNAL_EVERY items.
 Journal = Callable[[str, bytes | None], None]
 JOURNAL_EVERY = 64
@@ -344,7 +344,7 @@ class LogCheck:
     """Checks the change log while :func:`check` reads the ``events`` table item by item:
     every entry parses and carries its own revision, the revisions run gap-free from the
     oldest retained to the ``current`` marker, and every index entry points to a retained
-    entry that belongs to it (and each entry has both of its index entries). Keeps only
+    entry that belongs to it (and each entry has all three of its index entries). Keeps only
     small facts per entry, so it works on logs of any length."""
 
     def __init__(self, event_types: dict[str, type[Message]]) -> None:
