@@ -86,3 +86,68 @@ def test_import_needs_an_empty_store_and_a_valid_file(controller: SessionControl
         with pytest.raises(InvalidArgument, match="line 3"):
             empty.import_(io.StringIO("\n".join([*lines[:2], '{"kind": "session", "record": {"bogus": 1}}'])))
         assert empty.list().total_size == 0  # nothing half-imported
+
+
+class Tally:
+    """A ``progress`` callback that adds up what it is told."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def __call__(self, n: int) -> None:
+        self.calls.append(n)
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls)
+
+
+def test_progress_counts_every_item_and_sizes_predicts_it(
+    controller: SessionController, store: LmdbStore
+) -> None:
+    populate(controller)
+    sizes = controller.sizes()
+    # 5 sessions left; messages 1+2+3+4+5; changes: 6 created, 6 updated, 15 appended, 1 pinned, 1 deleted
+    assert (sizes.records, sizes.children, sizes.changes) == (5, 15, 29)
+    check, reindex, export = Tally(), Tally(), Tally()
+    assert controller.check(progress=check).ok
+    assert check.total == sizes.records + sizes.children
+    assert controller.reindex(progress=reindex) == 5
+    assert reindex.total == sizes.records
+    out = io.StringIO()
+    controller.export(out, progress=export)
+    assert (
+        export.total == sizes.records + sizes.children + sizes.changes == len(out.getvalue().splitlines()) - 1
+    )
+    load = Tally()
+    with SessionController(store=LmdbStore(store.path.parent / "copy", durable=False)) as copy:
+        copy.import_(out.getvalue().splitlines(keepends=True), progress=load)
+        assert load.total == export.total
+        assert copy.sizes() == sizes
+
+
+@pytest.mark.parametrize(
+    "first_line",
+    ["", "garbage\n", "[1, 2]\n", '{"format": "something else"}\n', '"a string"\n'],
+)
+def test_import_of_a_file_that_is_not_an_export_names_line_1(
+    controller: SessionController, store: LmdbStore, first_line: str
+) -> None:
+    with pytest.raises(InvalidArgument, match=r"^line 1: not a stigmer-sessions-export/1 file"):
+        controller.import_([first_line, '{"kind": "session"}\n'])
+    assert sum(store.stat().values()) == 0
+
+
+@pytest.mark.parametrize("bad", ["{not json\n", "[1]\n", "7\n", '{"kind": "session"}\n', '{"x": 1}\n'])
+def test_import_of_a_bad_line_names_its_number_and_writes_nothing(
+    controller: SessionController, store: LmdbStore, bad: str
+) -> None:
+    populate(controller)
+    out = io.StringIO()
+    controller.export(out)
+    lines = out.getvalue().splitlines(keepends=True)
+    lines[4] = bad
+    with SessionController(store=LmdbStore(Path(store.path).parent / "copy", durable=False)) as copy:
+        with pytest.raises(InvalidArgument, match=r"^line 5: cannot import"):
+            copy.import_(lines)
+        assert sum(copy.store.stat().values()) == 0  # type: ignore[attr-defined]
