@@ -24,9 +24,9 @@ from bench.target import ECHO_METHOD
 from pipeline.context import RequestContext
 from pipeline.keycodec import pack
 from pipeline.pipeline import Pipeline
-from pipeline.records import Records
 from pipeline.steps import AppendEvent
-from pipeline.store import LmdbStore, Store, Transaction
+from pipeline.storage import Storage, Tx
+from pipeline.storage.lmdb import LmdbStorage
 from stigmer_sessions import SessionController
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import (
     change_pb2_grpc,
@@ -144,11 +144,11 @@ def baselines(tmp: str, rounds: int, per_round: int) -> dict[str, Result]:
 # --- embedded -----------------------------------------------------------------------------
 
 
-def _inline(pipeline: Pipeline[Any], store: Store, request: Session) -> None:
+def _inline(pipeline: Pipeline[Any], store: Storage, request: Session) -> None:
     """The same steps as ``pipeline`` without its machinery (no loop, timing or logging)."""
 
-    def body(txn: Transaction) -> None:
-        ctx = RequestContext(request, kind=SESSION, txn=txn)
+    def body(txn: Tx) -> None:
+        ctx = RequestContext(request, kind=SESSION, tx=txn)
         for step in pipeline.steps:
             step(ctx)
 
@@ -171,7 +171,7 @@ def _threads(n: int, per_thread: int, fn: Callable[[int], Any], ids: Ids) -> flo
 
 def embedded(tmp: str, base: dict[str, Result], ids: Ids, rounds: int, per_round: int) -> list[Result]:
     results: list[Result] = []
-    with SessionController(store=LmdbStore(f"{tmp}/emb-relaxed", durable=False)) as c:
+    with SessionController(store=LmdbStorage(f"{tmp}/emb-relaxed", durable=False)) as c:
         create = measure(
             "Create (relaxed, 1 caller)",
             lambda i: c.create(session(ids())),
@@ -296,7 +296,7 @@ def embedded(tmp: str, base: dict[str, Result], ids: Ids, rounds: int, per_round
         relaxed_1 = create
     per = max(20, per_round // 4)
     for group, label in ((False, "without group commit"), (True, "group commit")):
-        with SessionController(store=LmdbStore(f"{tmp}/emb-durable-{group}", group_commit=group)) as c:
+        with SessionController(store=LmdbStorage(f"{tmp}/emb-durable-{group}", group_commit=group)) as c:
             if group:
                 one = measure(
                     "Create (durable, 1 caller)",
@@ -508,14 +508,14 @@ def over_grpc(tmp: str, ids: Ids, quick: bool) -> tuple[list[Result], str]:
 
 
 def _stored_session(tmp: str) -> Session:
-    with SessionController(store=LmdbStore(f"{tmp}/echo-sample", durable=False)) as c:
+    with SessionController(store=LmdbStorage(f"{tmp}/echo-sample", durable=False)) as c:
         return c.create(session(-999_999))
 
 
 def _seed_histories(data_dir: str, ids: Ids, sizes: tuple[int, ...]) -> dict[int, str]:
     """Sessions with ``sizes`` messages, written before the server starts (relaxed)."""
     out: dict[int, str] = {}
-    with SessionController(store=LmdbStore(data_dir, durable=False)) as c:
+    with SessionController(store=LmdbStorage(data_dir, durable=False)) as c:
         for size in sizes:
             s = c.create(session(ids()))
             for i in range(size):
@@ -568,12 +568,12 @@ def scaling(tmp: str, sizes: list[int], ids: Ids, quick: bool) -> list[Result]:
     first: dict[str, Result] = {}
     n = 300 if quick else 1000
     for size in sizes:
-        with LmdbStore(path, durable=False, map_size=1 << 34) as store:
+        with LmdbStorage(path, durable=False, map_size=1 << 34) as store:
             while have < size:
                 upto = min(size, have + 20_000)
 
-                def load(txn: Transaction, lo: int = have, hi: int = upto) -> None:
-                    records = Records(txn, SESSION)
+                def load(txn: Tx, lo: int = have, hi: int = upto) -> None:
+                    records = txn.records(SESSION)
                     for i in range(lo, hi):
                         records.put(_plain(i), None)
 

@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 
 from bench.stats import pin
-from pipeline.store import LmdbStore
+from pipeline.storage.lmdb import LmdbStorage
 from stigmer_sessions import SessionController
 from stigmer_sessions.api import Session
 from stigmer_sessions.grpc_server import DEFAULT_MAX_WATCHERS, DEFAULT_MAX_WORKERS, start_server
@@ -52,7 +52,7 @@ def main() -> None:
         sys.stdin.read()
         server.stop(None)
         return
-    store = LmdbStore(
+    store = LmdbStorage(
         data_dir, durable=mode != "relaxed", group_commit=False if mode == "durable-nogc" else None
     )
     controller = SessionController(store=store)

@@ -1,8 +1,9 @@
 """A generic, pipeline-based resource library over a transactional store.
 
 Handlers are :class:`Pipeline` s of small steps (``pipeline.steps``) that share data through
-a :class:`RequestContext`; a command pipeline runs in one write transaction of a
-:class:`Store` (embedded LMDB: :class:`LmdbStore`). Nothing here knows any concrete resource
+a :class:`RequestContext`; a command pipeline runs in one write transaction (:class:`Tx`) of
+a :class:`Storage` backend (embedded LMDB: :class:`LmdbStorage`; PostgreSQL; any of them by
+URL: :func:`open_storage`). Nothing here knows any concrete resource
 kind: a kind is described by a :class:`ResourceKind`.
 """
 
@@ -24,7 +25,9 @@ from pipeline.errors import (
 from pipeline.pipeline import Pipeline, Step
 from pipeline.resource import Index, ResourceKind, metadata_indexes
 from pipeline.retry import retry_on_conflict
-from pipeline.store import LmdbStore, Store, Table, Transaction
+from pipeline.storage import Storage, Tx
+from pipeline.storage.lmdb import LmdbStorage
+from pipeline.storage_url import open_storage
 
 __all__ = [
     "Aborted",
@@ -35,7 +38,7 @@ __all__ = [
     "Internal",
     "InvalidArgument",
     "Key",
-    "LmdbStore",
+    "LmdbStorage",
     "NotFound",
     "OutOfRange",
     "OutOfSpace",
@@ -45,10 +48,10 @@ __all__ = [
     "ResourceExhausted",
     "ResourceKind",
     "Step",
-    "Store",
-    "Table",
-    "Transaction",
+    "Storage",
+    "Tx",
     "Unavailable",
     "metadata_indexes",
+    "open_storage",
     "retry_on_conflict",
 ]

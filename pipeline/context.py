@@ -15,9 +15,8 @@ from typing import Any, Generic, TypeVar, overload
 from google.protobuf.message import Message
 
 from pipeline.errors import Internal
-from pipeline.records import Records
 from pipeline.resource import ResourceKind
-from pipeline.store import Transaction
+from pipeline.storage import RecordStore, Tx
 
 T = TypeVar("T")
 I = TypeVar("I", bound=Message)  # noqa: E741 - the conventional name of the input type
@@ -42,7 +41,8 @@ class RequestContext(Generic[I]):
 
     ``input`` is the request as received and is never mutated; ``new_state`` starts as a
     (lazily made) copy of it and is what command steps shape into the state to store.
-    ``txn`` is the open store transaction the whole pipeline runs in; ``now_ns`` is read once
+    ``tx`` is the unit of work (:class:`~pipeline.storage.Tx`) the whole pipeline runs in, and
+    ``records`` its store of the kind's records; ``now_ns`` is read once
     so every timestamp written by one request agrees; ``operation`` is the pipeline's name.
     """
 
@@ -59,7 +59,7 @@ class RequestContext(Generic[I]):
         "now_ns",
         "operation",
         "records",
-        "txn",
+        "tx",
     )
 
     def __init__(
@@ -67,7 +67,7 @@ class RequestContext(Generic[I]):
         input: I,
         *,
         kind: ResourceKind[Any],
-        txn: Transaction,
+        tx: Tx,
         actor: str = SYSTEM_ACTOR,
         now_ns: int | None = None,
         values: dict[Key[Any], Any] | None = None,
@@ -80,10 +80,10 @@ class RequestContext(Generic[I]):
         #: dry run): for side effects that must only follow durable state, like waking watchers.
         self.after_commit: list[Callable[[], None]] = []
         self.kind = kind
-        self.txn = txn
+        self.tx = tx
         self.actor = actor or SYSTEM_ACTOR
         self.now_ns = time.time_ns() if now_ns is None else now_ns
-        self.records: Records[Any] = Records(txn, kind)
+        self.records: RecordStore[Any] = tx.records(kind)
         self._step_names: tuple[str, ...] = ()
         self._marks: list[int] = []
         self._values: dict[Key[Any], Any] = dict(values) if values else {}

@@ -15,7 +15,7 @@ from typing import Any, Generic, Protocol
 
 from pipeline.context import I, Key, RequestContext
 from pipeline.resource import ResourceKind
-from pipeline.store import Store, Transaction
+from pipeline.storage import Storage, Tx
 
 _log = logging.getLogger("pipeline")
 
@@ -76,7 +76,7 @@ class Pipeline(Generic[I]):
 
     def execute(
         self,
-        store: Store,
+        storage: Storage,
         request: I,
         *,
         kind: ResourceKind[Any],
@@ -87,23 +87,23 @@ class Pipeline(Generic[I]):
     ) -> RequestContext[I]:
         """Open the right transaction, build a fresh context in it, run, and return the context.
 
-        The context is rebuilt if the store re-runs the transaction (e.g. after growing the
+        The context is rebuilt if the storage re-runs the transaction (e.g. after growing the
         map), so nothing from an aborted attempt leaks into the next one. With ``dry_run``
         every step runs (so every check and error is real) and the write transaction is then
         aborted: the context says what would have been stored, and nothing was.
         """
 
-        def body(txn: Transaction) -> RequestContext[I]:
+        def body(tx: Tx) -> RequestContext[I]:
             ctx = RequestContext(
-                request, kind=kind, txn=txn, actor=actor, values=values, now_ns=now_ns, operation=self.name
+                request, kind=kind, tx=tx, actor=actor, values=values, now_ns=now_ns, operation=self.name
             )
             self.run(ctx)
             if dry_run and self.write:
                 raise _DryRunDone(ctx)  # leaving the transaction by an exception aborts it
             return ctx
 
-        runner: Callable[[Callable[[Transaction], RequestContext[I]]], RequestContext[I]]
-        runner = store.write if self.write else store.read
+        runner: Callable[[Callable[[Tx], RequestContext[I]]], RequestContext[I]]
+        runner = storage.write if self.write else storage.read
         try:
             ctx: RequestContext[I] = runner(body)
         except _DryRunDone as done:

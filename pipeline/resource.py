@@ -8,14 +8,11 @@ knows about sessions; a new kind is one :class:`ResourceKind` value.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import Message
-
-from pipeline.keycodec import pack
 
 M = TypeVar("M", bound=Message)
 
@@ -109,18 +106,22 @@ class ResourceKind(Generic[M]):
         if len(names) != len(set(names)):
             raise ValueError(f"duplicate index names in {self.name}: {names}")
 
-    @cached_property
-    def key_prefix(self) -> bytes:
-        """``pack(name)``: where this kind's records and index entries start."""
-        return pack(self.name)
 
-    @cached_property
-    def generated_names_prefix(self) -> bytes:
-        """Where GenerateName keeps its per-(org, day) counters, among the index counters;
-        maintenance must know it too, because those counters are not derived from records."""
-        return pack(self.name, "_generated_names")
+def index_entries(kind: ResourceKind[Any], record: Any) -> Iterator[tuple[Index, tuple[str, ...]]]:
+    """(index, values) of every entry ``record`` has in the indexes of ``kind`` (each once)."""
+    for index in kind.indexes:
+        for values in set(index.values(record)):
+            yield index, values
 
-    @cached_property
-    def index_prefixes(self) -> dict[str, bytes]:
-        """``pack(name, index)`` per index, computed once (it is on every write's path)."""
-        return {index.name: pack(self.name, index.name) for index in self.indexes}
+
+def index_changes(
+    kind: ResourceKind[Any], previous: Any | None, record: Any
+) -> Iterator[tuple[Index, set[tuple[str, ...]], set[tuple[str, ...]]]]:
+    """(index, entries to remove, entries to add) for every index of ``kind`` whose entries
+    differ between ``previous`` (None: a new record) and ``record``. Every backend applies
+    exactly this difference, so an update touches only the entries that changed."""
+    for index in kind.indexes:
+        new = set(index.values(record))
+        old = set(index.values(previous)) if previous is not None else set()
+        if old != new:
+            yield index, old - new, new - old

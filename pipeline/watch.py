@@ -23,7 +23,7 @@ from pipeline import events
 from pipeline.errors import ResourceExhausted
 from pipeline.events import EventHub
 from pipeline.listing import DEFAULT_MAX_RESPONSE_BYTES, fill_page
-from pipeline.store import Store, Transaction
+from pipeline.storage import Storage, Tx
 
 DEFAULT_BOOKMARK_INTERVAL_S = 5.0
 DEFAULT_MAX_LAG = 10_000
@@ -49,7 +49,7 @@ class WatchFilter:
 
 
 def watch(
-    store: Store,
+    storage: Storage,
     hub: EventHub,
     event_type: type[Message],
     *,
@@ -71,21 +71,21 @@ def watch(
     re-reads the log at least that often: for commits by other processes, which the
     in-process hub does not hear about."""
     if from_now:
-        last = store.read(events.current_revision)
+        last = storage.read(lambda tx: tx.changes.current_revision())
     else:
         last = after_revision
-        store.read(lambda txn: events.check_retained(txn, after_revision))
+        storage.read(lambda tx: events.check_retained(tx.changes, after_revision))
     quiet_since = clock()
 
-    def read_batch(txn: Transaction) -> tuple[list[Any], bool, int]:
+    def read_batch(tx: Tx) -> tuple[list[Any], bool, int]:
         scan = events.scan_sized(
-            txn, event_type, after_revision=last, kind=kind, resource_id=where.resource_id, org=where.org
+            tx, event_type, after_revision=last, kind=kind, resource_id=where.resource_id, org=where.org
         )
         found, more = fill_page(scan, page_size=batch, max_bytes=batch_bytes)
-        return found, more, events.current_revision(txn)
+        return found, more, tx.changes.current_revision()
 
     while not (stop and stop.is_set()):
-        found, more, head = store.read(read_batch)
+        found, more, head = storage.read(read_batch)
         for change in found:
             last = change.revision
             if where.types and change.type not in where.types:

@@ -1,4 +1,4 @@
-"""Shared fixtures: a temporary LMDB store, hand-built step contexts, an in-process server."""
+"""Shared fixtures: a temporary store, hand-built step contexts, an in-process server."""
 
 from __future__ import annotations
 
@@ -17,22 +17,25 @@ import pytest
 from google.protobuf.message import Message
 
 from pipeline.context import Key, RequestContext
-from pipeline.store import LmdbStore, Table
+from pipeline.storage import Storage
+from pipeline.storage.lmdb import LmdbStorage
 from stigmer_sessions import SessionController
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import command_pb2_grpc, query_pb2_grpc
 from stigmer_sessions.api import ApiResourceMetadata, ApiResourceOwnerScope, Session, SessionSpec
 from stigmer_sessions.grpc_server import RunningServer, start_server
 from stigmer_sessions.resource import SESSION
+from tests.backends import open_backend
 
 ROOT = Path(__file__).resolve().parents[1]
 ORG = ApiResourceOwnerScope.organization
-#: Every table but the change log, which keeps history on purpose.
-DATA_TABLES = tuple(t for t in Table if t is not Table.EVENTS)
+#: The tables (of any backend) that hold the change log, which keeps history on purpose.
+CHANGE_LOG_TABLES = frozenset({"events", "changes", "change_head"})
 
 
-def data_tables(store: LmdbStore) -> dict[str, int]:
-    """Entry counts of the data tables (records, indexes, counters, request ids)."""
-    return {t: n for t, n in store.stat().items() if t != Table.EVENTS.value}
+def data_tables(storage: Storage) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the data tables (records, indexes, counters, request ids, children):
+    equal before and after means nothing was written."""
+    return {t: rows for t, rows in storage.snapshot().items() if t not in CHANGE_LOG_TABLES}
 
 
 def make_session(
@@ -51,15 +54,29 @@ def make_session(
     )
 
 
+#: The backends the ``storage`` fixture opens; a test module or folder may parametrize it
+#: over more (``tests.backends.BACKENDS``) by overriding the fixture, as
+#: ``tests/pipeline/storage/conftest.py`` does.
+DEFAULT_BACKENDS = ("lmdb",)
+
+
+@pytest.fixture(params=DEFAULT_BACKENDS)
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+    """A fresh, empty store of each backend in ``DEFAULT_BACKENDS``, closed afterwards."""
+    with open_backend(request.param, tmp_path) as backend:
+        yield backend
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[LmdbStore]:
-    s = LmdbStore(tmp_path / "db", durable=False)
+def store(tmp_path: Path) -> Iterator[LmdbStorage]:
+    """The LMDB backend itself, for tests of LMDB's own behaviour (engine, key layout)."""
+    s = LmdbStorage(tmp_path / "db", durable=False)
     yield s
     s.close()
 
 
 @pytest.fixture
-def controller(store: LmdbStore) -> SessionController:
+def controller(store: LmdbStorage) -> SessionController:
     return SessionController(store=store)
 
 
@@ -120,7 +137,7 @@ def start_server_process(
 
 
 @pytest.fixture
-def run_step(store: LmdbStore) -> RunStep:
+def run_step(store: LmdbStorage) -> RunStep:
     """Run one step on a hand-built context in its own transaction; returns the context.
 
     ``values`` pre-fills context keys the step reads. Write transactions commit only when
@@ -136,8 +153,8 @@ def run_step(store: LmdbStore) -> RunStep:
         actor: str = "tester",
         now_ns: int | None = None,
     ) -> RequestContext[Any]:
-        def body(txn: Any) -> RequestContext[Any]:
-            ctx = RequestContext(request, kind=SESSION, txn=txn, actor=actor, values=values, now_ns=now_ns)
+        def body(tx: Any) -> RequestContext[Any]:
+            ctx = RequestContext(request, kind=SESSION, tx=tx, actor=actor, values=values, now_ns=now_ns)
             step(ctx)
             return ctx
 

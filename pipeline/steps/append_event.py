@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline import events
 from pipeline.context import RequestContext
 from pipeline.errors import Internal
 from pipeline.events import EventHub
@@ -51,8 +50,12 @@ class AppendEvent:
         )
         event.time.FromNanoseconds(ctx.now_ns)  # type: ignore[attr-defined]
         getattr(event, ctx.kind.event_resource_field).CopyFrom(resource)
-        revision = events.append(
-            ctx.txn, event, kind=ctx.kind.name, resource_id=resource.metadata.id, org=resource.metadata.org
+        revision = ctx.tx.changes.append(
+            event,
+            kind=ctx.kind.name,
+            resource_id=resource.metadata.id,
+            org=resource.metadata.org,
+            time_ns=ctx.now_ns,
         )
         ctx[EVENT] = event
         if self.hub is not None:

@@ -31,7 +31,7 @@ class CheckIdempotency:
         request_id = ctx.get(REQUEST_ID)
         if not request_id:
             return
-        entry = idempotency.lookup(ctx.txn, ctx.kind.name, request_id, ctx.now_ns)
+        entry = ctx.tx.requests.lookup(ctx.kind.name, request_id, ctx.now_ns)
         if entry is None:
             return
         digest = idempotency.fingerprint(ctx.operation, ctx.input, ctx.get(EXPECTED_VERSION, ""))

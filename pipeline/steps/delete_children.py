@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline import children
 from pipeline.context import RequestContext
 from pipeline.keys import EXISTING
 
@@ -15,4 +14,4 @@ class DeleteChildren:
     """Reads ``ctx[EXISTING]``; removes every child record (e.g. message) stored under it."""
 
     def __call__(self, ctx: RequestContext[Any]) -> None:
-        children.delete_all(ctx.txn, ctx.kind.name, ctx[EXISTING].metadata.id)
+        ctx.tx.children.delete_all(ctx.kind.name, ctx[EXISTING].metadata.id)

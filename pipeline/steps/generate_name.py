@@ -7,10 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.context import RequestContext
-from pipeline.keycodec import pack
 from pipeline.resource import SLUG_INDEX
 from pipeline.steps.resolve_slug import slug_from_name
-from pipeline.store import Table
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +28,9 @@ class GenerateName:
         if meta.name.strip() or meta.slug:
             return
         date = datetime.datetime.fromtimestamp(ctx.now_ns / 1e9, datetime.UTC).strftime("%Y-%m-%d")
-        counter = ctx.kind.generated_names_prefix + pack(meta.org, date)
+        counter = (ctx.kind.name, "_generated_names", meta.org, date)
         while True:
-            n = ctx.txn.add(Table.COUNTERS, counter, 1)
+            n = ctx.tx.counters.add(counter, 1)
             name = self.pattern.format(date=date, n=n)
             if ctx.records.find_unique(SLUG_INDEX, (meta.org, slug_from_name(name))) is None:
                 meta.name = name

@@ -50,7 +50,7 @@ class ListEvents:
         query = fingerprint(ctx.kind.name, "events", resource_id, request.org, sorted(types))
         after = decode_position(request.page_token, query) if request.page_token else request.after_revision
         scan: Iterator[tuple[Any, int]] = events.scan_sized(
-            ctx.txn,
+            ctx.tx,
             event_type,
             after_revision=after,
             kind=ctx.kind.name,
@@ -68,6 +68,6 @@ class ListEvents:
         ctx[RESPONSE] = self.response_type(
             changes=found,
             next_page_token=encode_token(query, str(found[-1].revision)) if more else "",
-            current_revision=events.current_revision(ctx.txn),
-            oldest_revision=events.oldest_revision(ctx.txn),
+            current_revision=ctx.tx.changes.current_revision(),
+            oldest_revision=ctx.tx.changes.oldest_revision(),
         )

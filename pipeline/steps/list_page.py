@@ -20,12 +20,12 @@ from pipeline.listing import (
     fingerprint,
     newest_first,
 )
-from pipeline.records import Records
 from pipeline.resource import LABEL_INDEX, ORG_INDEX, ORG_TAG_INDEX, TAG_INDEX
 from pipeline.selectors import EQUALS
+from pipeline.storage import RecordStore
 
 
-def plan_scope(records: Records[Any], filters: Filters) -> ListScope:
+def plan_scope(records: RecordStore[Any], filters: Filters) -> ListScope:
     """The cheapest index for the filters: among the org index, each tag's (org+)tag index
     and each ``key=value`` label's index, the one with the fewest entries (counters say so,
     in O(1) each). Every other filter is checked per record while scanning it."""
@@ -90,6 +90,6 @@ class ListPage:
             page.total_size = ctx.records.count(scope.index, scope.values)
         else:
             page.total_size = sum(
-                1 for r in ctx.records.scan(scope.index, scope.values) if filters.matches(r)
+                1 for r, _ in ctx.records.scan_sized(scope.index, scope.values) if filters.matches(r)
             )
         ctx[LIST_PAGE] = page

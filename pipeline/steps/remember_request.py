@@ -26,13 +26,13 @@ class RememberRequest:
             return
         # Only writes with a request id add entries, so purging on exactly those bounds the
         # table (each adds one, removes up to PURGE_PER_WRITE) and plain writes pay nothing.
-        idempotency.purge_expired(ctx.txn, ctx.now_ns)
+        requests = ctx.tx.requests
+        requests.purge_expired(ctx.now_ns, idempotency.PURGE_PER_WRITE)
         digest = idempotency.fingerprint(ctx.operation, ctx.input, ctx.get(EXPECTED_VERSION, ""))
-        idempotency.remember(
-            ctx.txn,
+        requests.remember(
             ctx.kind.name,
             request_id,
-            digest=digest,
+            fingerprint=digest,
             response=ctx[RESPONSE].SerializeToString(),
             expires_at_ns=ctx.now_ns + self.ttl_ns,
         )

@@ -2,8 +2,8 @@
 
 Every method runs one pipeline in one store transaction and returns the resulting message
 or raises a typed :class:`pipeline.errors.ResourceError`. Pipelines and the validator are
-built once per controller; the controller is thread-safe (LMDB serialises writers and reads
-run concurrently).
+built once per controller; the controller is thread-safe (the storage backend makes every
+write transaction atomic and reads run concurrently).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any, TypeVar
 
 import protovalidate
@@ -23,8 +23,9 @@ from pipeline.events import CompactionResult, EventHub
 from pipeline.idempotency import DEFAULT_TTL_NS
 from pipeline.keys import CAUSED_BY, EXPECTED_VERSION, REQUEST_ID, RESPONSE
 from pipeline.pipeline import Pipeline
-from pipeline.records import Records
-from pipeline.store import LmdbStore, Store, Transaction
+from pipeline.storage import CheckReport, Storage, Tx
+from pipeline.storage.lmdb import LmdbStorage
+from pipeline.storage_url import open_storage
 from pipeline.validation import shared_validator, validate, warm_up
 from stigmer_sessions.api import (
     ApiResourceReference,
@@ -74,15 +75,18 @@ class SessionController:
     """Session operations on a store.
 
     ``SessionController("./data")`` opens (and owns) an LMDB store in that directory;
-    ``SessionController(store=...)`` uses a store you manage. Use it as a context manager,
-    or call :meth:`close`, to release an owned store.
+    ``SessionController(store="postgresql://...")`` (or ``"lmdb:///path"``) opens and owns
+    the store that URL names (see :func:`pipeline.storage_url.open_storage`);
+    ``SessionController(store=storage)`` uses a :class:`~pipeline.storage.Storage` you
+    manage (and close). Use it as a context manager, or call :meth:`close`, to release an
+    owned store.
     """
 
     def __init__(
         self,
         data_dir: str | os.PathLike[str] = "./data",
         *,
-        store: Store | None = None,
+        store: Storage | str | None = None,
         durable: bool = True,
         validator: protovalidate.Validator | None = None,
         request_id_ttl_s: float = DEFAULT_TTL_NS / 1e9,
@@ -90,17 +94,25 @@ class SessionController:
         config: SessionConfig | None = None,
         watch_poll_s: float | None = None,
     ) -> None:
-        self._owns_store = store is None
-        self.store: Store = store if store is not None else LmdbStore(data_dir, durable=durable)
+        self._owns_store = store is None or isinstance(store, str)
+        self.store: Storage
+        if store is None:
+            self.store = LmdbStorage(data_dir, durable=durable)
+        elif isinstance(store, str):
+            self.store = open_storage(store, durable=durable)
+        else:
+            self.store = store
         v = self._validator = validator or shared_validator()
         ttl = int(request_id_ttl_s * 1e9)
         #: How long a watch stays silent before it sends a bookmark.
         self.bookmark_interval_s = bookmark_interval_s
-        #: With several processes on one store, watches also poll the log this often.
-        self.watch_poll_s = watch_poll_s
-        #: Wakes watchers after each committed change.
-        self.hub = EventHub(self.store.read(events.current_revision))
+        #: With several processes on one store, watches also poll the log this often (by
+        #: default as often as the backend asks: never for one that hears other processes).
+        self.watch_poll_s = self.store.poll_s if watch_poll_s is None else watch_poll_s
+        #: Wakes watchers after each committed change (ours, and others' the backend hears of).
+        self.hub = EventHub(self.store.read(lambda tx: tx.changes.current_revision()))
         hub = self.hub
+        self._stop_following = self.store.follow(hub.publish)
         #: Lifecycle, quotas, generated names, message size limit, response byte budget.
         self.config = cfg = config or SessionConfig()
         budget = cfg.max_response_bytes
@@ -330,9 +342,9 @@ class SessionController:
             return []
         live = [p for p in lifecycle.phases if p in lifecycle.live and p != lifecycle.recovery_phase]
 
-        def find(txn: Transaction) -> list[str]:
-            records = Records(txn, SESSION)
-            return [s.metadata.id for phase in live for s in records.scan(PHASE_INDEX, (phase,))]
+        def find(tx: Tx) -> list[str]:
+            records = tx.records(SESSION)
+            return [s.metadata.id for phase in live for s, _ in records.scan_sized(PHASE_INDEX, (phase,))]
 
         moved = self.store.read(find)
         for session_id in moved:
@@ -342,26 +354,34 @@ class SessionController:
     def check(
         self,
         *,
-        progress: Callable[[int], None] | None = None,
+        progress: maintenance.Progress | None = None,
         avoid: Mapping[str, bytes | None] | None = None,
         journal: maintenance.Journal | None = None,
-    ) -> maintenance.Report:
-        """Read everything in the store and check it (see ``pipeline.maintenance.verify``)."""
+    ) -> CheckReport:
+        """Read everything in the store and check it (see ``pipeline.maintenance.verify``).
+        ``progress(n)``: n more items checked (see :mod:`pipeline.maintenance`)."""
         return maintenance.verify(self.store, [SESSION], progress=progress, avoid=avoid, journal=journal)
 
-    def reindex(self) -> int:
+    def reindex(self, *, progress: maintenance.Progress | None = None) -> int:
         """Rebuild every secondary index and counter from the records."""
-        return maintenance.reindex(self.store, [SESSION])
+        return maintenance.reindex(self.store, [SESSION], progress=progress)
 
-    def export(self, out: IO[str]) -> dict[str, int]:
+    def export(self, out: IO[str], *, progress: maintenance.Progress | None = None) -> dict[str, int]:
         """A consistent JSONL snapshot: sessions, their messages, the change log."""
-        return maintenance.export(self.store, [SESSION], out)
+        return maintenance.export(self.store, [SESSION], out, progress=progress)
 
-    def import_(self, lines: Iterable[str]) -> dict[str, int]:
-        """Restore an export into this (empty) store."""
-        counts = maintenance.import_(self.store, [SESSION], lines)
-        self.hub.publish(self.store.read(events.current_revision))
+    def import_(
+        self, lines: Iterable[str], *, progress: maintenance.Progress | None = None
+    ) -> dict[str, int]:
+        """Restore an export into this (empty) store. ``lines`` must be iterable again from
+        the start (a list, or a file): the store re-runs the write if the map must grow."""
+        counts = maintenance.import_(self.store, [SESSION], lines, progress=progress)
+        self.hub.publish(self.store.read(lambda tx: tx.changes.current_revision()))
         return counts
+
+    def sizes(self) -> maintenance.Sizes:
+        """How many sessions, messages and retained changes there are (progress totals)."""
+        return maintenance.sizes(self.store, [SESSION])
 
     def list_changes(
         self, request: ListSessionChangesRequest | None = None, **fields: Any
@@ -436,11 +456,9 @@ class SessionController:
         """Drop changes beyond the newest ``keep_revisions`` and older than ``max_age_s``."""
         return events.compact(
             self.store,
-            SessionChange,
             keep_revisions=keep_revisions,
             max_age_ns=None if max_age_s is None else int(max_age_s * 1e9),
             now_ns=time.time_ns() if now_ns is None else now_ns,
-            resource_kind_of=lambda change: (change.resource_kind, change.resource_id, change.org),
         )
 
     def get(self, session_id: str | SessionId) -> Session:
@@ -464,7 +482,8 @@ class SessionController:
         )
 
     def close(self) -> None:
-        """Close the store if this controller opened it."""
+        """Stop following the store, and close it if this controller opened it."""
+        self._stop_following()
         if self._owns_store:
             self.store.close()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline import children
 from pipeline.context import RequestContext
 from pipeline.errors import InvalidArgument
 from pipeline.ids import new_id
@@ -39,7 +38,7 @@ class AppendMessage:
                 "content.max_bytes",
             )
         session_id = session.metadata.id
-        sequence = children.last_sequence(ctx.txn, ctx.kind.name, session_id) + 1
+        sequence = ctx.tx.children.last_sequence(ctx.kind.name, session_id) + 1
         message = SessionMessage(
             id=new_id("msg", ctx.now_ns),
             session_id=session_id,
@@ -50,7 +49,7 @@ class AppendMessage:
             actor_id=ctx.actor,
         )
         message.created_at.FromNanoseconds(ctx.now_ns)
-        children.append(ctx.txn, ctx.kind.name, session_id, sequence, message.SerializeToString())
+        ctx.tx.children.append(ctx.kind.name, session_id, sequence, message.SerializeToString())
 
         def bump(s: Any) -> None:
             s.state.message_count += 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline import children
 from pipeline.context import RequestContext
 from pipeline.keys import RESPONSE
 from pipeline.listing import (
@@ -45,8 +44,7 @@ class ListMessages:
         query = message_query(request.session_id, request.newest_first)
         resume_at = decode_position(request.page_token, query) if request.page_token else None
         if request.newest_first:
-            scan = children.scan(
-                ctx.txn,
+            scan = ctx.tx.children.scan(
                 ctx.kind.name,
                 request.session_id,
                 after=request.after_sequence,
@@ -55,7 +53,7 @@ class ListMessages:
             )
         else:
             after = resume_at if resume_at is not None else request.after_sequence
-            scan = children.scan(ctx.txn, ctx.kind.name, request.session_id, after=after)
+            scan = ctx.tx.children.scan(ctx.kind.name, request.session_id, after=after)
         page, more = fill_page(
             ((item, len(item[1])) for item in scan), page_size=page_size, max_bytes=self.max_bytes
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline import children
 from pipeline.context import RequestContext
 from pipeline.keys import RESPONSE
 from pipeline.listing import (
@@ -36,7 +35,7 @@ class ResumeConversation:
     def __call__(self, ctx: RequestContext[Any]) -> None:
         session = ctx[RESPONSE]
         size = min(ctx.input.page_size or DEFAULT_RESUME_PAGE, MAX_PAGE_SIZE)
-        scan = children.scan(ctx.txn, ctx.kind.name, session.metadata.id, reverse=True)
+        scan = ctx.tx.children.scan(ctx.kind.name, session.metadata.id, reverse=True)
         latest, more = fill_page(
             ((item, len(item[1])) for item in scan),
             page_size=size,

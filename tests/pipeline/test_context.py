@@ -2,18 +2,18 @@ import pytest
 
 from pipeline.context import Key, RequestContext
 from pipeline.errors import Internal
-from pipeline.store import LmdbStore
+from pipeline.storage.lmdb import LmdbStorage
 from stigmer_sessions.resource import SESSION
 from tests.conftest import make_session
 
 NUMBER: Key[int] = Key("number")
 
 
-def test_new_state_is_a_copy_and_input_stays_untouched(store: LmdbStore) -> None:
+def test_new_state_is_a_copy_and_input_stays_untouched(store: LmdbStorage) -> None:
     request = make_session("original")
 
     def body(txn: object) -> None:
-        ctx = RequestContext(request, kind=SESSION, txn=txn)  # type: ignore[arg-type]
+        ctx = RequestContext(request, kind=SESSION, tx=txn)  # type: ignore[arg-type]
         ctx.new_state.metadata.name = "changed"
         assert ctx.input.metadata.name == "original"
 
@@ -21,9 +21,9 @@ def test_new_state_is_a_copy_and_input_stays_untouched(store: LmdbStore) -> None
     assert request.metadata.name == "original"
 
 
-def test_missing_key_is_an_internal_wiring_error(store: LmdbStore) -> None:
+def test_missing_key_is_an_internal_wiring_error(store: LmdbStorage) -> None:
     def body(txn: object) -> None:
-        ctx = RequestContext(make_session(), kind=SESSION, txn=txn)  # type: ignore[arg-type]
+        ctx = RequestContext(make_session(), kind=SESSION, tx=txn)  # type: ignore[arg-type]
         assert ctx.get(NUMBER) is None
         assert ctx.get(NUMBER, 7) == 7
         with pytest.raises(Internal, match="number"):
@@ -35,6 +35,6 @@ def test_missing_key_is_an_internal_wiring_error(store: LmdbStore) -> None:
     store.read(body)
 
 
-def test_empty_actor_means_system(store: LmdbStore) -> None:
-    actor = store.read(lambda txn: RequestContext(make_session(), kind=SESSION, txn=txn, actor="").actor)
+def test_empty_actor_means_system(store: LmdbStorage) -> None:
+    actor = store.read(lambda txn: RequestContext(make_session(), kind=SESSION, tx=txn, actor="").actor)
     assert actor == "system"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from pipeline.store import LmdbStore, Table
+from pipeline.storage.lmdb import LmdbStorage
 from stigmer_sessions import Session, SessionController, retry_on_conflict
 from stigmer_sessions.api import (
     ApiResourceOwnerScope,
@@ -60,9 +60,9 @@ def test_update_with_stale_body_version_is_aborted_and_retry_helper_recovers(stu
     assert result.spec.subject == "someone else"
 
 
-def test_x_dry_run_writes_nothing(stubs: Stubs, store: LmdbStore) -> None:
+def test_x_dry_run_writes_nothing(stubs: Stubs, store: LmdbStorage) -> None:
     existing = stubs.command.create(make_session("existing"))
-    before = store.read(lambda txn: {t.value: list(txn.scan(t, b"")) for t in Table})
+    before = store.snapshot()
     dry = (("x-dry-run", "true"),)
     preview = stubs.command.create(make_session("preview"), metadata=dry)
     assert preview.metadata.slug == "preview"
@@ -70,7 +70,7 @@ def test_x_dry_run_writes_nothing(stubs: Stubs, store: LmdbStore) -> None:
     with pytest.raises(grpc.RpcError) as err:
         stubs.command.create(make_session("existing"), metadata=dry)
     assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
-    assert store.read(lambda txn: {t.value: list(txn.scan(t, b"")) for t in Table}) == before
+    assert store.snapshot() == before
 
 
 def test_bad_x_dry_run_value_is_invalid_argument(stubs: Stubs) -> None:

@@ -16,7 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from pipeline.grpc_status import bad_request_of
-from pipeline.store import LmdbStore
+from pipeline.storage.lmdb import LmdbStorage
 from stigmer_sessions import SessionController
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import change_pb2_grpc, message_pb2_grpc
 from stigmer_sessions.api import AppendSessionMessageRequest, WatchSessionChangesRequest
@@ -27,14 +27,14 @@ MIB = 1024 * 1024
 
 
 def test_a_5000_character_name_is_invalid_argument_for_a_default_client(
-    stubs: Stubs, store: LmdbStore
+    stubs: Stubs, store: LmdbStorage
 ) -> None:
     with pytest.raises(grpc.RpcError) as err:
         stubs.command.create(make_session("!" * 5000))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
     assert "metadata.name" in (err.value.details() or "")
     assert "more characters" in (err.value.details() or "")
-    assert data_tables(store)["records"] == 0
+    assert data_tables(store)["records"] == []
 
 
 def test_a_request_with_many_violations_is_invalid_argument_for_a_default_client(stubs: Stubs) -> None:
@@ -50,7 +50,9 @@ def test_a_request_with_many_violations_is_invalid_argument_for_a_default_client
 
 
 @pytest.mark.parametrize("method", ["create", "delete", "transition"])
-def test_a_body_that_does_not_parse_is_invalid_argument(stubs: Stubs, store: LmdbStore, method: str) -> None:
+def test_a_body_that_does_not_parse_is_invalid_argument(
+    stubs: Stubs, store: LmdbStorage, method: str
+) -> None:
     call: Any = stubs.channel.unary_unary(f"/{COMMAND_SERVICE}/{method}", request_serializer=None)
     before = data_tables(store)
     with pytest.raises(grpc.RpcError) as err:
@@ -114,7 +116,7 @@ def test_a_failed_rpc_logs_its_error_message(stubs: Stubs, caplog: pytest.LogCap
 
 
 def test_a_watch_line_names_its_actor_like_every_other_line(
-    store: LmdbStore, caplog: pytest.LogCaptureFixture
+    store: LmdbStorage, caplog: pytest.LogCaptureFixture
 ) -> None:
     controller = SessionController(store=store, bookmark_interval_s=0.05)
     running = start_server(controller, "127.0.0.1:0")
@@ -132,7 +134,7 @@ def test_a_watch_line_names_its_actor_like_every_other_line(
 
 
 @pytest.fixture
-def watch_server(store: LmdbStore) -> Iterator[str]:
+def watch_server(store: LmdbStorage) -> Iterator[str]:
     controller = SessionController(store=store, bookmark_interval_s=0.05)
     running = start_server(controller, "127.0.0.1:0", max_watchers=6, max_watchers_per_client=2)
     yield running.address
@@ -223,7 +225,7 @@ def test_receive_limit_follows_max_message_bytes_and_logs(tmp_path: Path) -> Non
 
 
 def test_a_watch_cut_off_by_shutdown_is_logged_cancelled(
-    store: LmdbStore, caplog: pytest.LogCaptureFixture
+    store: LmdbStorage, caplog: pytest.LogCaptureFixture
 ) -> None:
     controller = SessionController(store=store, bookmark_interval_s=0.05)
     running = start_server(controller, "127.0.0.1:0")

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import children
 from pipeline.errors import (
     Aborted,
     AlreadyExists,
@@ -16,7 +15,7 @@ from pipeline.errors import (
     NotFound,
     ResourceExhausted,
 )
-from pipeline.store import LmdbStore
+from pipeline.storage.lmdb import LmdbStorage
 from stigmer_sessions import SessionController
 from stigmer_sessions.config import SessionConfig, load_lifecycle
 from tests.conftest import make_session, race
@@ -42,17 +41,17 @@ def test_messages_of_two_sessions_never_mix(controller: SessionController) -> No
         assert all(m.content.startswith(parity) and m.session_id == s.metadata.id for m in messages)
 
 
-def test_delete_cascades_to_messages(controller: SessionController, store: LmdbStore) -> None:
+def test_delete_cascades_to_messages(controller: SessionController, store: LmdbStorage) -> None:
     s, keep = controller.create(make_session("gone")), controller.create(make_session("kept"))
     for target in (s, keep):
         controller.append_message(target.metadata.id, "user", "hi")
     controller.delete(s.metadata.id)
-    assert store.read(lambda txn: [p for _, p, _ in children.parents(txn)]) == [keep.metadata.id]
+    assert store.read(lambda txn: [p for _, p, _ in txn.children.parents()]) == [keep.metadata.id]
     with pytest.raises(NotFound):
         controller.list_messages(session_id=s.metadata.id)
 
 
-def test_append_errors(controller: SessionController, store: LmdbStore) -> None:
+def test_append_errors(controller: SessionController, store: LmdbStorage) -> None:
     s = controller.create(make_session())
     with pytest.raises(NotFound):
         controller.append_message("ses-none", "user", "x")
@@ -61,10 +60,10 @@ def test_append_errors(controller: SessionController, store: LmdbStore) -> None:
         controller.append_message(s.metadata.id, "user", "too late")
     with pytest.raises(InvalidArgument):
         controller.append_message(s.metadata.id, "unspecified", "no role")
-    assert store.read(lambda txn: list(children.parents(txn))) == []
+    assert store.read(lambda txn: list(txn.children.parents())) == []
 
 
-def test_message_size_limit_is_configurable(store: LmdbStore) -> None:
+def test_message_size_limit_is_configurable(store: LmdbStorage) -> None:
     controller = SessionController(store=store, config=SessionConfig(max_message_bytes=100))
     s = controller.create(make_session())
     controller.append_message(s.metadata.id, "user", "x" * 100)
@@ -84,7 +83,7 @@ def test_history_events_and_idempotent_append(controller: SessionController) -> 
 
 
 @pytest.mark.parametrize("name", ["default", "reveal", "worker"])
-def test_each_lifecycle_end_to_end(store: LmdbStore, name: str) -> None:
+def test_each_lifecycle_end_to_end(store: LmdbStorage, name: str) -> None:
     lifecycle = load_lifecycle(name)
     controller = SessionController(store=store, config=SessionConfig(lifecycle=lifecycle))
     s = controller.create(make_session(name))
@@ -116,7 +115,7 @@ def test_transition_with_stale_version_is_aborted(controller: SessionController)
         controller.transition(s.metadata.id, "active", expected_version=s.metadata.version.id)
 
 
-def test_quota_race_admits_exactly_n(store: LmdbStore) -> None:
+def test_quota_race_admits_exactly_n(store: LmdbStorage) -> None:
     controller = SessionController(store=store, config=SessionConfig(max_sessions_per_org=5))
     for i in range(4):
         controller.create(make_session(f"pre{i}"))
@@ -126,7 +125,7 @@ def test_quota_race_admits_exactly_n(store: LmdbStore) -> None:
     assert controller.list(org="acme").total_size == 5
 
 
-def test_dry_run_sees_the_quota(store: LmdbStore) -> None:
+def test_dry_run_sees_the_quota(store: LmdbStorage) -> None:
     controller = SessionController(store=store, config=SessionConfig(max_sessions_per_org=1))
     controller.create(make_session("one"))
     with pytest.raises(ResourceExhausted):

@@ -9,10 +9,14 @@ from typing import Any
 
 import pytest
 
-from pipeline import events, maintenance
+from pipeline import maintenance
 from pipeline.errors import FailedPrecondition, Internal, InvalidArgument
 from pipeline.keycodec import pack
-from pipeline.store import LmdbStore, Table, Transaction
+from pipeline.storage import CheckReport
+from pipeline.storage.lmdb import LmdbStorage
+from pipeline.storage.lmdb import check as lmdb_check
+from pipeline.storage.lmdb.engine import RawTx, Table
+from pipeline.storage.lmdb.stores import BY_ORG, CURRENT, LOG, REV, LmdbChangeLog
 from stigmer_sessions import SessionController
 from stigmer_sessions.resource import SESSION
 from tests.conftest import make_session
@@ -36,10 +40,10 @@ def test_a_healthy_store_checks_clean(controller: SessionController) -> None:
     assert report.index_entries > 5
 
 
-def test_check_finds_damage_and_reindex_repairs_it(controller: SessionController, store: LmdbStore) -> None:
+def test_check_finds_damage_and_reindex_repairs_it(controller: SessionController, store: LmdbStorage) -> None:
     populate(controller)
-    keys = store.read(lambda txn: [k for k, _ in txn.scan(Table.INDEX, b"")])
-    counter = store.read(lambda txn: next(k for k, _ in txn.scan(Table.COUNTERS, b"")))
+    keys = store.read_raw(lambda txn: [k for k, _ in txn.scan(Table.INDEX, b"")])
+    counter = store.read_raw(lambda txn: next(k for k, _ in txn.scan(Table.COUNTERS, b"")))
 
     def damage(txn: object) -> None:
         for key in keys[::4]:
@@ -47,7 +51,7 @@ def test_check_finds_damage_and_reindex_repairs_it(controller: SessionController
         txn.put(Table.INDEX, keys[1] + b"x", b"ses-ghost")  # type: ignore[attr-defined]
         txn.add(Table.COUNTERS, counter, 7)  # type: ignore[attr-defined]
 
-    store.write(damage)
+    store.write_raw(damage)
     report = controller.check()
     assert not report.ok
     assert any("missing index entry" in p for p in report.problems)
@@ -93,50 +97,117 @@ def test_import_needs_an_empty_store_and_a_valid_file(controller: SessionControl
         assert empty.list().total_size == 0  # nothing half-imported
 
 
-def _damage(store: LmdbStore, fn: Callable[[Transaction], object]) -> None:
-    store.write(fn)
+class Tally:
+    """A ``progress`` callback that adds up what it is told."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def __call__(self, n: int) -> None:
+        self.calls.append(n)
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls)
 
 
-def _one_problem_like(report: maintenance.Report, text: str) -> str:
+def test_progress_counts_every_item_and_sizes_predicts_it(
+    controller: SessionController, store: LmdbStorage
+) -> None:
+    populate(controller)
+    sizes = controller.sizes()
+    # 5 sessions left; messages 1+2+3+4+5; changes: 6 created, 6 updated, 15 appended, 1 pinned, 1 deleted
+    assert (sizes.records, sizes.children, sizes.changes) == (5, 15, 29)
+    check, reindex, export = Tally(), Tally(), Tally()
+    assert controller.check(progress=check).ok
+    assert check.total == sizes.records + sizes.children
+    assert controller.reindex(progress=reindex) == 5
+    assert reindex.total == sizes.records
+    out = io.StringIO()
+    controller.export(out, progress=export)
+    assert (
+        export.total == sizes.records + sizes.children + sizes.changes == len(out.getvalue().splitlines()) - 1
+    )
+    load = Tally()
+    with SessionController(store=LmdbStorage(store.path.parent / "copy", durable=False)) as copy:
+        copy.import_(out.getvalue().splitlines(keepends=True), progress=load)
+        assert load.total == export.total
+        assert copy.sizes() == sizes
+
+
+@pytest.mark.parametrize(
+    "first_line",
+    ["", "garbage\n", "[1, 2]\n", '{"format": "something else"}\n', '"a string"\n'],
+)
+def test_import_of_a_file_that_is_not_an_export_names_line_1(
+    controller: SessionController, store: LmdbStorage, first_line: str
+) -> None:
+    with pytest.raises(InvalidArgument, match=r"^line 1: not a stigmer-sessions-export/1 file"):
+        controller.import_([first_line, '{"kind": "session"}\n'])
+    assert sum(store.stat().values()) == 0
+
+
+@pytest.mark.parametrize("bad", ["{not json\n", "[1]\n", "7\n", '{"kind": "session"}\n', '{"x": 1}\n'])
+def test_import_of_a_bad_line_names_its_number_and_writes_nothing(
+    controller: SessionController, store: LmdbStorage, bad: str
+) -> None:
+    populate(controller)
+    out = io.StringIO()
+    controller.export(out)
+    lines = out.getvalue().splitlines(keepends=True)
+    lines[4] = bad
+    with SessionController(store=LmdbStorage(Path(store.path).parent / "copy", durable=False)) as copy:
+        with pytest.raises(InvalidArgument, match=r"^line 5: cannot import"):
+            copy.import_(lines)
+        assert sum(copy.store.stat().values()) == 0  # type: ignore[attr-defined]
+
+
+def _damage(store: LmdbStorage, fn: Callable[[RawTx], object]) -> None:
+    store.write_raw(fn)
+
+
+def _one_problem_like(report: CheckReport, text: str) -> str:
     found = [p for p in report.problems if text in p]
     assert found, report.problems
     return found[0]
 
 
 def test_a_record_overwritten_with_garbage_is_reported(
-    controller: SessionController, store: LmdbStore
+    controller: SessionController, store: LmdbStorage
 ) -> None:
     populate(controller)
-    key = store.read(lambda txn: next(k for k, _ in txn.scan(Table.RECORDS, b"")))
+    key = store.read_raw(lambda txn: next(k for k, _ in txn.scan(Table.RECORDS, b"")))
     _damage(store, lambda txn: txn.put(Table.RECORDS, key, b"\xff\xff\xff garbage"))
     report = controller.check()
     assert _one_problem_like(report, "cannot be parsed").startswith("session: record ")
     assert report.records == 4
 
 
-def test_a_record_under_another_id_is_reported(controller: SessionController, store: LmdbStore) -> None:
+def test_a_record_under_another_id_is_reported(controller: SessionController, store: LmdbStorage) -> None:
     populate(controller)
-    _, value = store.read(lambda txn: next(iter(txn.scan(Table.RECORDS, b""))))
-    _damage(store, lambda txn: txn.put(Table.RECORDS, SESSION.key_prefix + pack("ses-elsewhere"), value))
+    _, value = store.read_raw(lambda txn: next(iter(txn.scan(Table.RECORDS, b""))))
+    _damage(store, lambda txn: txn.put(Table.RECORDS, pack(SESSION.name) + pack("ses-elsewhere"), value))
     _one_problem_like(controller.check(), "holds id")
 
 
-def test_a_deleted_change_log_entry_breaks_the_chain(controller: SessionController, store: LmdbStore) -> None:
+def test_a_deleted_change_log_entry_breaks_the_chain(
+    controller: SessionController, store: LmdbStorage
+) -> None:
     populate(controller)
-    _damage(store, lambda txn: txn.delete(Table.EVENTS, events._LOG + events._REV.pack(3)))
+    _damage(store, lambda txn: txn.delete(Table.EVENTS, LOG + REV.pack(3)))
     report = controller.check()
     assert "1 revisions missing between 1 and" in _one_problem_like(report, "revisions missing")
     _one_problem_like(report, "points to missing revision 3")
 
 
 def test_a_garbage_change_log_entry_and_a_wrong_current_marker_are_reported(
-    controller: SessionController, store: LmdbStore
+    controller: SessionController, store: LmdbStorage
 ) -> None:
     populate(controller)
 
-    def damage(txn: Transaction) -> None:
-        txn.put(Table.EVENTS, events._LOG + events._REV.pack(2), b"\xff\xff\xff")
-        txn.put(Table.EVENTS, events._CURRENT, events._REV.pack(events.current_revision(txn) - 2))
+    def damage(txn: RawTx) -> None:
+        txn.put(Table.EVENTS, LOG + REV.pack(2), b"\xff\xff\xff")
+        txn.put(Table.EVENTS, CURRENT, REV.pack(LmdbChangeLog(txn).current_revision() - 2))
 
     _damage(store, damage)
     report = controller.check()
@@ -145,24 +216,26 @@ def test_a_garbage_change_log_entry_and_a_wrong_current_marker_are_reported(
 
 
 def test_a_change_without_its_index_entries_is_reported(
-    controller: SessionController, store: LmdbStore
+    controller: SessionController, store: LmdbStorage
 ) -> None:
     populate(controller)
-    org_key = store.read(lambda txn: next(k for k, _ in txn.scan(Table.EVENTS, events._BY_ORG)))
+    org_key = store.read_raw(lambda txn: next(k for k, _ in txn.scan(Table.EVENTS, BY_ORG)))
     _damage(store, lambda txn: txn.delete(Table.EVENTS, org_key))
     _one_problem_like(controller.check(), "is missing its index entry")
 
 
 def test_remembered_requests_are_parsed_and_matched_with_their_expiry(
-    controller: SessionController, store: LmdbStore
+    controller: SessionController, store: LmdbStorage
 ) -> None:
     controller.create(make_session("a"), request_id="req-a")
     controller.create(make_session("b"), request_id="req-b")
     assert controller.check().ok and controller.check().requests == 2
     entry_a = pack("req", "session", "req-a")
-    expiry_b = store.read(lambda txn: next(k for k, _ in txn.scan(Table.REQUESTS, pack("exp"), reverse=True)))
+    expiry_b = store.read_raw(
+        lambda txn: next(k for k, _ in txn.scan(Table.REQUESTS, pack("exp"), reverse=True))
+    )
 
-    def damage(txn: Transaction) -> None:
+    def damage(txn: RawTx) -> None:
         txn.put(Table.REQUESTS, entry_a, b"\x09short")
         txn.delete(Table.REQUESTS, expiry_b)
 
@@ -173,13 +246,13 @@ def test_remembered_requests_are_parsed_and_matched_with_their_expiry(
 
 
 def test_malformed_child_keys_and_corrupt_counters_are_reported(
-    controller: SessionController, store: LmdbStore
+    controller: SessionController, store: LmdbStorage
 ) -> None:
     populate(controller)
 
-    def damage(txn: Transaction) -> None:
+    def damage(txn: RawTx) -> None:
         txn.put(Table.CHILDREN, b"\x01bogus", b"x")
-        txn.put(Table.COUNTERS, SESSION.key_prefix, b"\x01")
+        txn.put(Table.COUNTERS, pack(SESSION.name), b"\x01")
 
     _damage(store, damage)
     report = controller.check()
@@ -192,22 +265,20 @@ class _DamagedPage:
     overwritten): every scan that reaches it raises, as the real store does on
     MDB_CORRUPTED, and the transaction stays unusable afterwards."""
 
-    def __init__(self, store: LmdbStore, bad: bytes) -> None:
+    def __init__(self, store: LmdbStorage, bad: bytes) -> None:
         self.store, self.bad, self.reads = store, bad, 0
 
-    def read(self, fn: Callable[[Transaction], Any]) -> Any:
+    def read_raw(self, fn: Callable[[RawTx], Any]) -> Any:
         self.reads += 1
-        return self.store.read(lambda txn: fn(_DamagedTxn(txn, self.bad)))
+        return self.store.read_raw(lambda txn: fn(_DamagedTxn(txn, self.bad)))  # type: ignore[arg-type]
 
-    def write(self, fn: Callable[[Transaction], Any]) -> Any:
-        return self.store.write(fn)
-
-    def close(self) -> None:
-        self.store.close()
+    def check(self, kinds: Any, progress: Any = None) -> CheckReport:
+        """The LMDB check, reading through the damaged page."""
+        return lmdb_check.check(self, kinds, progress=progress)  # type: ignore[arg-type]
 
 
 class _DamagedTxn:
-    def __init__(self, txn: Transaction, bad: bytes) -> None:
+    def __init__(self, txn: RawTx, bad: bytes) -> None:
         self.txn, self.bad, self.broken = txn, bad, False
 
     def __getattr__(self, name: str) -> Any:
@@ -224,13 +295,13 @@ class _DamagedTxn:
 
 
 def test_engine_damage_is_a_problem_and_the_check_reads_on_past_it(
-    controller: SessionController, store: LmdbStore
+    controller: SessionController, store: LmdbStorage
 ) -> None:
     populate(controller)
-    keys = store.read(lambda txn: [k for k, _ in txn.scan(Table.RECORDS, b"")])
+    keys = store.read_raw(lambda txn: [k for k, _ in txn.scan(Table.RECORDS, b"")])
     damaged = _DamagedPage(store, keys[2])
     seen: list[int] = []
-    report = maintenance.verify(damaged, [SESSION], progress=seen.append)
+    report = maintenance.verify(damaged, [SESSION], progress=seen.append)  # type: ignore[arg-type]
     assert f"session records: cannot read after key {keys[1]!r}" in report.problems[0]
     assert f"session records: cannot read before key {keys[3]!r}" in report.problems[1]
     assert report.records == 4  # all but the damaged one: the rest was read backwards
@@ -238,12 +309,12 @@ def test_engine_damage_is_a_problem_and_the_check_reads_on_past_it(
     _one_problem_like(report, "index entry without a matching record")  # the unread record's entries
     healthy = maintenance.verify(store, [SESSION], progress=seen.append)
     assert healthy.ok
-    items = sum(store.stat().values()) - store.read(lambda txn: sum(1 for _ in txn.scan(Table.COUNTERS, b"")))
-    assert sum(seen) > items  # progress counted every item of both runs
+    # progress counted the records and child records each run read
+    assert sum(seen) == report.records + report.children + healthy.records + healthy.children
 
 
 def test_passes_are_journaled_and_can_be_stopped_or_skipped(
-    controller: SessionController, store: LmdbStore
+    controller: SessionController, store: LmdbStorage
 ) -> None:
     populate(controller)
     journal: list[tuple[str, bytes | None]] = []
@@ -252,7 +323,7 @@ def test_passes_are_journaled_and_can_be_stopped_or_skipped(
     assert ("session records (forward)", None) in journal and ("change log (forward)", None) in journal
     assert any(key is not None for _, key in journal)  # progress, every JOURNAL_EVERY items
 
-    keys = store.read(lambda txn: [k for k, _ in txn.scan(Table.RECORDS, b"")])
+    keys = store.read_raw(lambda txn: [k for k, _ in txn.scan(Table.RECORDS, b"")])
     stopped = maintenance.verify(store, [SESSION], avoid={"session records (forward)": keys[1]})
     assert stopped.problems == [
         f"session records: cannot read after key {keys[1]!r}: "

@@ -5,7 +5,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.store import LmdbStore
+from pipeline.storage.lmdb import LmdbStorage
 from stigmer_sessions import Session, SessionController
 from tests.conftest import make_session
 
@@ -53,7 +53,7 @@ def test_inserts_and_deletes_between_pages(controller: SessionController) -> Non
 @given(n=st.integers(0, 40), page_size=st.integers(1, 12))
 def test_any_page_size_partitions_the_list(tmp_path_factory: object, n: int, page_size: int) -> None:
     path = tmp_path_factory.mktemp("p")  # type: ignore[attr-defined]
-    with LmdbStore(path, durable=False) as store:
+    with LmdbStorage(path, durable=False) as store:
         controller = SessionController(store=store)
         ids = [controller.create(make_session(f"s{i}")).metadata.id for i in range(n)]
         assert _walk(controller, page_size) == ids[::-1]

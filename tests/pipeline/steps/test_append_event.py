@@ -6,7 +6,7 @@ from pipeline.events import EventHub
 from pipeline.keys import CAUSED_BY, EVENT, EXISTING, REQUEST_ID, RESPONSE, UNCHANGED
 from pipeline.resource import ResourceKind
 from pipeline.steps import AppendEvent
-from pipeline.store import LmdbStore
+from pipeline.storage.lmdb import LmdbStorage
 from stigmer_sessions.api import Session, SessionChange
 from stigmer_sessions.resource import SESSION
 from tests.conftest import RunStep, make_session
@@ -20,7 +20,7 @@ def stored(name: str = "a") -> Session:
     return s
 
 
-def test_created_when_nothing_existed(run_step: RunStep, store: LmdbStore) -> None:
+def test_created_when_nothing_existed(run_step: RunStep, store: LmdbStorage) -> None:
     values = {RESPONSE: stored(), EXISTING: None, REQUEST_ID: "req-1"}
     ctx = run_step(AppendEvent(), make_session(), values=values, actor="alice", now_ns=NOW)
     change = ctx[EVENT]
@@ -39,7 +39,7 @@ def test_created_when_nothing_existed(run_step: RunStep, store: LmdbStore) -> No
     assert change.time.ToNanoseconds() == NOW
     assert change.session == stored()
     assert change.id.startswith("chg-")
-    assert store.read(lambda txn: list(events.scan(txn, SessionChange))) == [change]
+    assert store.read(lambda txn: list(events.scan(txn, SessionChange, kind="session"))) == [change]
 
 
 def test_updated_when_something_existed_and_explicit_verbs(run_step: RunStep) -> None:
@@ -54,10 +54,10 @@ def test_caused_by_header_wins_over_request_id(run_step: RunStep) -> None:
     assert run_step(AppendEvent(), make_session(), values=values)[EVENT].caused_by == "chg-upstream"
 
 
-def test_unchanged_records_nothing(run_step: RunStep, store: LmdbStore) -> None:
+def test_unchanged_records_nothing(run_step: RunStep, store: LmdbStorage) -> None:
     ctx = run_step(AppendEvent(), make_session(), values={RESPONSE: stored(), UNCHANGED: True})
     assert EVENT not in ctx
-    assert store.read(events.current_revision) == 0
+    assert store.read(lambda tx: tx.changes.current_revision()) == 0
 
 
 def test_hub_hears_only_after_commit(run_step: RunStep) -> None:
@@ -69,7 +69,7 @@ def test_hub_hears_only_after_commit(run_step: RunStep) -> None:
     assert hub.revision == 1
 
 
-def test_kind_without_change_type_is_internal(run_step: RunStep, store: LmdbStore) -> None:
+def test_kind_without_change_type_is_internal(run_step: RunStep, store: LmdbStorage) -> None:
     bare = ResourceKind("thing", "Thing", "v1", "thg", Session)
 
     def step(ctx: object) -> None:

@@ -3,7 +3,6 @@ import pytest
 from pipeline.errors import InvalidArgument
 from pipeline.keys import LIST_PAGE, LIST_SCOPE
 from pipeline.listing import Filters, ListScope
-from pipeline.records import Records
 from pipeline.steps import ListPage
 from pipeline.steps.list_page import plan_scope
 from stigmer_sessions import SessionController
@@ -175,7 +174,7 @@ def test_planner_drives_from_the_rarest_indexed_filter(controller: SessionContro
         s.metadata.labels["env"] = "prod" if i == 7 else "dev"
         controller.create(s)
     filters = Filters.of(ListSessionsRequest(tags=["common"], label_selector="env=prod"))
-    scope = store.read(lambda txn: plan_scope(Records(txn, SESSION), filters))  # type: ignore[attr-defined]
+    scope = store.read(lambda txn: plan_scope(txn.records(SESSION), filters))  # type: ignore[attr-defined]
     assert (scope.index, scope.values, scope.exact) == ("label", ("env", "prod"), False)
 
 

@@ -4,7 +4,7 @@ from pipeline.errors import AlreadyExists
 from pipeline.keys import EXISTING, RESPONSE, SLUG, UNCHANGED
 from pipeline.pipeline import Pipeline
 from pipeline.steps import BuildNewState, Persist
-from pipeline.store import LmdbStore
+from pipeline.storage.lmdb import LmdbStorage
 from stigmer_sessions import Session, SessionController
 from stigmer_sessions.resource import SESSION
 from tests.conftest import RunStep, make_session
@@ -19,7 +19,9 @@ def test_persists_new_state(run_step: RunStep, controller: SessionController) ->
     assert controller.get_by_reference(org="acme", slug="a") == built
 
 
-def test_unchanged_writes_nothing(run_step: RunStep, controller: SessionController, store: LmdbStore) -> None:
+def test_unchanged_writes_nothing(
+    run_step: RunStep, controller: SessionController, store: LmdbStorage
+) -> None:
     existing = controller.create(make_session("a"))
     changed = make_session("different")
     changed.metadata.id = existing.metadata.id
@@ -31,7 +33,7 @@ def test_unchanged_writes_nothing(run_step: RunStep, controller: SessionControll
 
 
 def test_unique_slug_is_guaranteed_even_without_check_duplicate(
-    store: LmdbStore, controller: SessionController
+    store: LmdbStorage, controller: SessionController
 ) -> None:
     controller.create(make_session("a"))
     p = Pipeline[Session]("no-check", [BuildNewState(), Persist()], write=True)

@@ -1,7 +1,7 @@
 import pytest
 
 from pipeline.errors import InvalidArgument, NotFound
-from pipeline.store import LmdbStore
+from pipeline.storage.lmdb import LmdbStorage
 from stigmer_sessions import SessionController
 from tests.conftest import make_session
 
@@ -15,7 +15,7 @@ def test_apply_creates_then_updates_by_name(controller: SessionController) -> No
     assert controller.list().total_size == 1
 
 
-def test_apply_is_idempotent(controller: SessionController, store: LmdbStore) -> None:
+def test_apply_is_idempotent(controller: SessionController, store: LmdbStorage) -> None:
     first = controller.apply(make_session("Standup"))
     before = store.stat()
     assert controller.apply(make_session("Standup")) == first

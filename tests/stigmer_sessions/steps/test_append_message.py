@@ -1,9 +1,8 @@
 import pytest
 
-from pipeline import children
 from pipeline.errors import InvalidArgument
 from pipeline.keys import CHILD, EXISTING
-from pipeline.store import LmdbStore
+from pipeline.storage.lmdb import LmdbStorage
 from stigmer_sessions import SessionController
 from stigmer_sessions.api import AppendSessionMessageRequest, SessionMessage, SessionMessageRole
 from stigmer_sessions.steps import AppendMessage
@@ -13,7 +12,7 @@ NOW = 1_700_000_000 * 10**9
 
 
 def test_appends_with_next_sequence_and_bumps_the_session(
-    run_step: RunStep, controller: SessionController, store: LmdbStore
+    run_step: RunStep, controller: SessionController, store: LmdbStorage
 ) -> None:
     session = controller.create(make_session())
     request = AppendSessionMessageRequest(
@@ -33,12 +32,12 @@ def test_appends_with_next_sequence_and_bumps_the_session(
         1,
         NOW,
     )
-    stored = store.read(lambda txn: list(children.scan(txn, "session", session.metadata.id)))
+    stored = store.read(lambda txn: list(txn.children.scan("session", session.metadata.id)))
     assert [(seq, SessionMessage.FromString(data)) for seq, data in stored] == [(1, message)]
 
 
 def test_content_limit_names_the_limit(
-    run_step: RunStep, controller: SessionController, store: LmdbStore
+    run_step: RunStep, controller: SessionController, store: LmdbStorage
 ) -> None:
     session = controller.create(make_session())
     request = AppendSessionMessageRequest(
@@ -47,4 +46,4 @@ def test_content_limit_names_the_limit(
     with pytest.raises(InvalidArgument) as err:
         run_step(AppendMessage(max_content_bytes=10), request, values={EXISTING: session})
     assert err.value.message == "content: is 12 bytes; the limit is 10 bytes"
-    assert store.read(lambda txn: list(children.parents(txn))) == []
+    assert store.read(lambda txn: list(txn.children.parents())) == []

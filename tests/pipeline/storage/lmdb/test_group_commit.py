@@ -9,56 +9,57 @@ from typing import Any
 import pytest
 
 from pipeline.errors import NotFound
-from pipeline.store import LmdbStore, Table, Transaction
+from pipeline.storage.lmdb import LmdbStorage
+from pipeline.storage.lmdb.engine import RawTx, Table
 
 
 @pytest.fixture
 def durable(tmp_path: Path) -> Any:
-    s = LmdbStore(tmp_path / "db")  # durable: group commit on
+    s = LmdbStorage(tmp_path / "db")  # durable: group commit on
     yield s
     s.close()
 
 
 def put(key: bytes) -> Any:
-    def body(txn: Transaction) -> bytes:
+    def body(txn: RawTx) -> bytes:
         txn.put(Table.RECORDS, key, b"v")
         return key
 
     return body
 
 
-def get(store: LmdbStore, key: bytes) -> bytes | None:
-    return store.read(lambda txn: txn.get(Table.RECORDS, key))
+def get(store: LmdbStorage, key: bytes) -> bytes | None:
+    return store.read_raw(lambda txn: txn.get(Table.RECORDS, key))
 
 
-def test_a_lone_writer_commits_its_own_batch_at_once(durable: LmdbStore) -> None:
+def test_a_lone_writer_commits_its_own_batch_at_once(durable: LmdbStorage) -> None:
     gc = durable.group_commit
     assert gc is not None
     for i in range(20):
-        assert durable.write(put(b"k%d" % i)) == b"k%d" % i
+        assert durable.write_raw(put(b"k%d" % i)) == b"k%d" % i
     assert (gc.batches, gc.writes, gc.largest_batch) == (20, 20, 1)  # no waiting for company
 
 
-def _queue_behind_a_blocked_leader(store: LmdbStore, bodies: list[Any]) -> list[Any]:
+def _queue_behind_a_blocked_leader(store: LmdbStorage, bodies: list[Any]) -> list[Any]:
     """Hold the current leader inside its write until every body below is queued, so they
     deterministically form the next batch; returns each body's result or exception."""
     gc = store.group_commit
     assert gc is not None
     entered, release = threading.Event(), threading.Event()
 
-    def blocking(txn: Transaction) -> None:
+    def blocking(txn: RawTx) -> None:
         entered.set()
         release.wait(30)
         txn.put(Table.RECORDS, b"leader", b"v")
 
-    leader = threading.Thread(target=store.write, args=(blocking,))
+    leader = threading.Thread(target=store.write_raw, args=(blocking,))
     leader.start()
     entered.wait(30)
     results: list[Any] = [None] * len(bodies)
 
     def run(i: int) -> None:
         try:
-            results[i] = store.write(bodies[i])
+            results[i] = store.write_raw(bodies[i])
         except Exception as exc:
             results[i] = exc
 
@@ -78,7 +79,7 @@ def _queue_behind_a_blocked_leader(store: LmdbStore, bodies: list[Any]) -> list[
     return results
 
 
-def test_concurrent_writes_share_one_batch(durable: LmdbStore) -> None:
+def test_concurrent_writes_share_one_batch(durable: LmdbStorage) -> None:
     bodies = [put(b"w%d" % i) for i in range(10)]
     results = _queue_behind_a_blocked_leader(durable, bodies)
     gc = durable.group_commit
@@ -88,8 +89,8 @@ def test_concurrent_writes_share_one_batch(durable: LmdbStore) -> None:
     assert all(get(durable, b"w%d" % i) == b"v" for i in range(10))
 
 
-def test_one_failing_request_does_not_affect_its_batch(durable: LmdbStore) -> None:
-    def failing(txn: Transaction) -> None:
+def test_one_failing_request_does_not_affect_its_batch(durable: LmdbStorage) -> None:
+    def failing(txn: RawTx) -> None:
         txn.put(Table.RECORDS, b"bad", b"v")
         raise NotFound("this one fails")
 
@@ -105,11 +106,11 @@ def test_one_failing_request_does_not_affect_its_batch(durable: LmdbStore) -> No
 def test_every_acknowledged_write_is_there_after_reopening(tmp_path: Path) -> None:
     acknowledged: list[bytes] = []
     lock = threading.Lock()
-    with LmdbStore(tmp_path / "db") as store:
+    with LmdbStorage(tmp_path / "db") as store:
 
         def writer(n: int) -> None:
             for i in range(25):
-                key = store.write(put(b"%d-%d" % (n, i)))
+                key = store.write_raw(put(b"%d-%d" % (n, i)))
                 with lock:
                     acknowledged.append(key)
 
@@ -119,23 +120,23 @@ def test_every_acknowledged_write_is_there_after_reopening(tmp_path: Path) -> No
         for t in threads:
             t.join()
         assert store.group_commit is not None and store.group_commit.writes == 200
-    with LmdbStore(tmp_path / "db") as reopened:
+    with LmdbStorage(tmp_path / "db") as reopened:
         assert len(acknowledged) == 200
         assert all(get(reopened, key) == b"v" for key in acknowledged)
 
 
 def test_a_full_map_during_a_batch_grows_and_keeps_every_write(tmp_path: Path) -> None:
-    with LmdbStore(tmp_path / "db", map_size=64 * 1024) as store:
+    with LmdbStorage(tmp_path / "db", map_size=64 * 1024) as store:
         start = store.map_size
 
         def writer(n: int) -> None:
             for i in range(40):
                 key = b"%d-%d" % (n, i)
 
-                def body(txn: Transaction, key: bytes = key) -> None:
+                def body(txn: RawTx, key: bytes = key) -> None:
                     txn.put(Table.RECORDS, key, b"x" * 1500)
 
-                store.write(body)
+                store.write_raw(body)
 
         threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
         for t in threads:
@@ -143,13 +144,13 @@ def test_a_full_map_during_a_batch_grows_and_keeps_every_write(tmp_path: Path) -
         for t in threads:
             t.join()
         assert store.map_size > start
-        assert store.read(lambda txn: sum(1 for _ in txn.scan(Table.RECORDS, b""))) == 160
+        assert store.read_raw(lambda txn: sum(1 for _ in txn.scan(Table.RECORDS, b""))) == 160
 
 
 def test_relaxed_stores_flush_in_the_background(tmp_path: Path) -> None:
-    with LmdbStore(tmp_path / "db", durable=False, flush_interval_s=0.01) as store:
+    with LmdbStorage(tmp_path / "db", durable=False, flush_interval_s=0.01) as store:
         assert store.group_commit is None
-        store.write(put(b"k"))
+        store.write_raw(put(b"k"))
         done = threading.Event()
         for _ in range(500):  # bounded wait for the flusher thread, not a timing assertion
             if store.flushes >= 2:

@@ -13,9 +13,10 @@ import lmdb
 import pytest
 
 from pipeline.errors import Internal, OutOfSpace, ResourceExhausted
-from pipeline.store import LmdbStore, Table, Transaction
+from pipeline.storage.lmdb import LmdbStorage
+from pipeline.storage.lmdb.engine import RawTx, Table
 from tests.conftest import fill_volume
-from tests.pipeline.test_group_commit import _queue_behind_a_blocked_leader
+from tests.pipeline.storage.lmdb.test_group_commit import _queue_behind_a_blocked_leader
 
 
 def engine_error(cls: type[lmdb.Error], text: str, code: int) -> lmdb.Error:
@@ -80,14 +81,14 @@ class FaultyEnv:
         return _FaultyTxn(txn, self) if kw.get("write") and parent is None else txn
 
 
-def faulty(store: LmdbStore) -> FaultyEnv:
+def faulty(store: LmdbStorage) -> FaultyEnv:
     env = FaultyEnv(store._env)
     store._env = env  # type: ignore[assignment]
     return env
 
 
 def put(key: bytes, value: bytes = b"v") -> Any:
-    def body(txn: Transaction) -> bytes:
+    def body(txn: RawTx) -> bytes:
         txn.put(Table.RECORDS, key, value)
         txn.add(Table.COUNTERS, b"n", 1)
         return key
@@ -95,59 +96,65 @@ def put(key: bytes, value: bytes = b"v") -> Any:
     return body
 
 
-def records(store: LmdbStore) -> list[bytes]:
-    return store.read(lambda txn: [k for k, _ in txn.scan(Table.RECORDS, b"")])
+def records(store: LmdbStorage) -> list[bytes]:
+    return store.read_raw(lambda txn: [k for k, _ in txn.scan(Table.RECORDS, b"")])
 
 
 def test_a_full_disk_on_commit_is_out_of_space_logged_and_lands_nothing(
-    store: LmdbStore, caplog: pytest.LogCaptureFixture
+    store: LmdbStorage, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store.write(put(b"before"))
+    store.write_raw(put(b"before"))
     env = faulty(store)
     env.commit_fault = enospc()
-    with caplog.at_level(logging.ERROR, logger="pipeline.store"), pytest.raises(OutOfSpace) as caught:
-        store.write(put(b"doomed"))
+    with (
+        caplog.at_level(logging.ERROR, logger="pipeline.storage.lmdb.engine"),
+        pytest.raises(OutOfSpace) as caught,
+    ):
+        store.write_raw(put(b"doomed"))
     assert isinstance(caught.value, ResourceExhausted)
     assert "out of disk space" in caught.value.message
     assert "mdb" not in caught.value.message and "No space" not in caught.value.message
     logged = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert any(str(store.path) in m and "No space left on device" in m for m in logged), logged
     assert records(store) == [b"before"]  # reads go on; nothing of the failed write landed
-    assert store.read(lambda txn: txn.counter(Table.COUNTERS, b"n")) == 1
+    assert store.read_raw(lambda txn: txn.counter(Table.COUNTERS, b"n")) == 1
     env.commit_fault = None  # space freed
-    store.write(put(b"after"))
+    store.write_raw(put(b"after"))
     assert records(store) == [b"after", b"before"]
 
 
 @pytest.mark.parametrize(("free_bytes", "expected"), [(4096, OutOfSpace), (10 << 30, Internal)])
 def test_eio_is_out_of_space_only_when_the_volume_is_nearly_full(
-    store: LmdbStore, monkeypatch: pytest.MonkeyPatch, free_bytes: int, expected: type[Exception]
+    store: LmdbStorage, monkeypatch: pytest.MonkeyPatch, free_bytes: int, expected: type[Exception]
 ) -> None:
     class Fs:
         f_frsize = 4096
         f_bavail = free_bytes // 4096
 
-    monkeypatch.setattr("pipeline.store.os.statvfs", lambda path: Fs())
+    monkeypatch.setattr("pipeline.storage.lmdb.engine.os.statvfs", lambda path: Fs())
     faulty(store).commit_fault = eio()
     with pytest.raises(expected) as caught:
-        store.write(put(b"k"))
+        store.write_raw(put(b"k"))
     assert type(caught.value) is expected
     assert "Input/output" not in str(caught.value) and "mdb" not in str(caught.value)
     assert records(store) == []
 
 
 def test_engine_errors_reach_callers_without_engine_text(
-    store: LmdbStore, caplog: pytest.LogCaptureFixture
+    store: LmdbStorage, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.ERROR, logger="pipeline.store"), pytest.raises(Internal) as caught:
-        store.write(put(b""))  # an empty key: MDB_BAD_VALSIZE
+    with (
+        caplog.at_level(logging.ERROR, logger="pipeline.storage.lmdb.engine"),
+        pytest.raises(Internal) as caught,
+    ):
+        store.write_raw(put(b""))  # an empty key: MDB_BAD_VALSIZE
     assert caught.value.message == "store write failed"
     assert isinstance(caught.value.__cause__, lmdb.Error)  # the detail stays reachable in-process
     assert any("MDB_BAD_VALSIZE" in r.getMessage() or "Invalid" in r.getMessage() for r in caplog.records)
 
 
 def test_a_full_disk_fails_every_write_of_a_group_commit_batch(tmp_path: Path) -> None:
-    with LmdbStore(tmp_path / "db") as durable:
+    with LmdbStorage(tmp_path / "db") as durable:
         env = faulty(durable)
         env.commit_fault, env.good_commits = enospc(), 1  # the blocked leader's own batch lands
         results = _queue_behind_a_blocked_leader(durable, [put(b"k%d" % i) for i in range(3)])
@@ -158,11 +165,11 @@ def test_a_full_disk_fails_every_write_of_a_group_commit_batch(tmp_path: Path) -
 
 
 def test_a_full_disk_inside_one_nested_write_fails_the_whole_batch(tmp_path: Path) -> None:
-    def spills(txn: Transaction) -> None:  # as if the engine hit ENOSPC spilling pages to disk
+    def spills(txn: RawTx) -> None:  # as if the engine hit ENOSPC spilling pages to disk
         txn.put(Table.RECORDS, b"spill", b"v")
         raise OutOfSpace("the store is out of disk space")
 
-    with LmdbStore(tmp_path / "db") as durable:
+    with LmdbStorage(tmp_path / "db") as durable:
         results = _queue_behind_a_blocked_leader(durable, [put(b"a"), spills, put(b"b")])
         assert all(isinstance(r, OutOfSpace) for r in results), results
         assert records(durable) == [b"leader"]
@@ -171,7 +178,7 @@ def test_a_full_disk_inside_one_nested_write_fails_the_whole_batch(tmp_path: Pat
 def test_a_failed_map_growth_fails_every_write_of_the_batch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with LmdbStore(tmp_path / "db", map_size=64 * 1024) as durable:
+    with LmdbStorage(tmp_path / "db", map_size=64 * 1024) as durable:
 
         def no_room() -> None:
             raise OutOfSpace("the store is out of disk space")
@@ -183,22 +190,22 @@ def test_a_failed_map_growth_fails_every_write_of_the_batch(
 
 
 def test_a_fatal_engine_error_reopens_the_store_and_keeps_the_data(
-    store: LmdbStore, caplog: pytest.LogCaptureFixture
+    store: LmdbStorage, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store.write(put(b"kept"))
+    store.write_raw(put(b"kept"))
     panic = engine_error(lmdb.PanicError, "mdb_txn_begin: MDB_PANIC", -30795)
     faulty(store).begin_fault = panic
-    with caplog.at_level(logging.ERROR, logger="pipeline.store"):
+    with caplog.at_level(logging.ERROR, logger="pipeline.storage.lmdb.engine"):
         assert records(store) == [b"kept"]  # the read reopened the environment and went on
     assert any("reopening" in r.getMessage() for r in caplog.records)
     assert not isinstance(store._env, FaultyEnv)
     faulty(store).begin_fault = panic
-    store.write(put(b"next"))  # a write does the same
+    store.write_raw(put(b"next"))  # a write does the same
     assert records(store) == [b"kept", b"next"]
 
 
-def test_a_reopen_that_fails_is_internal_and_retried_by_the_next_call(store: LmdbStore) -> None:
-    store.write(put(b"kept"))
+def test_a_reopen_that_fails_is_internal_and_retried_by_the_next_call(store: LmdbStorage) -> None:
+    store.write_raw(put(b"kept"))
     real = lmdb.open
 
     def reopen_panicking(path: str, **kw: Any) -> Any:
@@ -208,13 +215,13 @@ def test_a_reopen_that_fails_is_internal_and_retried_by_the_next_call(store: Lmd
 
     faulty(store).begin_fault = engine_error(lmdb.PanicError, "mdb_txn_begin: MDB_PANIC", -30795)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("pipeline.store.lmdb.open", reopen_panicking)
+        mp.setattr("pipeline.storage.lmdb.engine.lmdb.open", reopen_panicking)
         # the reopen's own first begin (opening the tables) panics: the read fails cleanly
         with pytest.raises(Internal) as caught:
             records(store)
     assert "MDB_PANIC" not in caught.value.message
     assert records(store) == [b"kept"]  # the next call reopens the store, and it works again
-    store.write(put(b"next"))
+    store.write_raw(put(b"next"))
     assert records(store) == [b"kept", b"next"]
 
 
@@ -225,25 +232,25 @@ def test_a_reopen_that_fails_is_internal_and_retried_by_the_next_call(store: Lmd
 def test_a_really_full_volume_refuses_writes_keeps_reads_and_recovers(
     small_volume: Path, map_size: int, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="pipeline.store")
-    with LmdbStore(small_volume / "db", map_size=map_size) as store:
-        store.write(put(b"first"))
+    caplog.set_level(logging.INFO, logger="pipeline.storage.lmdb.engine")
+    with LmdbStorage(small_volume / "db", map_size=map_size) as store:
+        store.write_raw(put(b"first"))
         filler = fill_volume(small_volume, leave_bytes=256 * 1024)
         written = 0
         with pytest.raises(OutOfSpace) as caught:
             for i in range(1000):
-                store.write(put(b"k%04d" % i, os.urandom(50_000)))
+                store.write_raw(put(b"k%04d" % i, os.urandom(50_000)))
                 written += 1
         assert "out of disk space" in caught.value.message
         assert "mdb" not in caught.value.message
         failed_key = b"k%04d" % written
-        assert store.read(lambda txn: txn.get(Table.RECORDS, failed_key)) is None
+        assert store.read_raw(lambda txn: txn.get(Table.RECORDS, failed_key)) is None
         assert len(records(store)) == written + 1  # reads work; the failed write left nothing
-        assert store.read(lambda txn: txn.counter(Table.COUNTERS, b"n")) == written + 1
+        assert store.read_raw(lambda txn: txn.counter(Table.COUNTERS, b"n")) == written + 1
         with pytest.raises(OutOfSpace):  # still full: still refused, still nothing written
-            store.write(put(failed_key, os.urandom(50_000)))
+            store.write_raw(put(failed_key, os.urandom(50_000)))
         filler.unlink()
-        store.write(put(failed_key, os.urandom(50_000)))
+        store.write_raw(put(failed_key, os.urandom(50_000)))
         assert len(records(store)) == written + 2
         if map_size < 1 << 20:  # the map had to grow while the volume was full
             assert any("growing LMDB map" in r.getMessage() for r in caplog.records)

@@ -3,38 +3,39 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import FailedPrecondition, Internal, NotFound
-from pipeline.store import LmdbStore, Table, Transaction
+from pipeline.storage.lmdb import LmdbStorage
+from pipeline.storage.lmdb.engine import RawTx, Table
 
 
-def put(store: LmdbStore, key: bytes, value: bytes) -> None:
-    store.write(lambda txn: txn.put(Table.RECORDS, key, value))
+def put(store: LmdbStorage, key: bytes, value: bytes) -> None:
+    store.write_raw(lambda txn: txn.put(Table.RECORDS, key, value))
 
 
-def test_write_commits_and_read_sees_it(store: LmdbStore) -> None:
+def test_write_commits_and_read_sees_it(store: LmdbStorage) -> None:
     put(store, b"k", b"v")
-    assert store.read(lambda txn: txn.get(Table.RECORDS, b"k")) == b"v"
+    assert store.read_raw(lambda txn: txn.get(Table.RECORDS, b"k")) == b"v"
 
 
-def test_an_error_aborts_everything_the_transaction_wrote(store: LmdbStore) -> None:
-    def body(txn: Transaction) -> None:
+def test_an_error_aborts_everything_the_transaction_wrote(store: LmdbStorage) -> None:
+    def body(txn: RawTx) -> None:
         txn.put(Table.RECORDS, b"a", b"1")
         txn.put(Table.INDEX, b"b", b"2")
         raise NotFound("stop")
 
     with pytest.raises(NotFound):
-        store.write(body)
+        store.write_raw(body)
     assert store.stat() == {t.value: 0 for t in Table}
 
 
-def test_scan_prefix_forward_reverse_and_after(store: LmdbStore) -> None:
-    def fill(txn: Transaction) -> None:
+def test_scan_prefix_forward_reverse_and_after(store: LmdbStorage) -> None:
+    def fill(txn: RawTx) -> None:
         for key in (b"a1", b"b1", b"b2", b"b3", b"c1"):
             txn.put(Table.RECORDS, key, key)
 
-    store.write(fill)
+    store.write_raw(fill)
 
     def keys(prefix: bytes, **kw: object) -> list[bytes]:
-        return store.read(lambda txn: [k for k, _ in txn.scan(Table.RECORDS, prefix, **kw)])  # type: ignore[arg-type]
+        return store.read_raw(lambda txn: [k for k, _ in txn.scan(Table.RECORDS, prefix, **kw)])  # type: ignore[arg-type]
 
     assert keys(b"b") == [b"b1", b"b2", b"b3"]
     assert keys(b"b", reverse=True) == [b"b3", b"b2", b"b1"]
@@ -47,41 +48,41 @@ def test_scan_prefix_forward_reverse_and_after(store: LmdbStore) -> None:
     assert keys(b"", reverse=True) == [b"c1", b"b3", b"b2", b"b1", b"a1"]
 
 
-def test_counters_add_and_vanish_at_zero(store: LmdbStore) -> None:
-    assert store.write(lambda txn: txn.add(Table.COUNTERS, b"n", 2)) == 2
-    assert store.write(lambda txn: txn.add(Table.COUNTERS, b"n", -2)) == 0
+def test_counters_add_and_vanish_at_zero(store: LmdbStorage) -> None:
+    assert store.write_raw(lambda txn: txn.add(Table.COUNTERS, b"n", 2)) == 2
+    assert store.write_raw(lambda txn: txn.add(Table.COUNTERS, b"n", -2)) == 0
     assert store.stat()["counters"] == 0
 
 
 def test_map_grows_instead_of_failing(tmp_path: Path) -> None:
-    with LmdbStore(tmp_path / "small", durable=False, map_size=64 * 1024) as small:
+    with LmdbStorage(tmp_path / "small", durable=False, map_size=64 * 1024) as small:
         start = small.map_size
         for i in range(200):
             put(small, f"key-{i:04d}".encode(), b"x" * 2000)
         assert small.map_size > start
-        assert small.read(lambda txn: sum(1 for _ in txn.scan(Table.RECORDS, b"key-"))) == 200
+        assert small.read_raw(lambda txn: sum(1 for _ in txn.scan(Table.RECORDS, b"key-"))) == 200
 
 
 def test_reopen_keeps_data(tmp_path: Path) -> None:
-    with LmdbStore(tmp_path / "db") as first:
+    with LmdbStorage(tmp_path / "db") as first:
         put(first, b"k", b"v")
-    with LmdbStore(tmp_path / "db") as again:
-        assert again.read(lambda txn: txn.get(Table.RECORDS, b"k")) == b"v"
+    with LmdbStorage(tmp_path / "db") as again:
+        assert again.read_raw(lambda txn: txn.get(Table.RECORDS, b"k")) == b"v"
 
 
-def test_second_open_of_the_same_path_is_refused(store: LmdbStore) -> None:
+def test_second_open_of_the_same_path_is_refused(store: LmdbStorage) -> None:
     with pytest.raises(FailedPrecondition, match="already open"):
-        LmdbStore(store.path)
+        LmdbStorage(store.path)
 
 
 def test_use_after_close_is_a_clear_error(tmp_path: Path) -> None:
-    s = LmdbStore(tmp_path / "db")
+    s = LmdbStorage(tmp_path / "db")
     s.close()
     with pytest.raises(FailedPrecondition, match="closed"):
-        s.read(lambda txn: None)
+        s.read_raw(lambda txn: None)
 
 
-def test_lmdb_errors_do_not_leak(store: LmdbStore) -> None:
+def test_lmdb_errors_do_not_leak(store: LmdbStorage) -> None:
     # An empty key is invalid in LMDB (BadValsizeError): callers see our Internal error.
     with pytest.raises(Internal, match="store write failed"):
         put(store, b"", b"v")
@@ -91,4 +92,4 @@ def test_unopenable_path_is_internal_with_the_path(tmp_path: Path) -> None:
     target = tmp_path / "not-a-dir"
     target.write_text("occupied")
     with pytest.raises(Internal, match="not-a-dir"):
-        LmdbStore(target)
+        LmdbStorage(target)

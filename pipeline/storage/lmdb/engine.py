@@ -1,9 +1,12 @@
-"""The store: a transactional, ordered key/value space, and its embedded LMDB implementation.
+"""The LMDB engine under :class:`~pipeline.storage.lmdb.LmdbStorage`: environment, map
+growth, the resize gate, group commit, relaxed flushing and the engine's faults.
 
-Pipelines never see LMDB. They get a :class:`Transaction` with get/put/delete/scan over a
-few fixed tables, opened by :meth:`Store.read` or :meth:`Store.write`, which run a callback
-inside one transaction: committed when the callback returns, aborted when it raises. That
-callback shape is what lets the store retry a write after growing a full map, transparently.
+Above this module the backend speaks the resource-level protocols of :mod:`pipeline.storage`;
+here it is an ordered key/value space of bytes over a few fixed tables (:class:`Table`),
+reached through :class:`RawTx` inside :meth:`LmdbEngine.read_raw` / :meth:`LmdbEngine.write_raw`,
+which run a callback inside one transaction: committed when the callback returns, aborted
+when it raises. That callback shape is what lets the store retry a write after growing a
+full map, transparently.
 
 LMDB facts this module relies on (see the py-lmdb docs):
 
@@ -16,7 +19,7 @@ LMDB facts this module relies on (see the py-lmdb docs):
   failure while writing the meta page flags the environment fatal: every later transaction
   then fails with ``MDB_PANIC`` until it is closed and opened again, which :meth:`_reopen` does.
 
-Engine exceptions never leave this module: each becomes one of ours with a message safe to
+Engine exceptions never leave this package: each becomes one of ours with a message safe to
 show a client (no engine text), while the engine's detail and the store's path are logged.
 A full volume is :class:`OutOfSpace` (RESOURCE_EXHAUSTED), every other engine fault Internal.
 """
@@ -32,7 +35,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import lmdb
 
@@ -64,48 +67,15 @@ class Table(enum.Enum):
     CHILDREN = "children"  # ordered child records of a resource, e.g. messages (pipeline.children)
 
 
-class Transaction(Protocol):
-    """What a pipeline may do inside one store transaction."""
-
-    def get(self, table: Table, key: bytes) -> bytes | None: ...
-
-    def put(self, table: Table, key: bytes, value: bytes) -> None: ...
-
-    def delete(self, table: Table, key: bytes) -> bool: ...
-
-    def scan(
-        self, table: Table, prefix: bytes, *, after: bytes | None = None, reverse: bool = False
-    ) -> Iterator[tuple[bytes, bytes]]:
-        """Items whose key starts with ``prefix``, in key order (or reversed), strictly after
-        ``after`` in that order when given."""
-        ...
-
-    def add(self, table: Table, key: bytes, delta: int) -> int:
-        """Add ``delta`` to the int64 counter at ``key``; returns the new value (0 deletes it)."""
-        ...
-
-    def counter(self, table: Table, key: bytes) -> int: ...
-
-
-class Store(Protocol):
-    """A transactional store. ``write`` callbacks may be re-run, so they must not have side
-    effects outside the transaction."""
-
-    def read(self, fn: Callable[[Transaction], T]) -> T: ...
-
-    def write(self, fn: Callable[[Transaction], T]) -> T: ...
-
-    def close(self) -> None: ...
-
-
-class _LmdbTransaction:
-    """The :class:`Transaction` over one LMDB transaction. Engine errors are translated at
-    each call, so a callback that catches ours (``verify`` reporting a corrupt page and going
-    on) never sees LMDB's; only the retryable ones pass through to the store's loops."""
+class RawTx:
+    """Key/value access to the tables inside one LMDB transaction. Engine errors are
+    translated at each call, so a callback that catches ours (``check`` reporting a corrupt
+    page and going on) never sees LMDB's; only the retryable ones pass through to the
+    engine's loops."""
 
     __slots__ = ("_dbs", "_store", "_txn")
 
-    def __init__(self, txn: lmdb.Transaction, dbs: dict[Table, lmdb._Database], store: LmdbStore) -> None:
+    def __init__(self, txn: lmdb.Transaction, dbs: dict[Table, lmdb._Database], store: LmdbEngine) -> None:
         self._txn = txn
         self._dbs = dbs
         self._store = store
@@ -235,7 +205,7 @@ class _Pending:
 
     __slots__ = ("done", "error", "fn", "result")
 
-    def __init__(self, fn: Callable[[Transaction], Any]) -> None:
+    def __init__(self, fn: Callable[[RawTx], Any]) -> None:
         self.fn = fn
         self.done = False
         self.result: Any = None
@@ -264,7 +234,7 @@ class _GroupCommit:
     callback's error aborts only its nested transaction; the others still commit.
     """
 
-    def __init__(self, store: LmdbStore) -> None:
+    def __init__(self, store: LmdbEngine) -> None:
         self._store = store
         self._cond = threading.Condition(threading.Lock())
         self._queue: list[_Pending] = []
@@ -273,7 +243,7 @@ class _GroupCommit:
         self.writes = 0
         self.largest_batch = 0
 
-    def submit(self, fn: Callable[[Transaction], T]) -> T:
+    def submit(self, fn: Callable[[RawTx], T]) -> T:
         item = _Pending(fn)
         with self._cond:
             self._queue.append(item)
@@ -300,7 +270,7 @@ _open_paths: set[str] = set()
 _open_paths_lock = threading.Lock()
 
 
-class LmdbStore:
+class LmdbEngine:
     """An embedded LMDB environment holding every table of the store.
 
     ``durable=True`` (default) syncs on every commit, so an acknowledged write survives a
@@ -391,7 +361,7 @@ class LmdbStore:
         with self._engine_errors("map size read"):
             return int(self._env.info()["map_size"])
 
-    def read(self, fn: Callable[[Transaction], T]) -> T:
+    def read_raw(self, fn: Callable[[RawTx], T]) -> T:
         """Run ``fn`` in one read transaction; if another process grew the map, adopt its
         size and run ``fn`` again (after a fatal engine error: reopen, once)."""
         self._check_open()
@@ -400,7 +370,7 @@ class LmdbStore:
             self._gate.enter()
             try:
                 with self._env.begin(buffers=False) as txn:
-                    return fn(_LmdbTransaction(txn, self._dbs, self))
+                    return fn(RawTx(txn, self._dbs, self))
             except lmdb.MapResizedError:
                 recover = self._adopt_map_size
             except lmdb.Error as exc:
@@ -411,7 +381,7 @@ class LmdbStore:
                 self._gate.leave()
             self._exclusive(recover)
 
-    def write(self, fn: Callable[[Transaction], T]) -> T:
+    def write_raw(self, fn: Callable[[RawTx], T]) -> T:
         """Run ``fn`` in one write transaction: commit on return, abort on raise. A full map
         is grown and ``fn`` re-run. Without group commit a write is a batch of one, the path
         a lone writer takes with it."""
@@ -473,7 +443,7 @@ class LmdbStore:
 
     def _run_batch(self, txn: lmdb.Transaction, batch: list[_Pending]) -> None:
         if len(batch) == 1:
-            batch[0].result = batch[0].fn(_LmdbTransaction(txn, self._dbs, self))
+            batch[0].result = batch[0].fn(RawTx(txn, self._dbs, self))
         else:
             for item in batch:
                 self._run_nested(txn, item)
@@ -481,7 +451,7 @@ class LmdbStore:
     def _run_nested(self, txn: lmdb.Transaction, item: _Pending) -> None:
         child = self._env.begin(write=True, parent=txn)
         try:
-            item.result = item.fn(_LmdbTransaction(child, self._dbs, self))
+            item.result = item.fn(RawTx(child, self._dbs, self))
         except (*_RETRYABLE, OutOfSpace):
             child.abort()
             raise  # the whole batch is re-run after resizing, or fails: the disk is full
@@ -579,7 +549,7 @@ class LmdbStore:
 
     def stat(self) -> dict[str, int]:
         """Entry counts per table, for tests and diagnostics."""
-        return self.read(lambda txn: {t.value: sum(1 for _ in txn.scan(t, b"")) for t in Table})
+        return self.read_raw(lambda txn: {t.value: sum(1 for _ in txn.scan(t, b"")) for t in Table})
 
     def close(self) -> None:
         if self._closed:
@@ -596,9 +566,3 @@ class LmdbStore:
     def _check_open(self) -> None:
         if self._closed:
             raise FailedPrecondition(f"the store at {self._key} is closed")
-
-    def __enter__(self) -> LmdbStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

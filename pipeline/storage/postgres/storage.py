@@ -1,0 +1,450 @@
+"""The PostgreSQL backend: a connection pool, units of work with re-runs, migrations, a follower.
+
+Isolation: a read is ``REPEATABLE READ READ ONLY`` (one snapshot for the whole callback, so a
+scan fetched in keyset batches is consistent); a write is ``READ COMMITTED`` made atomic by
+row locks (records read FOR UPDATE, the change-log head, quota lock rows, request claims)
+and constraints (unique entries). Conflicts those leave (unique violations, deadlocks,
+serialization failures) re-run the whole callback, which is re-runnable by contract.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from pipeline.errors import Aborted, FailedPrecondition, Internal, Unavailable
+from pipeline.keycodec import pack
+from pipeline.resource import ResourceKind
+from pipeline.storage import CheckReport
+from pipeline.storage.postgres import migrations
+from pipeline.storage.postgres.errors import is_retryable, translate
+from pipeline.storage.postgres.stores import PgTx, Rerun
+
+T = TypeVar("T")
+log = logging.getLogger("pipeline.storage.postgres")
+
+#: How many times a conflicting write is run again before giving up with ABORTED.
+MAX_RERUNS = 20
+CHANNEL = "stigmer_changes"
+_TABLES = (
+    ("records", "kind, id"),
+    ("unique_entries", "kind, idx, key"),
+    ("index_entries", "kind, idx, key, id"),
+    ("changes", "revision"),
+    ("change_head", "id"),
+    ("children", "kind, parent_id, seq"),
+    ("requests", "kind, request_id"),
+    ("counters", "name"),
+    ("locks", "name"),
+    ("schema_version", "id"),
+)
+
+
+def describe(dsn: str) -> tuple[str, str]:
+    """(``host:port``, ``postgresql://user@host:port/dbname``) of ``dsn``: never its password."""
+    try:
+        info = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        raise FailedPrecondition("the PostgreSQL connection string is malformed") from exc
+    host = str(info.get("host") or "localhost")
+    where = f"{host}:{info.get('port') or 5432}"
+    user = f"{info['user']}@" if info.get("user") else ""
+    return where, f"postgresql://{user}{where}/{info.get('dbname') or ''}"
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(random.uniform(0, min(0.05, 0.0005 * 2**attempt)))
+
+
+class PostgresStorage:
+    """A :class:`pipeline.storage.Storage` on a PostgreSQL database many processes may share."""
+
+    poll_s: float | None = 1.0  # NOTIFY is only a wake-up; watchers poll the log too
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        pool_size: int = 8,
+        statement_timeout_s: float = 30.0,
+        connect_timeout_s: float = 10.0,
+        migrate: bool = True,
+    ) -> None:
+        self._dsn = dsn
+        self.where, self._description = describe(dsn)
+        self.statement_timeout_s = statement_timeout_s
+        self._connect_timeout_s = connect_timeout_s
+        self._pool_size = pool_size
+        timeout_ms = max(int(statement_timeout_s * 1000), 1)
+
+        def configure(conn: psycopg.Connection[Any]) -> None:
+            conn.execute(f"SET statement_timeout = {timeout_ms}")
+
+        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True, "connect_timeout": max(int(connect_timeout_s), 1)},
+            configure=configure,
+            timeout=connect_timeout_s,
+            # psycopg-pool backs reconnect attempts off exponentially until this long: kept short,
+            # the next request starts a fresh attempt at once, so service resumes promptly
+            # once the database is back instead of after a minutes-long backoff.
+            reconnect_timeout=max(connect_timeout_s, 1.0),
+            open=False,
+            name="stigmer",
+        )
+        try:
+            self._pool.open(wait=True, timeout=connect_timeout_s)
+        except PoolTimeout as exc:
+            self._pool.close()
+            raise Unavailable(
+                f"the database at {self.where} is unavailable: no connection within {connect_timeout_s:g} s"
+            ) from exc
+        try:
+            if migrate:
+                self.migrate()
+            else:
+                self._require_current_schema()
+        except BaseException:
+            self._pool.close()
+            raise
+
+    @property
+    def description(self) -> str:
+        return self._description
+
+    # -- units of work -------------------------------------------------------------------
+
+    def read(self, fn: Callable[[PgTx], T]) -> T:
+        return self._run(fn, write=False, begin="BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
+    def write(self, fn: Callable[[PgTx], T]) -> T:
+        return self._run(fn, write=True, begin="BEGIN ISOLATION LEVEL READ COMMITTED")
+
+    def _run(self, fn: Callable[[PgTx], T], *, write: bool, begin: str) -> T:
+        stale = 0
+        attempt = 0
+        while True:
+            try:
+                with self._pool.connection() as conn:
+                    try:
+                        conn.execute(begin)
+                    except psycopg.OperationalError as exc:
+                        # A pooled connection the database dropped (restart, failover): nothing ran
+                        # yet, so take another; the pool replaces the broken one.
+                        stale += 1
+                        if stale > self._pool_size:
+                            raise translate(exc, self.where, self.statement_timeout_s) from exc
+                        continue
+                    tx = PgTx(conn, self, write=write)
+                    outcome = self._attempt(conn, tx, fn)
+            except PoolTimeout as exc:
+                raise Unavailable(
+                    f"the database at {self.where} is unavailable: no connection within "
+                    f"{self._connect_timeout_s:g} s; retry later"
+                ) from exc
+            if outcome is not _RERUN:
+                return outcome  # type: ignore[return-value]
+            attempt += 1
+            if attempt >= MAX_RERUNS:
+                raise Aborted(
+                    f"the write conflicted with concurrent writes {MAX_RERUNS} times in a row; retry it"
+                )
+            _backoff(attempt)
+
+    def _attempt(self, conn: psycopg.Connection[Any], tx: PgTx, fn: Callable[[PgTx], T]) -> object:
+        try:
+            result = fn(tx)
+        except BaseException as exc:
+            _rollback(conn)
+            if tx.rerun is not None or isinstance(exc, Rerun):
+                return _RERUN
+            raise
+        if tx.rerun is not None:  # the callback swallowed the conflict: still a re-run
+            _rollback(conn)
+            return _RERUN
+        if tx.failed is not None:  # ... or swallowed an error: COMMIT would silently roll back
+            _rollback(conn)
+            raise tx.failed
+        try:
+            conn.execute("COMMIT")
+        except psycopg.Error as exc:
+            _rollback(conn)
+            if tx.write and is_retryable(exc):
+                return _RERUN
+            raise translate(exc, self.where, self.statement_timeout_s) from exc
+        return result
+
+    # -- schema --------------------------------------------------------------------------
+
+    def migrate(self) -> int:
+        """Bring the schema up to :data:`migrations.LATEST` in one transaction; concurrent
+        starters queue on the ``schema_version`` row. Returns the version now in place."""
+        for attempt in range(MAX_RERUNS):
+            try:
+                with self._pool.connection() as conn:
+                    return self._migrate_once(conn)
+            except psycopg.Error as exc:
+                if not is_retryable(exc):  # two starters creating schema_version at once: retry
+                    raise translate(exc, self.where, self.statement_timeout_s) from exc
+                _backoff(attempt)
+            except PoolTimeout as exc:
+                raise Unavailable(f"the database at {self.where} is unavailable") from exc
+        raise Aborted("the schema migration kept conflicting with another starter; retry it")
+
+    def _migrate_once(self, conn: psycopg.Connection[Any]) -> int:
+        conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version "
+                "(id smallint PRIMARY KEY CHECK (id = 1), version int NOT NULL)"
+            )
+            conn.execute("INSERT INTO schema_version (id, version) VALUES (1, 0) ON CONFLICT DO NOTHING")
+            row = conn.execute("SELECT version FROM schema_version WHERE id = 1 FOR UPDATE").fetchone()
+            version = int(row[0]) if row else 0
+            self._refuse_newer(version)
+            for number, name in migrations.MIGRATIONS:
+                if number > version:
+                    log.info("applying schema migration %s to %s", name, self._description)
+                    conn.execute(migrations.sql(name).encode())
+                    conn.execute("UPDATE schema_version SET version = %s WHERE id = 1", (number,))
+                    version = number
+            conn.execute("COMMIT")
+            return version
+        except BaseException:
+            _rollback(conn)
+            raise
+
+    def schema_version(self) -> int:
+        """The schema version in the database (0: none yet)."""
+
+        def get(tx: PgTx) -> int:
+            exists = tx.one("SELECT to_regclass('schema_version') IS NOT NULL")[0]
+            if not exists:
+                return 0
+            row = tx.one("SELECT version FROM schema_version WHERE id = 1")
+            return 0 if row is None else int(row[0])
+
+        return self.read(get)
+
+    def _require_current_schema(self) -> None:
+        version = self.schema_version()
+        self._refuse_newer(version)
+        if version < migrations.LATEST:
+            raise FailedPrecondition(
+                f"the database schema is version {version}; this stigmer-sessions needs "
+                f"{migrations.LATEST}: run `stigmer-sessions migrate`"
+            )
+
+    @staticmethod
+    def _refuse_newer(version: int) -> None:
+        if version > migrations.LATEST:
+            raise FailedPrecondition(
+                f"the database schema is version {version}; this stigmer-sessions knows up to "
+                f"{migrations.LATEST}: upgrade stigmer-sessions"
+            )
+
+    # -- watchers ------------------------------------------------------------------------
+
+    def follow(self, on_revision: Callable[[int], None]) -> Callable[[], None]:
+        """LISTEN on a dedicated connection in a daemon thread; reconnect with backoff when
+        the database goes away, and after reconnecting announce the current revision (what
+        was notified meanwhile is lost, the log is not)."""
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=self._listen, args=(on_revision, stop), name="stigmer-pg-follow", daemon=True
+        )
+        thread.start()
+
+        def stopper() -> None:
+            stop.set()
+            thread.join(timeout=5.0)
+
+        return stopper
+
+    def _listen(self, on_revision: Callable[[int], None], stop: threading.Event) -> None:
+        delay = 0.1
+        connected_before = False
+        while not stop.is_set():
+            try:
+                with psycopg.connect(
+                    self._dsn, autocommit=True, connect_timeout=max(int(self._connect_timeout_s), 1)
+                ) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    if connected_before:
+                        row = conn.execute("SELECT current FROM change_head WHERE id = 1").fetchone()
+                        on_revision(int(row[0]) if row else 0)
+                    connected_before, delay = True, 0.1
+                    while not stop.is_set():
+                        for notice in conn.notifies(timeout=0.5):
+                            on_revision(int(notice.payload))
+            except psycopg.Error as exc:
+                log.warning("change listener lost the database at %s: %s", self.where, exc)
+            stop.wait(delay)
+            delay = min(delay * 2, 5.0)
+
+    # -- maintenance ---------------------------------------------------------------------
+
+    def check(
+        self, kinds: Iterable[ResourceKind[Any]], progress: Callable[[int], None] | None = None
+    ) -> CheckReport:
+        kinds = list(kinds)
+        return self.read(lambda tx: _check(tx, kinds, progress))
+
+    def reindex(
+        self, kinds: Iterable[ResourceKind[Any]], progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Rebuild the entries of ``kinds`` from their records. The records are locked FOR
+        SHARE as they are read, so no writer changes one under the rebuild."""
+        kinds = list(kinds)
+        return self.write(lambda tx: _reindex(tx, kinds, progress))
+
+    def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
+        def rows(tx: PgTx) -> dict[str, list[tuple[Any, ...]]]:
+            return {
+                table: [
+                    tuple(row) for row in tx.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
+                ]
+                for table, order in _TABLES
+            }
+
+        return self.read(rows)
+
+    def is_empty(self) -> bool:
+        return self.read(lambda tx: tx.is_empty())
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+_RERUN = object()
+
+
+def _rollback(conn: psycopg.Connection[Any]) -> None:
+    with contextlib.suppress(psycopg.Error):  # a broken connection: the pool discards it
+        conn.execute("ROLLBACK")
+
+
+def _expected_entries(kind: ResourceKind[Any], record: Any) -> set[tuple[str, bytes, str, bool]]:
+    return {
+        (index.name, pack(*values), record.metadata.id, index.unique)
+        for index in kind.indexes
+        for values in set(index.values(record))
+    }
+
+
+def _check(tx: PgTx, kinds: list[ResourceKind[Any]], progress: Callable[[int], None] | None) -> CheckReport:
+    report = CheckReport()
+    for kind in kinds:
+        _check_kind(tx, kind, report, progress)
+    names = {k.name for k in kinds}
+    for kind_name, parent_id, count in tx.children.parents():
+        report.children += count
+        if kind_name in names:
+            row = tx.one("SELECT 1 FROM records WHERE kind = %s AND id = %s", (kind_name, parent_id))
+            if row is None:
+                report.problems.append(f"{count} children of missing {kind_name} {parent_id}")
+    _check_changes(tx, report)
+    report.requests = int(tx.one("SELECT count(*) FROM requests")[0])
+    if progress is not None:
+        progress(report.records)
+    return report
+
+
+def _check_kind(
+    tx: PgTx, kind: ResourceKind[Any], report: CheckReport, progress: Callable[[int], None] | None
+) -> None:
+    """Parse every record of ``kind`` and compare the entries it implies with those stored."""
+    expected: set[tuple[str, bytes, str, bool]] = set()
+    for record_id, data in tx.execute(
+        "SELECT id, data FROM records WHERE kind = %s ORDER BY id", (kind.name,)
+    ).fetchall():
+        report.records += 1
+        try:
+            record = kind.message_type.FromString(data)
+        except Exception as exc:  # DecodeError
+            report.problems.append(f"{kind.name} {record_id}: unreadable record ({exc})")
+            continue
+        if record.metadata.id != record_id:
+            report.problems.append(f"{kind.name} {record_id}: stored under another id than its own")
+        expected |= _expected_entries(kind, record)
+        if progress is not None and report.records % 1000 == 0:
+            progress(report.records)
+    actual = {
+        (idx, bytes(key), record_id, True)
+        for idx, key, record_id in tx.execute(
+            "SELECT idx, key, id FROM unique_entries WHERE kind = %s", (kind.name,)
+        ).fetchall()
+    } | {
+        (idx, bytes(key), record_id, False)
+        for idx, key, record_id in tx.execute(
+            "SELECT idx, key, id FROM index_entries WHERE kind = %s", (kind.name,)
+        ).fetchall()
+    }
+    report.index_entries += len(actual)
+    for idx, key, record_id, _ in sorted(expected - actual):
+        report.problems.append(f"{kind.name} {record_id}: missing entry {key!r} in index {idx}")
+    for idx, key, record_id, _ in sorted(actual - expected):
+        report.problems.append(f"{kind.name} {record_id}: stray entry {key!r} in index {idx}")
+
+
+def _check_changes(tx: PgTx, report: CheckReport) -> None:
+    """The retained log is exactly oldest..current, without a gap."""
+    count, low, high = tx.one("SELECT count(*), min(revision), max(revision) FROM changes")
+    current, oldest = tx.one("SELECT current, oldest FROM change_head WHERE id = 1")
+    report.changes = int(count)
+    if count != max(current - oldest + 1, 0) or (count and (low != oldest or high != current)):
+        report.problems.append(
+            f"change log: {count} changes from {low} to {high}, but the head says {oldest}..{current}"
+        )
+
+
+def _reindex(tx: PgTx, kinds: list[ResourceKind[Any]], progress: Callable[[int], None] | None) -> int:
+    done = 0
+    for kind in kinds:
+        tx.execute("DELETE FROM unique_entries WHERE kind = %s", (kind.name,))
+        tx.execute("DELETE FROM index_entries WHERE kind = %s", (kind.name,))
+        holders: dict[tuple[str, bytes], str] = {}
+        rows = tx.execute(
+            "SELECT id, data FROM records WHERE kind = %s ORDER BY id FOR SHARE", (kind.name,)
+        ).fetchall()
+        for record_id, data in rows:
+            try:
+                record = kind.message_type.FromString(data)
+            except Exception as exc:  # DecodeError
+                raise Internal(f"cannot reindex: {kind.name} {record_id} is unreadable ({exc})") from exc
+            for idx, key, _, unique in _expected_entries(kind, record):
+                if unique:
+                    other = holders.setdefault((idx, key), record_id)
+                    if other != record_id:
+                        raise FailedPrecondition(
+                            f"cannot reindex: {kind.name} {other} and {record_id} share {idx} {key!r}"
+                        )
+                    tx.execute(
+                        "INSERT INTO unique_entries (kind, idx, key, id) VALUES (%s, %s, %s, %s)",
+                        (kind.name, idx, key, record_id),
+                    )
+                else:
+                    tx.execute(
+                        "INSERT INTO index_entries (kind, idx, key, id) VALUES (%s, %s, %s, %s)",
+                        (kind.name, idx, key, record_id),
+                    )
+            done += 1
+            if progress is not None and done % 1000 == 0:
+                progress(done)
+    if progress is not None:
+        progress(done)
+    return done
+
+
+__all__ = ["MAX_RERUNS", "PostgresStorage"]

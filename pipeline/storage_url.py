@@ -1,0 +1,39 @@
+"""Opening a storage backend from a URL: ``lmdb:///abs/path`` or a ``postgresql://`` DSN.
+
+``lmdb://`` takes a path: ``lmdb:///srv/data`` is absolute; ``lmdb://data`` (no third slash)
+is relative to the working directory, like ``--data-dir data``; ``~`` is expanded. A
+``postgresql://`` or ``postgres://`` URL is handed to :class:`PostgresStorage` unchanged
+(imported only then, so LMDB users never load psycopg).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import unquote
+
+from pipeline.errors import InvalidArgument
+from pipeline.storage import Storage
+from pipeline.storage.lmdb import LmdbStorage
+
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def open_storage(url: str, *, durable: bool = True, **options: Any) -> Storage:
+    """The backend ``url`` names, opened (the caller owns it and closes it). ``durable``
+    applies to LMDB (PostgreSQL always commits durably); ``options`` go to the backend's
+    constructor. InvalidArgument for an unknown scheme or an empty path."""
+    if url.startswith("lmdb://"):
+        path = unquote(url.removeprefix("lmdb://"))
+        if not path:
+            raise InvalidArgument(f"store URL {url!r} names no path: use lmdb:///absolute/path")
+        return LmdbStorage(os.path.expanduser(path), durable=durable, **options)
+    if url.startswith(_POSTGRES_SCHEMES):
+        try:
+            from pipeline.storage.postgres import PostgresStorage  # noqa: PLC0415 - lazily, for psycopg
+        except ImportError as exc:  # the backend or psycopg is not installed
+            raise InvalidArgument(f"the PostgreSQL backend is not available: {exc}") from exc
+        storage: Storage = PostgresStorage(url, **options)
+        return storage
+    scheme = url.split("://", 1)[0] if "://" in url else url
+    raise InvalidArgument(f"unknown store {scheme!r}: use lmdb:///path or postgresql://user@host:port/db")

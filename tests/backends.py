@@ -1,0 +1,70 @@
+"""The storage backends the tests run against: LMDB always, PostgreSQL when one is given.
+
+PostgreSQL comes from ``STIGMER_SESSIONS_TEST_PG`` (a DSN; ``.ci/run`` starts a throwaway
+cluster and sets it, see ``tools/pg_cluster.py``). Each test gets a schema of its own, so
+tests never see each other's rows. Without the variable the PostgreSQL cases are skipped
+with a reason, except in CI (``CI=true``), where a missing database is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from pipeline.storage.lmdb import LmdbStorage
+
+from pipeline.storage import Storage
+from pipeline.storage.postgres import PostgresStorage
+
+BACKENDS = ("lmdb", "postgres")
+PG_ENV = "STIGMER_SESSIONS_TEST_PG"
+
+
+def pg_dsn() -> str:
+    """The test cluster's DSN; skips (or, in CI, fails) when there is none."""
+    dsn = os.environ.get(PG_ENV, "")
+    if not dsn:
+        message = f"no PostgreSQL for the tests: set {PG_ENV} (python tools/pg_cluster.py start)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI needs PostgreSQL: {message}")
+        pytest.skip(message)
+    return dsn
+
+
+@contextmanager
+def pg_schema() -> Iterator[str]:
+    """A DSN whose connections use a fresh, empty schema (dropped afterwards)."""
+    dsn = pg_dsn()
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {name}")
+    separator = "&" if "?" in dsn else "?"
+    try:
+        yield f"{dsn}{separator}options=-csearch_path%3D{name}"
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+@contextmanager
+def open_backend(name: str, tmp_path: Path, **options: Any) -> Iterator[Storage]:
+    """A fresh, empty store of backend ``name``, closed afterwards."""
+    if name == "lmdb":
+        lmdb_storage = LmdbStorage(tmp_path / "db", durable=options.pop("durable", False), **options)
+        try:
+            yield lmdb_storage
+        finally:
+            lmdb_storage.close()
+        return
+    with pg_schema() as dsn:
+        pg_storage = PostgresStorage(dsn, **options)
+        try:
+            yield pg_storage
+        finally:
+            pg_storage.close()
