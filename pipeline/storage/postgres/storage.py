@@ -89,11 +89,15 @@ class PostgresStorage:
         def configure(conn: psycopg.Connection[Any]) -> None:
             conn.execute(f"SET statement_timeout = {timeout_ms}")
 
+        kwargs: dict[str, Any] = {"autocommit": True, "connect_timeout": max(int(connect_timeout_s), 1)}
+        if "application_name" not in conninfo_to_dict(dsn):
+            kwargs["application_name"] = "stigmer-sessions"  # so an operator can tell our sessions apart
+        self._connect_kwargs = kwargs
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             dsn,
             min_size=1,
             max_size=pool_size,
-            kwargs={"autocommit": True, "connect_timeout": max(int(connect_timeout_s), 1)},
+            kwargs=self._connect_kwargs,
             configure=configure,
             timeout=connect_timeout_s,
             # psycopg-pool backs reconnect attempts off exponentially until this long: kept short,
@@ -277,9 +281,7 @@ class PostgresStorage:
         connected_before = False
         while not stop.is_set():
             try:
-                with psycopg.connect(
-                    self._dsn, autocommit=True, connect_timeout=max(int(self._connect_timeout_s), 1)
-                ) as conn:
+                with psycopg.connect(self._dsn, **self._connect_kwargs) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     if connected_before:
                         row = conn.execute("SELECT current FROM change_head WHERE id = 1").fetchone()
