@@ -223,10 +223,9 @@ class PgChangeLog:
         self._tx = tx
 
     def append(self, event: Message, *, kind: str, resource_id: str, org: str, time_ns: int) -> int:
-        revision = int(self._tx.one(sql.HEAD_NEXT)[0])
+        revision = int(self._tx.one(sql.HEAD_NEXT_NOTIFY)[0])  # notified at commit, not on rollback
         event.revision = revision  # type: ignore[attr-defined]
         self._insert(StoredChange(revision, kind, resource_id, org, time_ns, event.SerializeToString()))
-        self._tx.execute(sql.NOTIFY, (str(revision),))  # delivered at commit, dropped on rollback
         return revision
 
     def restore(self, change: StoredChange) -> None:
