@@ -92,6 +92,7 @@ REQUEST_CLAIM = (
     "VALUES (%s, %s, 0, '', '') ON CONFLICT DO NOTHING"
 )
 REQUEST_GET = "SELECT expires_at_ns, fingerprint, response FROM requests WHERE kind = %s AND request_id = %s"
+REQUEST_GET_FOR_UPDATE = REQUEST_GET + " FOR UPDATE"
 REQUEST_UPSERT = (
     "INSERT INTO requests (kind, request_id, expires_at_ns, fingerprint, response) "
     "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (kind, request_id) DO UPDATE SET "
@@ -155,7 +156,7 @@ REQUEST_PATH: dict[str, tuple[str, tuple[object, ...]]] = {
     "child scan desc": (CHILD_SCAN_DESC, ("k", "id_000100", 0, 2**62)),
     "child delete": (CHILD_DELETE, ("k", "id_000100")),
     "request claim": (REQUEST_CLAIM, ("k", b"r1")),
-    "request get": (REQUEST_GET, ("k", b"r1")),
+    "request get": (REQUEST_GET_FOR_UPDATE, ("k", b"r1")),
     "request upsert": (REQUEST_UPSERT, ("k", b"r1", 1, b"f", b"r")),
     "request expired": (REQUEST_EXPIRED, (10, 16)),
     "request delete": (REQUEST_DELETE, ("k", b"r1")),

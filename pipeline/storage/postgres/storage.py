@@ -184,7 +184,7 @@ class PostgresStorage:
             conn.execute("COMMIT")
         except psycopg.Error as exc:
             _rollback(conn)
-            if tx.write and is_retryable(exc):
+            if is_retryable(exc):
                 return _RERUN
             raise translate(exc, self.where, self.statement_timeout_s) from exc
         return result

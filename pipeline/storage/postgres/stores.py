@@ -52,7 +52,7 @@ class PgTx:
         try:
             return self.conn.execute(query, params)
         except psycopg.Error as exc:
-            if self.write and is_retryable(exc):
+            if is_retryable(exc):  # reads too: a standby may cancel one for a conflict with recovery
                 self.rerun = exc
                 raise Rerun(type(exc).__name__) from exc
             self.failed = translate(exc, self._storage.where, self._storage.statement_timeout_s)
@@ -337,7 +337,11 @@ class PgRequests:
         key = request_id.encode()
         if self._tx.write:
             self._tx.execute(sql.REQUEST_CLAIM, (kind, key))
-        row = self._tx.one(sql.REQUEST_GET, (kind, key))
+            # Locked whoever inserted it: an expired entry, or a placeholder some transaction
+            # committed without remembering, is ours until commit like a fresh claim.
+            row = self._tx.one(sql.REQUEST_GET_FOR_UPDATE, (kind, key))
+        else:
+            row = self._tx.one(sql.REQUEST_GET, (kind, key))
         if row is None or row[0] <= now_ns:
             return None
         return Remembered(int(row[0]), bytes(row[1]), bytes(row[2]))

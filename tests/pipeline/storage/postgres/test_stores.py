@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.errors import AlreadyExists, FailedPrecondition, Internal
 from pipeline.keycodec import pack
-from pipeline.storage import StoredChange
+from pipeline.storage import Storage, StoredChange, Tx
 from pipeline.storage.postgres import PostgresStorage, sql
 from pipeline.storage.postgres.stores import PgTx
 from stigmer_sessions.api import Session, SessionChange
@@ -15,6 +15,18 @@ from stigmer_sessions.resource import SESSION
 from tests.conftest import make_session
 
 MANY = sql.BATCH * 2 + 7  # crosses keyset batch boundaries
+
+
+def as_protocols(storage: PostgresStorage, tx: PgTx) -> tuple[Storage, Tx]:
+    """Where mypy checks that the backend implements the protocols of pipeline.storage."""
+    return storage, tx
+
+
+def test_the_backend_implements_the_storage_protocols(pg: PostgresStorage) -> None:
+    storage, tx = pg.read(lambda tx: as_protocols(pg, tx))
+    assert storage.description.startswith("postgresql://")
+    assert storage.poll_s == 1.0
+    assert isinstance(tx, PgTx)
 
 
 def stored(record_id: str, slug: str = "", **kw: object) -> Session:
