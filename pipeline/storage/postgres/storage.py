@@ -285,11 +285,11 @@ class PostgresStorage:
                     conn.execute(f"LISTEN {CHANNEL}")
                     if connected_before:
                         row = conn.execute("SELECT current FROM change_head WHERE id = 1").fetchone()
-                        on_revision(int(row[0]) if row else 0)
+                        _announce(on_revision, int(row[0]) if row else 0)
                     connected_before, delay = True, 0.1
                     while not stop.is_set():
                         for notice in conn.notifies(timeout=0.5):
-                            on_revision(int(notice.payload))
+                            _announce(on_revision, int(notice.payload))
             except psycopg.Error as exc:
                 log.warning("change listener lost the database at %s: %s", self.where, exc)
             stop.wait(delay)
@@ -330,6 +330,14 @@ class PostgresStorage:
 
 
 _RERUN = object()
+
+
+def _announce(on_revision: Callable[[int], None], revision: int) -> None:
+    """A failing watcher callback must not stop the listener for every other watcher."""
+    try:
+        on_revision(revision)
+    except Exception:
+        log.exception("a change listener callback failed on revision %d", revision)
 
 
 def _rollback(conn: psycopg.Connection[Any]) -> None:

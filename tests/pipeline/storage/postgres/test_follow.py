@@ -93,3 +93,31 @@ def test_the_follower_reconnects_and_announces_the_current_revision(
         assert next_at_least(heard, later) == later
     finally:
         stop()
+
+
+def test_a_failing_callback_does_not_stop_the_follower(open_storage: StorageFactory) -> None:
+    a = open_storage()
+    heard: queue.Queue[int] = queue.Queue()
+    calls = 0
+
+    def flaky(revision: int) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("a watcher's bug")
+        heard.put(revision)
+
+    stop = a.follow(flaky)
+    try:
+        for _ in range(50):  # until the listener is connected and has failed once
+            a.write(append)
+            try:
+                heard.get(timeout=0.2)
+                break
+            except queue.Empty:
+                continue
+        assert calls >= 2
+        later = a.write(append)
+        assert next_at_least(heard, later) == later
+    finally:
+        stop()
