@@ -162,7 +162,7 @@ class PostgresStorage:
             attempt += 1
             if attempt >= MAX_RERUNS:
                 raise Aborted(
-                    f"the write conflicted with concurrent writes {MAX_RERUNS} times in a row; retry it"
+                    f"the transaction conflicted with concurrent writes {MAX_RERUNS} times in a row; retry it"
                 )
             _backoff(attempt)
 
@@ -171,7 +171,7 @@ class PostgresStorage:
             result = fn(tx)
         except BaseException as exc:
             _rollback(conn)
-            if tx.rerun is not None or isinstance(exc, Rerun):
+            if isinstance(exc, Exception) and (tx.rerun is not None or isinstance(exc, Rerun)):
                 return _RERUN
             raise
         if tx.rerun is not None:  # the callback swallowed the conflict: still a re-run

@@ -45,18 +45,37 @@ class PgTx:
         self._counters = PgCounters(self)
 
     def execute(self, query: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+        self._usable()
+        try:
+            return self.conn.execute(query, params)
+        except psycopg.Error as exc:
+            raise self._spoil(exc) from exc
+
+    def execute_many(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
+        """``query`` once per row, pipelined: one network round trip for all of them."""
+        if not rows:
+            return
+        self._usable()
+        try:
+            with self.conn.cursor() as cur:
+                cur.executemany(query, rows)
+        except psycopg.Error as exc:
+            raise self._spoil(exc) from exc
+
+    def _usable(self) -> None:
+        """After an error PostgreSQL refuses every statement: say why, not "transaction aborted"."""
         if self.rerun is not None:
             raise Rerun("this transaction already conflicted") from self.rerun
         if self.failed is not None:
             raise self.failed
-        try:
-            return self.conn.execute(query, params)
-        except psycopg.Error as exc:
-            if is_retryable(exc):  # reads too: a standby may cancel one for a conflict with recovery
-                self.rerun = exc
-                raise Rerun(type(exc).__name__) from exc
-            self.failed = translate(exc, self._storage.where, self._storage.statement_timeout_s)
-            raise self.failed from exc
+
+    def _spoil(self, exc: psycopg.Error) -> Exception:
+        """What to raise for ``exc``: a re-run for a conflict, a library error otherwise."""
+        if is_retryable(exc):  # reads too: a standby may cancel one for a conflict with recovery
+            self.rerun = exc
+            return Rerun(type(exc).__name__)
+        self.failed = translate(exc, self._storage.where, self._storage.statement_timeout_s)
+        return self.failed
 
     def one(self, query: str, params: Sequence[Any] = ()) -> Any:
         return self.execute(query, params).fetchone()
@@ -161,35 +180,41 @@ class PgRecords(Generic[M]):
         record_id: str = record.metadata.id  # type: ignore[attr-defined]
         if not record_id:
             raise Internal(f"refusing to store a {self._name} without an id")
+        drop_unique: list[tuple[str, str, bytes, str]] = []
+        drop_plain: list[tuple[str, str, bytes, str]] = []
+        add_plain: list[tuple[str, str, bytes, str]] = []
         for index in self._kind.indexes:
             new = set(index.values(record))
             old = set(index.values(previous)) if previous is not None else set()
             for values in old - new:
-                delete = sql.UNIQUE_DELETE if index.unique else sql.INDEX_DELETE
-                self._tx.execute(delete, (self._name, index.name, pack(*values), record_id))
+                row = (self._name, index.name, pack(*values), record_id)
+                (drop_unique if index.unique else drop_plain).append(row)
             for values in new - old:
-                key = pack(*values)
                 if not index.unique:
-                    self._tx.execute(sql.INDEX_INSERT, (self._name, index.name, key, record_id))
+                    add_plain.append((self._name, index.name, pack(*values), record_id))
                     continue
                 holder = self.find_unique(index.name, values)
                 if holder == record_id:
                     continue
                 if holder is not None:
-                    raise AlreadyExists(
-                        f"{self._name} {holder} already has {index.name} {'/'.join(values)!r}"
-                    )
+                    shown = "/".join(values)
+                    raise AlreadyExists(f"{self._name} {holder} already has {index.name} {shown!r}")
                 # A concurrent holder that has not committed yet makes this wait, then fail
                 # with a unique violation: the re-run then finds it above.
-                self._tx.execute(sql.UNIQUE_INSERT, (self._name, index.name, key, record_id))
+                self._tx.execute(sql.UNIQUE_INSERT, (self._name, index.name, pack(*values), record_id))
+        self._tx.execute_many(sql.UNIQUE_DELETE, drop_unique)
+        self._tx.execute_many(sql.INDEX_DELETE, drop_plain)
+        self._tx.execute_many(sql.INDEX_INSERT, add_plain)
         self._tx.execute(sql.RECORD_UPSERT, (self._name, record_id, record.SerializeToString()))
 
     def delete(self, record: M) -> None:
         record_id: str = record.metadata.id  # type: ignore[attr-defined]
         for index in self._kind.indexes:
             delete = sql.UNIQUE_DELETE if index.unique else sql.INDEX_DELETE
-            for values in set(index.values(record)):
-                self._tx.execute(delete, (self._name, index.name, pack(*values), record_id))
+            rows = [
+                (self._name, index.name, pack(*values), record_id) for values in set(index.values(record))
+            ]
+            self._tx.execute_many(delete, rows)
         self._tx.execute(sql.RECORD_DELETE, (self._name, record_id))
 
     def _unique_index(self, index: str) -> bool:

@@ -236,7 +236,7 @@ def test_a_conflict_that_never_clears_ends_in_aborted_after_the_reruns(pg: Postg
         tx.execute(sql.UNIQUE_INSERT, ("session", "slug", b"k", "b"))
 
     before = pg.snapshot()
-    with pytest.raises(Aborted, match="conflicted with concurrent writes"):
+    with pytest.raises(Aborted, match="conflicted with concurrent writes 20 times"):
         pg.write(clash)
     assert len(calls) == MAX_RERUNS
     assert pg.snapshot() == before
