@@ -374,12 +374,35 @@ def _check(tx: PgTx, kinds: list[ResourceKind[Any]], progress: Callable[[int], N
 def _check_kind(
     tx: PgTx, kind: ResourceKind[Any], report: CheckReport, progress: Callable[[int], None] | None
 ) -> None:
-    """Parse every record of ``kind`` and compare the entries it implies with those stored."""
-    expected: set[tuple[str, bytes, str, bool]] = set()
-    for record_id, data in tx.execute(
+    """Parse every record of ``kind`` and compare the entries it implies with those stored:
+    records and entries are streamed in id order and merged, so memory stays at one record's
+    entries however large the table is."""
+    entries = tx.stream(
+        "SELECT id, idx, key, true FROM unique_entries WHERE kind = %s UNION ALL "
+        "SELECT id, idx, key, false FROM index_entries WHERE kind = %s ORDER BY 1",
+        (kind.name, kind.name),
+    )
+    pending: tuple[Any, ...] | None = next(entries, None)
+
+    def stored_up_to(record_id: str | None) -> set[tuple[str, bytes, str, bool]]:
+        """Entries of ids before ``record_id`` are stray; returns those of ``record_id``."""
+        nonlocal pending
+        own: set[tuple[str, bytes, str, bool]] = set()
+        while pending is not None and (record_id is None or pending[0] <= record_id):
+            entry_id, idx, key, unique = pending
+            report.index_entries += 1
+            if entry_id == record_id:
+                own.add((idx, bytes(key), entry_id, unique))
+            else:
+                report.problems.append(f"{kind.name} {entry_id}: stray entry {bytes(key)!r} in index {idx}")
+            pending = next(entries, None)
+        return own
+
+    for record_id, data in tx.stream(
         "SELECT id, data FROM records WHERE kind = %s ORDER BY id", (kind.name,)
-    ).fetchall():
+    ):
         report.records += 1
+        actual = stored_up_to(record_id)
         try:
             record = kind.message_type.FromString(data)
         except Exception as exc:  # DecodeError
@@ -387,25 +410,14 @@ def _check_kind(
             continue
         if record.metadata.id != record_id:
             report.problems.append(f"{kind.name} {record_id}: stored under another id than its own")
-        expected |= _expected_entries(kind, record)
+        expected = _expected_entries(kind, record)
+        for idx, key, _, _ in sorted(expected - actual):
+            report.problems.append(f"{kind.name} {record_id}: missing entry {key!r} in index {idx}")
+        for idx, key, _, _ in sorted(actual - expected):
+            report.problems.append(f"{kind.name} {record_id}: stray entry {key!r} in index {idx}")
         if progress is not None and report.records % 1000 == 0:
             progress(report.records)
-    actual = {
-        (idx, bytes(key), record_id, True)
-        for idx, key, record_id in tx.execute(
-            "SELECT idx, key, id FROM unique_entries WHERE kind = %s", (kind.name,)
-        ).fetchall()
-    } | {
-        (idx, bytes(key), record_id, False)
-        for idx, key, record_id in tx.execute(
-            "SELECT idx, key, id FROM index_entries WHERE kind = %s", (kind.name,)
-        ).fetchall()
-    }
-    report.index_entries += len(actual)
-    for idx, key, record_id, _ in sorted(expected - actual):
-        report.problems.append(f"{kind.name} {record_id}: missing entry {key!r} in index {idx}")
-    for idx, key, record_id, _ in sorted(actual - expected):
-        report.problems.append(f"{kind.name} {record_id}: stray entry {key!r} in index {idx}")
+    stored_up_to(None)
 
 
 def _check_changes(tx: PgTx, report: CheckReport) -> None:

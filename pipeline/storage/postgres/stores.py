@@ -8,6 +8,7 @@ failed transaction silently rolls back: the write loop must never report that as
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic
 
@@ -39,6 +40,7 @@ class PgTx:
         self.rerun: BaseException | None = None
         self.failed: ResourceError | None = None
         self._records: dict[str, PgRecords[Any]] = {}
+        self._cursors = itertools.count()
         self._changes = PgChangeLog(self)
         self._children = PgChildren(self)
         self._requests = PgRequests(self)
@@ -59,6 +61,18 @@ class PgTx:
         try:
             with self.conn.cursor() as cur:
                 cur.executemany(query, rows)
+        except psycopg.Error as exc:
+            raise self._spoil(exc) from exc
+
+    def stream(self, query: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        """Rows of ``query`` through a server-side cursor, a batch at a time (whole-table reads
+        of the admin commands: memory stays bounded). Inside the open transaction only."""
+        self._usable()
+        try:
+            with self.conn.cursor(name=f"stream_{next(self._cursors)}") as cur:
+                cur.itersize = 1000
+                cur.execute(query, params)
+                yield from cur
         except psycopg.Error as exc:
             raise self._spoil(exc) from exc
 

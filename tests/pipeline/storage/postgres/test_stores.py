@@ -192,10 +192,12 @@ def test_check_finds_damage_and_reindex_repairs_the_entries(pg: PostgresStorage)
     assert healthy.problems == ["1 children of missing session ses-gone"]
     pg.write(lambda tx: tx.execute("DELETE FROM index_entries WHERE idx = 'tag' AND id = 'ses-1'"))
     pg.write(lambda tx: tx.execute(sql.INDEX_INSERT, ("session", "org", pack("acme"), "ses-9")))
+    pg.write(lambda tx: tx.execute(sql.UNIQUE_INSERT, ("session", "slug", pack("acme", "z"), "a-first")))
     pg.write(lambda tx: tx.execute("UPDATE change_head SET current = 5"))
     problems = pg.check([SESSION]).problems
     assert f"session ses-1: missing entry {pack('t')!r} in index tag" in problems
     assert f"session ses-9: stray entry {pack('acme')!r} in index org" in problems
+    assert f"session a-first: stray entry {pack('acme', 'z')!r} in index slug" in problems
     assert any(p.startswith("change log: 1 changes from 1 to 1, but the head says 1..5") for p in problems)
     assert pg.reindex([SESSION]) == 3
     after = pg.check([SESSION]).problems
