@@ -25,7 +25,7 @@ from pipeline.errors import Aborted, FailedPrecondition, Internal, Unavailable
 from pipeline.keycodec import pack
 from pipeline.resource import ResourceKind
 from pipeline.storage import CheckReport
-from pipeline.storage.postgres import migrations
+from pipeline.storage.postgres import migrations, sql
 from pipeline.storage.postgres.errors import is_retryable, translate
 from pipeline.storage.postgres.stores import PgTx, Rerun
 
@@ -432,41 +432,49 @@ def _check_changes(tx: PgTx, report: CheckReport) -> None:
 
 
 def _reindex(tx: PgTx, kinds: list[ResourceKind[Any]], progress: Callable[[int], None] | None) -> int:
+    """Delete the entries of each kind, then insert those its records imply, streaming the
+    records (locked FOR SHARE as read: no writer changes one under the rebuild) and writing
+    entries in pipelined batches. A writer that slips an entry in meanwhile at worst makes
+    the whole unit re-run; two records claiming one unique entry stop it with a clear error."""
     done = 0
     for kind in kinds:
         tx.execute("DELETE FROM unique_entries WHERE kind = %s", (kind.name,))
         tx.execute("DELETE FROM index_entries WHERE kind = %s", (kind.name,))
         holders: dict[tuple[str, bytes], str] = {}
-        rows = tx.execute(
-            "SELECT id, data FROM records WHERE kind = %s ORDER BY id FOR SHARE", (kind.name,)
-        ).fetchall()
-        for record_id, data in rows:
+        unique: list[tuple[str, str, bytes, str]] = []
+        plain: list[tuple[str, str, bytes, str]] = []
+        query = "SELECT id, data FROM records WHERE kind = %s ORDER BY id FOR SHARE"
+        for record_id, data in tx.stream(query, (kind.name,)):
             try:
                 record = kind.message_type.FromString(data)
             except Exception as exc:  # DecodeError
                 raise Internal(f"cannot reindex: {kind.name} {record_id} is unreadable ({exc})") from exc
-            for idx, key, _, unique in _expected_entries(kind, record):
-                if unique:
+            for idx, key, _, is_unique in _expected_entries(kind, record):
+                if is_unique:
                     other = holders.setdefault((idx, key), record_id)
                     if other != record_id:
                         raise FailedPrecondition(
                             f"cannot reindex: {kind.name} {other} and {record_id} share {idx} {key!r}"
                         )
-                    tx.execute(
-                        "INSERT INTO unique_entries (kind, idx, key, id) VALUES (%s, %s, %s, %s)",
-                        (kind.name, idx, key, record_id),
-                    )
-                else:
-                    tx.execute(
-                        "INSERT INTO index_entries (kind, idx, key, id) VALUES (%s, %s, %s, %s)",
-                        (kind.name, idx, key, record_id),
-                    )
+                (unique if is_unique else plain).append((kind.name, idx, key, record_id))
             done += 1
+            if len(unique) + len(plain) >= 1000:
+                _flush_entries(tx, unique, plain)
             if progress is not None and done % 1000 == 0:
                 progress(done)
+        _flush_entries(tx, unique, plain)
     if progress is not None:
         progress(done)
     return done
+
+
+def _flush_entries(
+    tx: PgTx, unique: list[tuple[str, str, bytes, str]], plain: list[tuple[str, str, bytes, str]]
+) -> None:
+    tx.execute_many(sql.UNIQUE_INSERT, unique)
+    tx.execute_many(sql.INDEX_INSERT, plain)
+    unique.clear()
+    plain.clear()
 
 
 __all__ = ["MAX_RERUNS", "PostgresStorage"]

@@ -236,3 +236,20 @@ def test_is_empty_until_a_record_or_a_change(pg: PostgresStorage) -> None:
     assert pg.is_empty()
     pg.write(append)
     assert not pg.is_empty()
+
+
+def test_reindex_rebuilds_many_records_in_batches(pg: PostgresStorage) -> None:
+    every = [f"ses-{i:04d}" for i in range(MANY)]
+
+    def put_all(tx: PgTx) -> None:
+        for i in every:
+            tx.records(SESSION).put(stored(i, tags=("t", "u")))
+
+    pg.write(put_all)
+    before = pg.snapshot()
+    pg.write(lambda tx: tx.execute("DELETE FROM index_entries"))
+    pg.write(lambda tx: tx.execute("DELETE FROM unique_entries"))
+    assert len(before["index_entries"]) > 1000  # more than one flush of entries
+    assert pg.reindex([SESSION]) == MANY
+    assert pg.snapshot() == before
+    assert pg.check([SESSION]).ok
