@@ -13,8 +13,8 @@ What it costs, and where the limits are:
   record of a kind (an unfiltered list total) reads that kind's whole primary-key range.
 * A quota check (``count()`` in a write) locks a row of ``locks`` per (kind, index, values);
   those rows stay, one per org or owner ever counted.
-* Notifications are a wake-up only (one channel per database, so schemas sharing a database
-  wake each other's watchers needlessly); watchers poll the log every ``poll_s`` anyway.
+* Notifications are a wake-up only (a channel per schema, ``storage.channel_for``); watchers
+  poll the log every ``poll_s`` anyway.
 * Portability (CockroachDB, YugabyteDB): no advisory locks, no sequences, plain row locks,
   ``ON CONFLICT`` and ``FOR UPDATE [SKIP LOCKED]``, re-runs on 40001. Not portable as is:
   ``COLLATE "C"`` on text keys, ``pg_notify``/``LISTEN`` (the follower would only log; the

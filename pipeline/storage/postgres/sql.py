@@ -54,7 +54,7 @@ LOCK_TAKE = "SELECT 1 FROM locks WHERE name = %s FOR UPDATE"
 # The next revision and its wake-up in one round trip (NOTIFY is delivered at commit only).
 HEAD_NEXT_NOTIFY = (
     "WITH head AS (UPDATE change_head SET current = current + 1 WHERE id = 1 RETURNING current) "
-    "SELECT current, pg_notify('stigmer_changes', current::text) FROM head"
+    "SELECT current, pg_notify(%s, current::text) FROM head"
 )
 HEAD_GET = "SELECT current, oldest FROM change_head WHERE id = 1"
 HEAD_GET_FOR_UPDATE = HEAD_GET + " FOR UPDATE"

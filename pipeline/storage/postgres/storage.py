@@ -10,6 +10,7 @@ serialization failures) re-run the whole callback, which is re-runnable by contr
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import random
 import threading
@@ -34,7 +35,15 @@ log = logging.getLogger("pipeline.storage.postgres")
 
 #: How many times a conflicting write is run again before giving up with ABORTED.
 MAX_RERUNS = 20
-CHANNEL = "stigmer_changes"
+
+
+def channel_for(schema: str) -> str:
+    """The NOTIFY channel of the store in ``schema``: channels are per database, so two
+    stores in one database (schemas) get their own, or each would wake the other's
+    watchers. Hashed: a channel name is at most 63 bytes, a schema name may be as long."""
+    return f"stigmer_changes_{hashlib.sha256(schema.encode()).hexdigest()[:16]}"
+
+
 _TABLES = (
     ("records", "kind, id"),
     ("unique_entries", "kind, idx, key"),
@@ -115,10 +124,16 @@ class PostgresStorage:
                 f"the database at {self.where} is unavailable: no connection within {connect_timeout_s:g} s"
             ) from exc
         try:
+            with self._pool.connection() as conn:
+                row = conn.execute("SELECT current_schema()").fetchone()
+            self.channel = channel_for(str(row[0]) if row and row[0] else "")
             if migrate:
                 self.migrate()
             else:
                 self._require_current_schema()
+        except psycopg.Error as exc:
+            self._pool.close()
+            raise translate(exc, self.where, statement_timeout_s) from exc
         except BaseException:
             self._pool.close()
             raise
@@ -282,7 +297,7 @@ class PostgresStorage:
         while not stop.is_set():
             try:
                 with psycopg.connect(self._dsn, **self._connect_kwargs) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
+                    conn.execute(f"LISTEN {self.channel}")  # a hex name: nothing to quote
                     if connected_before:
                         row = conn.execute("SELECT current FROM change_head WHERE id = 1").fetchone()
                         _announce(on_revision, int(row[0]) if row else 0)

@@ -37,6 +37,7 @@ class PgTx:
         self.conn = conn
         self.write = write
         self._storage = storage
+        self.channel = storage.channel
         self.rerun: BaseException | None = None
         self.failed: ResourceError | None = None
         self._records: dict[str, PgRecords[Any]] = {}
@@ -262,7 +263,8 @@ class PgChangeLog:
         self._tx = tx
 
     def append(self, event: Message, *, kind: str, resource_id: str, org: str, time_ns: int) -> int:
-        revision = int(self._tx.one(sql.HEAD_NEXT_NOTIFY)[0])  # notified at commit, not on rollback
+        # notified at commit, not on rollback
+        revision = int(self._tx.one(sql.HEAD_NEXT_NOTIFY, (self._tx.channel,))[0])
         event.revision = revision  # type: ignore[attr-defined]
         self._insert(StoredChange(revision, kind, resource_id, org, time_ns, event.SerializeToString()))
         return revision

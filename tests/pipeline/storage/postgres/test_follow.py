@@ -9,7 +9,12 @@ import queue
 from pipeline.storage.postgres import PostgresStorage
 from pipeline.storage.postgres.stores import PgTx
 from stigmer_sessions.api import SessionChange
-from tests.pipeline.storage.postgres.conftest import StorageFactory, terminate_backends
+from tests.pipeline.storage.postgres.conftest import (
+    StorageFactory,
+    create_schema,
+    drop_schema,
+    terminate_backends,
+)
 
 WAIT_S = 30.0  # a bound against hanging, not a latency claim
 
@@ -121,3 +126,31 @@ def test_a_failing_callback_does_not_stop_the_follower(open_storage: StorageFact
         assert next_at_least(heard, later) == later
     finally:
         stop()
+
+
+def test_stores_in_other_schemas_of_the_database_do_not_wake_this_one(open_storage: StorageFactory) -> None:
+    mine = open_storage()
+    name, dsn = create_schema()
+    try:
+        theirs = open_storage(dsn=dsn)
+        assert theirs.channel != mine.channel
+        heard: queue.Queue[int] = queue.Queue()
+        stop = mine.follow(heard.put)
+        try:
+            for _ in range(50):  # until the listener is connected
+                mine.write(append)
+                try:
+                    heard.get(timeout=0.2)
+                    break
+                except queue.Empty:
+                    continue
+            while not heard.empty():
+                heard.get()
+            for _ in range(5):
+                theirs.write(append)
+            own = mine.write(append)
+            assert heard.get(timeout=WAIT_S) == own  # the first thing heard is our own commit
+        finally:
+            stop()
+    finally:
+        drop_schema(name)
