@@ -7,6 +7,7 @@ import logging
 import socket
 import threading
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -102,7 +103,7 @@ def test_cut_connections_are_replaced_without_an_error(
 
 
 def test_a_database_lost_while_serving_is_unavailable_then_recovers(open_storage: StorageFactory) -> None:
-    db = "stigmer_lost_test"
+    db = f"stigmer_lost_{uuid.uuid4().hex[:12]}"  # parallel runs on one cluster must not collide
     admin(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
     admin(f"CREATE DATABASE {db}")
     try:
