@@ -26,9 +26,10 @@ from typing import IO, Any
 from google.protobuf import json_format
 
 from pipeline import events
-from pipeline.errors import FailedPrecondition, InvalidArgument
+from pipeline.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from pipeline.resource import ResourceKind
 from pipeline.storage import CheckReport, Storage, StoredChange, Tx
+from pipeline.validation import violations_of
 
 EXPORT_FORMAT = "stigmer-sessions-export/1"
 
@@ -177,6 +178,8 @@ def import_(
                 revision = _load_line(tx, by_name, json.loads(line), counts)
             except (KeyError, ValueError, TypeError, json_format.ParseError) as exc:
                 raise InvalidArgument(f"line {number}: cannot import ({exc})") from exc
+            except (AlreadyExists, InvalidArgument) as exc:  # e.g. two records with one slug
+                raise InvalidArgument(f"line {number}: cannot import ({exc.message})") from exc
             first_revision = first_revision or revision
             tick(1)
         current = max(int(header.get("revision", 0)), tx.changes.current_revision())
@@ -192,7 +195,15 @@ def _load_line(tx: Tx, by_name: dict[str, ResourceKind[Any]], item: Any, counts:
     """Store one export line; returns the change's revision for a change line, else 0."""
     if "record" in item:
         kind = by_name[item["kind"]]
-        tx.records(kind).put(json_format.ParseDict(item["record"], kind.message_type()), None)
+        record = json_format.ParseDict(item["record"], kind.message_type())
+        # The rules every write obeys (key lengths, label syntax): an export edited by hand,
+        # or written by a version with looser rules, must not store what no write could.
+        violations = violations_of(record)
+        if violations:
+            shown = "; ".join(f"{v.field or '(record)'}: {v.message}" for v in violations[:3])
+            more = f" and {len(violations) - 3} more" if len(violations) > 3 else ""
+            raise ValueError(f"invalid {kind.kind}: {shown}{more}")
+        tx.records(kind).put(record, None)
         counts["records"] += 1
         return 0
     elif "child_of" in item:

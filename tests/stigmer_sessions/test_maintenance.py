@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,51 @@ def test_import_of_a_bad_line_names_its_number_and_writes_nothing(
     lines[4] = bad
     with SessionController(store=LmdbStorage(Path(store.path).parent / "copy", durable=False)) as copy:
         with pytest.raises(InvalidArgument, match=r"^line 5: cannot import"):
+            copy.import_(lines)
+        assert sum(copy.store.stat().values()) == 0  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("org", "o" * 600, "metadata.org"),
+        ("labels", {"a@b": "c"}, "metadata.labels"),
+        ("labels", {"team": "a@b.c"}, "metadata.labels"),
+    ],
+)
+def test_import_refuses_a_record_no_write_could_store(
+    controller: SessionController, store: LmdbStorage, field: str, value: object, says: str
+) -> None:
+    populate(controller)
+    out = io.StringIO()
+    controller.export(out)
+    lines = out.getvalue().splitlines(keepends=True)
+    number, item = next((n, json.loads(line)) for n, line in enumerate(lines) if '"record"' in line)
+    item["record"]["metadata"][field] = value
+    lines[number] = json.dumps(item) + "\n"
+    with SessionController(store=LmdbStorage(Path(store.path).parent / "copy", durable=False)) as copy:
+        with pytest.raises(
+            InvalidArgument, match=rf"^line {number + 1}: cannot import \(invalid Session: {says}"
+        ):
+            copy.import_(lines)
+        assert sum(copy.store.stat().values()) == 0  # type: ignore[attr-defined]
+
+
+def test_import_names_the_line_of_a_second_record_with_a_taken_slug(
+    controller: SessionController, store: LmdbStorage
+) -> None:
+    populate(controller)
+    out = io.StringIO()
+    controller.export(out)
+    lines = out.getvalue().splitlines(keepends=True)
+    numbers = [n for n, line in enumerate(lines) if '"record"' in line]
+    first, second = (json.loads(lines[n]) for n in numbers[:2])
+    second["record"]["metadata"]["slug"] = first["record"]["metadata"]["slug"]
+    lines[numbers[1]] = json.dumps(second) + "\n"
+    with SessionController(store=LmdbStorage(Path(store.path).parent / "copy", durable=False)) as copy:
+        with pytest.raises(
+            InvalidArgument, match=rf"^line {numbers[1] + 1}: cannot import \(.*already has slug"
+        ):
             copy.import_(lines)
         assert sum(copy.store.stat().values()) == 0  # type: ignore[attr-defined]
 
