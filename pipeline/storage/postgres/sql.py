@@ -51,7 +51,11 @@ LOCK_CREATE = "INSERT INTO locks (name) VALUES (%s) ON CONFLICT DO NOTHING"
 LOCK_TAKE = "SELECT 1 FROM locks WHERE name = %s FOR UPDATE"
 
 # change_head is one row: a plan for it reads one page whatever it is (see the plan test).
-HEAD_NEXT = "UPDATE change_head SET current = current + 1 WHERE id = 1 RETURNING current"
+# The next revision and its wake-up in one round trip (NOTIFY is delivered at commit only).
+HEAD_NEXT_NOTIFY = (
+    "WITH head AS (UPDATE change_head SET current = current + 1 WHERE id = 1 RETURNING current) "
+    "SELECT current, pg_notify('stigmer_changes', current::text) FROM head"
+)
 HEAD_GET = "SELECT current, oldest FROM change_head WHERE id = 1"
 HEAD_GET_FOR_UPDATE = HEAD_GET + " FOR UPDATE"
 HEAD_SET = "UPDATE change_head SET current = %s, oldest = %s WHERE id = 1"
@@ -60,7 +64,6 @@ HEAD_SET_OLDEST = "UPDATE change_head SET oldest = %s WHERE id = 1"
 CHANGE_INSERT = (
     "INSERT INTO changes (revision, kind, resource_id, org, time_ns, data) VALUES (%s, %s, %s, %s, %s, %s)"
 )
-NOTIFY = "SELECT pg_notify('stigmer_changes', %s)"
 _CHANGE_COLS = "SELECT revision, kind, resource_id, org, time_ns, data FROM changes"
 CHANGE_SCAN_KIND = f"{_CHANGE_COLS} WHERE kind = %s AND revision > %s ORDER BY revision LIMIT {BATCH}"
 CHANGE_SCAN_RESOURCE = (
@@ -89,6 +92,7 @@ REQUEST_CLAIM = (
     "VALUES (%s, %s, 0, '', '') ON CONFLICT DO NOTHING"
 )
 REQUEST_GET = "SELECT expires_at_ns, fingerprint, response FROM requests WHERE kind = %s AND request_id = %s"
+REQUEST_GET_FOR_UPDATE = REQUEST_GET + " FOR UPDATE"
 REQUEST_UPSERT = (
     "INSERT INTO requests (kind, request_id, expires_at_ns, fingerprint, response) "
     "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (kind, request_id) DO UPDATE SET "
@@ -152,7 +156,7 @@ REQUEST_PATH: dict[str, tuple[str, tuple[object, ...]]] = {
     "child scan desc": (CHILD_SCAN_DESC, ("k", "id_000100", 0, 2**62)),
     "child delete": (CHILD_DELETE, ("k", "id_000100")),
     "request claim": (REQUEST_CLAIM, ("k", b"r1")),
-    "request get": (REQUEST_GET, ("k", b"r1")),
+    "request get": (REQUEST_GET_FOR_UPDATE, ("k", b"r1")),
     "request upsert": (REQUEST_UPSERT, ("k", b"r1", 1, b"f", b"r")),
     "request expired": (REQUEST_EXPIRED, (10, 16)),
     "request delete": (REQUEST_DELETE, ("k", b"r1")),

@@ -25,7 +25,7 @@ from pipeline.errors import Aborted, FailedPrecondition, Internal, Unavailable
 from pipeline.keycodec import pack
 from pipeline.resource import ResourceKind
 from pipeline.storage import CheckReport
-from pipeline.storage.postgres import migrations
+from pipeline.storage.postgres import migrations, sql
 from pipeline.storage.postgres.errors import is_retryable, translate
 from pipeline.storage.postgres.stores import PgTx, Rerun
 
@@ -89,11 +89,15 @@ class PostgresStorage:
         def configure(conn: psycopg.Connection[Any]) -> None:
             conn.execute(f"SET statement_timeout = {timeout_ms}")
 
+        kwargs: dict[str, Any] = {"autocommit": True, "connect_timeout": max(int(connect_timeout_s), 1)}
+        if "application_name" not in conninfo_to_dict(dsn):
+            kwargs["application_name"] = "stigmer-sessions"  # so an operator can tell our sessions apart
+        self._connect_kwargs = kwargs
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             dsn,
             min_size=1,
             max_size=pool_size,
-            kwargs={"autocommit": True, "connect_timeout": max(int(connect_timeout_s), 1)},
+            kwargs=self._connect_kwargs,
             configure=configure,
             timeout=connect_timeout_s,
             # psycopg-pool backs reconnect attempts off exponentially until this long: kept short,
@@ -158,7 +162,7 @@ class PostgresStorage:
             attempt += 1
             if attempt >= MAX_RERUNS:
                 raise Aborted(
-                    f"the write conflicted with concurrent writes {MAX_RERUNS} times in a row; retry it"
+                    f"the transaction conflicted with concurrent writes {MAX_RERUNS} times in a row; retry it"
                 )
             _backoff(attempt)
 
@@ -167,7 +171,7 @@ class PostgresStorage:
             result = fn(tx)
         except BaseException as exc:
             _rollback(conn)
-            if tx.rerun is not None or isinstance(exc, Rerun):
+            if isinstance(exc, Exception) and (tx.rerun is not None or isinstance(exc, Rerun)):
                 return _RERUN
             raise
         if tx.rerun is not None:  # the callback swallowed the conflict: still a re-run
@@ -180,7 +184,7 @@ class PostgresStorage:
             conn.execute("COMMIT")
         except psycopg.Error as exc:
             _rollback(conn)
-            if tx.write and is_retryable(exc):
+            if is_retryable(exc):
                 return _RERUN
             raise translate(exc, self.where, self.statement_timeout_s) from exc
         return result
@@ -277,17 +281,15 @@ class PostgresStorage:
         connected_before = False
         while not stop.is_set():
             try:
-                with psycopg.connect(
-                    self._dsn, autocommit=True, connect_timeout=max(int(self._connect_timeout_s), 1)
-                ) as conn:
+                with psycopg.connect(self._dsn, **self._connect_kwargs) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     if connected_before:
                         row = conn.execute("SELECT current FROM change_head WHERE id = 1").fetchone()
-                        on_revision(int(row[0]) if row else 0)
+                        _announce(on_revision, int(row[0]) if row else 0)
                     connected_before, delay = True, 0.1
                     while not stop.is_set():
                         for notice in conn.notifies(timeout=0.5):
-                            on_revision(int(notice.payload))
+                            _announce(on_revision, int(notice.payload))
             except psycopg.Error as exc:
                 log.warning("change listener lost the database at %s: %s", self.where, exc)
             stop.wait(delay)
@@ -330,6 +332,14 @@ class PostgresStorage:
 _RERUN = object()
 
 
+def _announce(on_revision: Callable[[int], None], revision: int) -> None:
+    """A failing watcher callback must not stop the listener for every other watcher."""
+    try:
+        on_revision(revision)
+    except Exception:
+        log.exception("a change listener callback failed on revision %d", revision)
+
+
 def _rollback(conn: psycopg.Connection[Any]) -> None:
     with contextlib.suppress(psycopg.Error):  # a broken connection: the pool discards it
         conn.execute("ROLLBACK")
@@ -364,12 +374,35 @@ def _check(tx: PgTx, kinds: list[ResourceKind[Any]], progress: Callable[[int], N
 def _check_kind(
     tx: PgTx, kind: ResourceKind[Any], report: CheckReport, progress: Callable[[int], None] | None
 ) -> None:
-    """Parse every record of ``kind`` and compare the entries it implies with those stored."""
-    expected: set[tuple[str, bytes, str, bool]] = set()
-    for record_id, data in tx.execute(
+    """Parse every record of ``kind`` and compare the entries it implies with those stored:
+    records and entries are streamed in id order and merged, so memory stays at one record's
+    entries however large the table is."""
+    entries = tx.stream(
+        "SELECT id, idx, key, true FROM unique_entries WHERE kind = %s UNION ALL "
+        "SELECT id, idx, key, false FROM index_entries WHERE kind = %s ORDER BY 1",
+        (kind.name, kind.name),
+    )
+    pending: tuple[Any, ...] | None = next(entries, None)
+
+    def stored_up_to(record_id: str | None) -> set[tuple[str, bytes, str, bool]]:
+        """Entries of ids before ``record_id`` are stray; returns those of ``record_id``."""
+        nonlocal pending
+        own: set[tuple[str, bytes, str, bool]] = set()
+        while pending is not None and (record_id is None or pending[0] <= record_id):
+            entry_id, idx, key, unique = pending
+            report.index_entries += 1
+            if entry_id == record_id:
+                own.add((idx, bytes(key), entry_id, unique))
+            else:
+                report.problems.append(f"{kind.name} {entry_id}: stray entry {bytes(key)!r} in index {idx}")
+            pending = next(entries, None)
+        return own
+
+    for record_id, data in tx.stream(
         "SELECT id, data FROM records WHERE kind = %s ORDER BY id", (kind.name,)
-    ).fetchall():
+    ):
         report.records += 1
+        actual = stored_up_to(record_id)
         try:
             record = kind.message_type.FromString(data)
         except Exception as exc:  # DecodeError
@@ -377,25 +410,14 @@ def _check_kind(
             continue
         if record.metadata.id != record_id:
             report.problems.append(f"{kind.name} {record_id}: stored under another id than its own")
-        expected |= _expected_entries(kind, record)
+        expected = _expected_entries(kind, record)
+        for idx, key, _, _ in sorted(expected - actual):
+            report.problems.append(f"{kind.name} {record_id}: missing entry {key!r} in index {idx}")
+        for idx, key, _, _ in sorted(actual - expected):
+            report.problems.append(f"{kind.name} {record_id}: stray entry {key!r} in index {idx}")
         if progress is not None and report.records % 1000 == 0:
             progress(report.records)
-    actual = {
-        (idx, bytes(key), record_id, True)
-        for idx, key, record_id in tx.execute(
-            "SELECT idx, key, id FROM unique_entries WHERE kind = %s", (kind.name,)
-        ).fetchall()
-    } | {
-        (idx, bytes(key), record_id, False)
-        for idx, key, record_id in tx.execute(
-            "SELECT idx, key, id FROM index_entries WHERE kind = %s", (kind.name,)
-        ).fetchall()
-    }
-    report.index_entries += len(actual)
-    for idx, key, record_id, _ in sorted(expected - actual):
-        report.problems.append(f"{kind.name} {record_id}: missing entry {key!r} in index {idx}")
-    for idx, key, record_id, _ in sorted(actual - expected):
-        report.problems.append(f"{kind.name} {record_id}: stray entry {key!r} in index {idx}")
+    stored_up_to(None)
 
 
 def _check_changes(tx: PgTx, report: CheckReport) -> None:
@@ -410,41 +432,49 @@ def _check_changes(tx: PgTx, report: CheckReport) -> None:
 
 
 def _reindex(tx: PgTx, kinds: list[ResourceKind[Any]], progress: Callable[[int], None] | None) -> int:
+    """Delete the entries of each kind, then insert those its records imply, streaming the
+    records (locked FOR SHARE as read: no writer changes one under the rebuild) and writing
+    entries in pipelined batches. A writer that slips an entry in meanwhile at worst makes
+    the whole unit re-run; two records claiming one unique entry stop it with a clear error."""
     done = 0
     for kind in kinds:
         tx.execute("DELETE FROM unique_entries WHERE kind = %s", (kind.name,))
         tx.execute("DELETE FROM index_entries WHERE kind = %s", (kind.name,))
         holders: dict[tuple[str, bytes], str] = {}
-        rows = tx.execute(
-            "SELECT id, data FROM records WHERE kind = %s ORDER BY id FOR SHARE", (kind.name,)
-        ).fetchall()
-        for record_id, data in rows:
+        unique: list[tuple[str, str, bytes, str]] = []
+        plain: list[tuple[str, str, bytes, str]] = []
+        query = "SELECT id, data FROM records WHERE kind = %s ORDER BY id FOR SHARE"
+        for record_id, data in tx.stream(query, (kind.name,)):
             try:
                 record = kind.message_type.FromString(data)
             except Exception as exc:  # DecodeError
                 raise Internal(f"cannot reindex: {kind.name} {record_id} is unreadable ({exc})") from exc
-            for idx, key, _, unique in _expected_entries(kind, record):
-                if unique:
+            for idx, key, _, is_unique in _expected_entries(kind, record):
+                if is_unique:
                     other = holders.setdefault((idx, key), record_id)
                     if other != record_id:
                         raise FailedPrecondition(
                             f"cannot reindex: {kind.name} {other} and {record_id} share {idx} {key!r}"
                         )
-                    tx.execute(
-                        "INSERT INTO unique_entries (kind, idx, key, id) VALUES (%s, %s, %s, %s)",
-                        (kind.name, idx, key, record_id),
-                    )
-                else:
-                    tx.execute(
-                        "INSERT INTO index_entries (kind, idx, key, id) VALUES (%s, %s, %s, %s)",
-                        (kind.name, idx, key, record_id),
-                    )
+                (unique if is_unique else plain).append((kind.name, idx, key, record_id))
             done += 1
+            if len(unique) + len(plain) >= 1000:
+                _flush_entries(tx, unique, plain)
             if progress is not None and done % 1000 == 0:
                 progress(done)
+        _flush_entries(tx, unique, plain)
     if progress is not None:
         progress(done)
     return done
+
+
+def _flush_entries(
+    tx: PgTx, unique: list[tuple[str, str, bytes, str]], plain: list[tuple[str, str, bytes, str]]
+) -> None:
+    tx.execute_many(sql.UNIQUE_INSERT, unique)
+    tx.execute_many(sql.INDEX_INSERT, plain)
+    unique.clear()
+    plain.clear()
 
 
 __all__ = ["MAX_RERUNS", "PostgresStorage"]

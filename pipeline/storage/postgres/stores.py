@@ -8,6 +8,7 @@ failed transaction silently rolls back: the write loop must never report that as
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic
 
@@ -39,24 +40,56 @@ class PgTx:
         self.rerun: BaseException | None = None
         self.failed: ResourceError | None = None
         self._records: dict[str, PgRecords[Any]] = {}
+        self._cursors = itertools.count()
         self._changes = PgChangeLog(self)
         self._children = PgChildren(self)
         self._requests = PgRequests(self)
         self._counters = PgCounters(self)
 
     def execute(self, query: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+        self._usable()
+        try:
+            return self.conn.execute(query, params)
+        except psycopg.Error as exc:
+            raise self._spoil(exc) from exc
+
+    def execute_many(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
+        """``query`` once per row, pipelined: one network round trip for all of them."""
+        if not rows:
+            return
+        self._usable()
+        try:
+            with self.conn.cursor() as cur:
+                cur.executemany(query, rows)
+        except psycopg.Error as exc:
+            raise self._spoil(exc) from exc
+
+    def stream(self, query: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        """Rows of ``query`` through a server-side cursor, a batch at a time (whole-table reads
+        of the admin commands: memory stays bounded). Inside the open transaction only."""
+        self._usable()
+        try:
+            with self.conn.cursor(name=f"stream_{next(self._cursors)}") as cur:
+                cur.itersize = 1000
+                cur.execute(query, params)
+                yield from cur
+        except psycopg.Error as exc:
+            raise self._spoil(exc) from exc
+
+    def _usable(self) -> None:
+        """After an error PostgreSQL refuses every statement: say why, not "transaction aborted"."""
         if self.rerun is not None:
             raise Rerun("this transaction already conflicted") from self.rerun
         if self.failed is not None:
             raise self.failed
-        try:
-            return self.conn.execute(query, params)
-        except psycopg.Error as exc:
-            if self.write and is_retryable(exc):
-                self.rerun = exc
-                raise Rerun(type(exc).__name__) from exc
-            self.failed = translate(exc, self._storage.where, self._storage.statement_timeout_s)
-            raise self.failed from exc
+
+    def _spoil(self, exc: psycopg.Error) -> Exception:
+        """What to raise for ``exc``: a re-run for a conflict, a library error otherwise."""
+        if is_retryable(exc):  # reads too: a standby may cancel one for a conflict with recovery
+            self.rerun = exc
+            return Rerun(type(exc).__name__)
+        self.failed = translate(exc, self._storage.where, self._storage.statement_timeout_s)
+        return self.failed
 
     def one(self, query: str, params: Sequence[Any] = ()) -> Any:
         return self.execute(query, params).fetchone()
@@ -161,35 +194,41 @@ class PgRecords(Generic[M]):
         record_id: str = record.metadata.id  # type: ignore[attr-defined]
         if not record_id:
             raise Internal(f"refusing to store a {self._name} without an id")
+        drop_unique: list[tuple[str, str, bytes, str]] = []
+        drop_plain: list[tuple[str, str, bytes, str]] = []
+        add_plain: list[tuple[str, str, bytes, str]] = []
         for index in self._kind.indexes:
             new = set(index.values(record))
             old = set(index.values(previous)) if previous is not None else set()
             for values in old - new:
-                delete = sql.UNIQUE_DELETE if index.unique else sql.INDEX_DELETE
-                self._tx.execute(delete, (self._name, index.name, pack(*values), record_id))
+                row = (self._name, index.name, pack(*values), record_id)
+                (drop_unique if index.unique else drop_plain).append(row)
             for values in new - old:
-                key = pack(*values)
                 if not index.unique:
-                    self._tx.execute(sql.INDEX_INSERT, (self._name, index.name, key, record_id))
+                    add_plain.append((self._name, index.name, pack(*values), record_id))
                     continue
                 holder = self.find_unique(index.name, values)
                 if holder == record_id:
                     continue
                 if holder is not None:
-                    raise AlreadyExists(
-                        f"{self._name} {holder} already has {index.name} {'/'.join(values)!r}"
-                    )
+                    shown = "/".join(values)
+                    raise AlreadyExists(f"{self._name} {holder} already has {index.name} {shown!r}")
                 # A concurrent holder that has not committed yet makes this wait, then fail
                 # with a unique violation: the re-run then finds it above.
-                self._tx.execute(sql.UNIQUE_INSERT, (self._name, index.name, key, record_id))
+                self._tx.execute(sql.UNIQUE_INSERT, (self._name, index.name, pack(*values), record_id))
+        self._tx.execute_many(sql.UNIQUE_DELETE, drop_unique)
+        self._tx.execute_many(sql.INDEX_DELETE, drop_plain)
+        self._tx.execute_many(sql.INDEX_INSERT, add_plain)
         self._tx.execute(sql.RECORD_UPSERT, (self._name, record_id, record.SerializeToString()))
 
     def delete(self, record: M) -> None:
         record_id: str = record.metadata.id  # type: ignore[attr-defined]
         for index in self._kind.indexes:
             delete = sql.UNIQUE_DELETE if index.unique else sql.INDEX_DELETE
-            for values in set(index.values(record)):
-                self._tx.execute(delete, (self._name, index.name, pack(*values), record_id))
+            rows = [
+                (self._name, index.name, pack(*values), record_id) for values in set(index.values(record))
+            ]
+            self._tx.execute_many(delete, rows)
         self._tx.execute(sql.RECORD_DELETE, (self._name, record_id))
 
     def _unique_index(self, index: str) -> bool:
@@ -223,10 +262,9 @@ class PgChangeLog:
         self._tx = tx
 
     def append(self, event: Message, *, kind: str, resource_id: str, org: str, time_ns: int) -> int:
-        revision = int(self._tx.one(sql.HEAD_NEXT)[0])
+        revision = int(self._tx.one(sql.HEAD_NEXT_NOTIFY)[0])  # notified at commit, not on rollback
         event.revision = revision  # type: ignore[attr-defined]
         self._insert(StoredChange(revision, kind, resource_id, org, time_ns, event.SerializeToString()))
-        self._tx.execute(sql.NOTIFY, (str(revision),))  # delivered at commit, dropped on rollback
         return revision
 
     def restore(self, change: StoredChange) -> None:
@@ -338,7 +376,11 @@ class PgRequests:
         key = request_id.encode()
         if self._tx.write:
             self._tx.execute(sql.REQUEST_CLAIM, (kind, key))
-        row = self._tx.one(sql.REQUEST_GET, (kind, key))
+            # Locked whoever inserted it: an expired entry, or a placeholder some transaction
+            # committed without remembering, is ours until commit like a fresh claim.
+            row = self._tx.one(sql.REQUEST_GET_FOR_UPDATE, (kind, key))
+        else:
+            row = self._tx.one(sql.REQUEST_GET, (kind, key))
         if row is None or row[0] <= now_ns:
             return None
         return Remembered(int(row[0]), bytes(row[1]), bytes(row[2]))

@@ -153,10 +153,16 @@ def _waiting_on_a_lock(schema: str) -> bool:
     return bool(rows[0][0])
 
 
-@pytest.mark.parametrize("first_commits", [True, False])
+@pytest.mark.parametrize(
+    ("first_commits", "placeholder"),
+    [(True, False), (False, False), (True, True)],
+    ids=["first-commits", "first-rolls-back", "over-a-committed-placeholder"],
+)
 def test_a_concurrent_retry_waits_for_the_claim_then_replays_or_takes_over(
-    pg_schema: tuple[str, str], replicas: list[PostgresStorage], first_commits: bool
+    pg_schema: tuple[str, str], replicas: list[PostgresStorage], first_commits: bool, placeholder: bool
 ) -> None:
+    if placeholder:  # a claim some transaction committed without remembering: still a claim
+        replicas[0].write(lambda tx: tx.requests.lookup("session", "req-1", 1_000))
     claimed = threading.Event()
     release = threading.Event()
     now = 1_000
@@ -230,7 +236,7 @@ def test_a_conflict_that_never_clears_ends_in_aborted_after_the_reruns(pg: Postg
         tx.execute(sql.UNIQUE_INSERT, ("session", "slug", b"k", "b"))
 
     before = pg.snapshot()
-    with pytest.raises(Aborted, match="conflicted with concurrent writes"):
+    with pytest.raises(Aborted, match="conflicted with concurrent writes 20 times"):
         pg.write(clash)
     assert len(calls) == MAX_RERUNS
     assert pg.snapshot() == before
