@@ -17,9 +17,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from pipeline.storage.lmdb import LmdbStorage
 
 from pipeline.storage import Storage
+from pipeline.storage.lmdb import LmdbStorage
 from pipeline.storage.postgres import PostgresStorage
 
 BACKENDS = ("lmdb", "postgres")
