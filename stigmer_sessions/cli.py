@@ -1,9 +1,11 @@
 """The ``stigmer-sessions`` command (and ``python server.py``): serve sessions over gRPC, and
-look after the store (``check``, ``reindex``, ``export``, ``import``)."""
+look after the store (``check``, ``reindex``, ``export``, ``import``, ``migrate``)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -13,13 +15,15 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from pipeline.errors import ResourceError
 from pipeline.idempotency import DEFAULT_TTL_NS
 from pipeline.listing import DEFAULT_MAX_RESPONSE_BYTES, MIN_RESPONSE_BYTES
+from pipeline.storage_url import POSTGRES_SCHEMES
 from pipeline.watch import DEFAULT_BOOKMARK_INTERVAL_S
 from stigmer_sessions import workers
 from stigmer_sessions.compactor import (
@@ -48,7 +52,73 @@ from stigmer_sessions.steps.append_message import DEFAULT_MAX_CONTENT_BYTES
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_DATA_DIR = "./data"
+STORE_ENV = "STIGMER_SESSIONS_STORE"
+DEFAULT_PG_POOL_SIZE = 8
+DEFAULT_PG_STATEMENT_TIMEOUT_S = 30.0
+DEFAULT_PG_CONNECT_TIMEOUT_S = 10.0
+#: The issue's promise: an unreachable database is reported within at most 30 s.
+MAX_PG_CONNECT_TIMEOUT_S = 30.0
+#: More connections than this per process only queue in PostgreSQL (each is a backend process).
+MAX_PG_POOL_SIZE = 1000
 _log = logging.getLogger("stigmer_sessions")
+
+
+@dataclass(frozen=True)
+class StoreOptions:
+    """Which store to open and how: the URL (``lmdb://...`` or a ``postgresql://`` DSN) and
+    the PostgreSQL options (ignored for LMDB). The URL may carry a password: it is only
+    ever handed to the backend, never logged (logs show the storage's ``description``)."""
+
+    url: str
+    pool_size: int = DEFAULT_PG_POOL_SIZE
+    statement_timeout_s: float = DEFAULT_PG_STATEMENT_TIMEOUT_S
+    connect_timeout_s: float = DEFAULT_PG_CONNECT_TIMEOUT_S
+    migrate: bool = True
+
+    @classmethod
+    def for_data_dir(cls, data_dir: str | os.PathLike[str], **options: Any) -> StoreOptions:
+        return cls(f"lmdb://{quote(os.path.abspath(data_dir))}", **options)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url.startswith(POSTGRES_SCHEMES)
+
+    @property
+    def data_dir(self) -> str | None:
+        """The LMDB directory (absolute), or None for PostgreSQL."""
+        if self.is_postgres:
+            return None
+        from urllib.parse import unquote  # noqa: PLC0415
+
+        return os.path.abspath(os.path.expanduser(unquote(self.url.removeprefix("lmdb://"))))
+
+    @property
+    def description(self) -> str:
+        """The store for logs and messages, without any password."""
+        if self.is_postgres:
+            from pipeline.storage.postgres.storage import describe  # noqa: PLC0415 - psycopg, lazily
+
+            return describe(self.url)[1]
+        return f"lmdb://{self.data_dir}"
+
+    def backend_options(self, *, migrate: bool | None = None) -> dict[str, Any]:
+        """What ``SessionController(store_options=...)`` passes to the backend."""
+        if not self.is_postgres:
+            return {}
+        return {
+            "pool_size": self.pool_size,
+            "statement_timeout_s": self.statement_timeout_s,
+            "connect_timeout_s": self.connect_timeout_s,
+            "migrate": self.migrate if migrate is None else migrate,
+        }
+
+    def flags(self) -> list[str]:
+        """The options as flags for a worker process (the URL goes by environment: a
+        password on a command line is visible to every user of the machine in ``ps``)."""
+        out = ["--pg-pool-size", str(self.pool_size)]
+        out += ["--pg-statement-timeout", str(self.statement_timeout_s)]
+        out += ["--pg-connect-timeout", str(self.connect_timeout_s)]
+        return out if self.migrate else [*out, "--no-migrate"]
 
 
 @dataclass(frozen=True)
@@ -120,13 +190,104 @@ def _response_bytes(text: str) -> int:
     return value
 
 
+def _seconds(lo: float, hi: float) -> Callable[[str], float]:
+    """argparse ``type``: a number of seconds with ``lo < value <= hi``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not lo < value <= hi:  # also refuses nan
+            raise argparse.ArgumentTypeError(f"must be more than {lo:g} and at most {hi:g}, not {text}")
+        return value
+
+    return parse
+
+
+def _pool_size(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_PG_POOL_SIZE:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_PG_POOL_SIZE}, not {value}")
+    return value
+
+
+def _store_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which store a command works on: every command takes the same flags."""
+    where = parser.add_argument_group("store")
+    where.add_argument(
+        "--data-dir",
+        default=None,
+        help=f"LMDB directory, short for --store lmdb://DIR (env STIGMER_SESSIONS_DATA_DIR; "
+        f"default {DEFAULT_DATA_DIR})",
+    )
+    where.add_argument(
+        "--store",
+        default=None,
+        metavar="URL",
+        help=f"lmdb:///path, or a PostgreSQL DSN postgresql://USER@HOST:PORT/DB (env {STORE_ENV}; "
+        "not with --data-dir). Put a password in PGPASSWORD or ~/.pgpass rather than in the URL",
+    )
+    where.add_argument(
+        "--pg-pool-size",
+        type=_pool_size,
+        default=DEFAULT_PG_POOL_SIZE,
+        metavar="N",
+        help=f"PostgreSQL connections per process (1..{MAX_PG_POOL_SIZE}; default {DEFAULT_PG_POOL_SIZE})",
+    )
+    where.add_argument(
+        "--pg-statement-timeout",
+        type=_seconds(0, 86400),
+        default=DEFAULT_PG_STATEMENT_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"PostgreSQL cancels a statement running longer (default {DEFAULT_PG_STATEMENT_TIMEOUT_S:g})",
+    )
+    where.add_argument(
+        "--pg-connect-timeout",
+        type=_seconds(0, MAX_PG_CONNECT_TIMEOUT_S),
+        default=DEFAULT_PG_CONNECT_TIMEOUT_S,
+        metavar="SECONDS",
+        help="give up connecting to PostgreSQL after this long: at start, an unreachable database "
+        f"is an error (at most {MAX_PG_CONNECT_TIMEOUT_S:g}; default {DEFAULT_PG_CONNECT_TIMEOUT_S:g})",
+    )
+    where.add_argument(
+        "--no-migrate",
+        dest="migrate",
+        action="store_false",
+        help="do not apply schema migrations at start (then an outdated schema is refused: run "
+        "`stigmer-sessions migrate`)",
+    )
+
+
+def _store_options(args: argparse.Namespace) -> StoreOptions | str:
+    """The store the parsed flags and the environment name, or a usage error's text.
+
+    The command line beats the environment; ``--store`` with ``--data-dir`` is ambiguous
+    (which one did the operator mean?) and refused; ``STIGMER_SESSIONS_STORE`` beats
+    ``STIGMER_SESSIONS_DATA_DIR`` when both are set."""
+    if args.store is not None and args.data_dir is not None:
+        return "--store and --data-dir cannot be used together (--data-dir DIR means --store lmdb://DIR)"
+    options: dict[str, Any] = {
+        "pool_size": args.pg_pool_size,
+        "statement_timeout_s": args.pg_statement_timeout,
+        "connect_timeout_s": args.pg_connect_timeout,
+        "migrate": args.migrate,
+    }
+    url = args.store if args.store is not None else None
+    if url is None and args.data_dir is None:
+        url = os.environ.get(STORE_ENV) or None
+    if url is None:
+        data_dir = args.data_dir or os.environ.get("STIGMER_SESSIONS_DATA_DIR") or DEFAULT_DATA_DIR
+        return StoreOptions.for_data_dir(data_dir, **options)
+    if not url.startswith(("lmdb://", *POSTGRES_SCHEMES)):
+        scheme = url.split("://", 1)[0] if "://" in url else url
+        return f"unknown store {scheme!r}: use lmdb:///path or postgresql://USER@HOST:PORT/DB"
+    return StoreOptions(url, **options)
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--data-dir",
-        default=os.environ.get("STIGMER_SESSIONS_DATA_DIR", DEFAULT_DATA_DIR),
-        help=f"LMDB directory (env STIGMER_SESSIONS_DATA_DIR; default {DEFAULT_DATA_DIR})",
-    )
+    _store_arguments(common)
     common.add_argument(
         "--log-level",
         type=str.upper,
@@ -263,29 +424,30 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("file", help="where to write it ('-': standard output)")
     load = sub.add_parser("import", parents=[common], help="restore a snapshot into an empty store")
     load.add_argument("file", help="an export ('-': standard input)")
+    sub.add_parser(
+        "migrate",
+        parents=[common],
+        help="create or upgrade the PostgreSQL schema and print its version (serve does it at start)",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if not args_list or args_list[0] not in ("serve", "check", "reindex", "export", "import"):
+    if not args_list or args_list[0] not in ("serve", "check", "reindex", "export", "import", "migrate"):
         args_list.insert(0, "serve")  # serve is the default command
     args = _parser().parse_args(args_list)
+    store = _store_options(args)
+    if isinstance(store, str):
+        print(f"stigmer-sessions {args.command}: error: {store}", file=sys.stderr)
+        return 2
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=args.log_level, handlers=[handler], force=True)
-    if args.command == "check":
-        return (
-            _check_here(args.data_dir, args.journal, args.avoid)
-            if args.journal
-            else _check_isolated(args_list)
-        )
     if args.command != "serve":
-        return _admin(args.command, args.data_dir, getattr(args, "file", ""))
+        return _admin(args, args_list, store)
     if args.workers > 1 and args.worker_index is None:
-        return workers.run(
-            _worker_args(args), args.workers, args.address, pin_cpus=args.pin_cpus, data_dir=args.data_dir
-        )
+        return _supervise(args, store)
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
     try:
@@ -318,14 +480,37 @@ def main(argv: list[str] | None = None) -> int:
         worker_index=args.worker_index,
         ready_fd=args.ready_fd,
         reuse_port=args.worker_index is not None,
-        watch_poll_s=0.02 if args.worker_index is not None else None,
+        # LMDB workers cannot hear each other's commits: they poll; PostgreSQL ones LISTEN.
+        watch_poll_s=0.02 if args.worker_index is not None and not store.is_postgres else None,
     )
-    return serve(args.data_dir, options)
+    return serve(store, options)
 
 
-def _worker_args(args: argparse.Namespace) -> list[str]:
-    """The serve options, spelled out again for each worker process."""
-    out = ["--data-dir", args.data_dir, "--log-level", args.log_level, "--durability", args.durability]
+def _supervise(args: argparse.Namespace, store: StoreOptions) -> int:
+    """``--workers N``: migrate once here (a clear error before any worker starts, and no
+    N-way queue on the schema row), then run the workers on the same store and options."""
+    if store.is_postgres and store.migrate:
+        if _migrate(store, quiet=True) != 0:
+            return 1
+        store = dataclasses.replace(store, migrate=False)
+    return workers.run(
+        _worker_args(args, store),
+        args.workers,
+        args.address,
+        pin_cpus=args.pin_cpus,
+        store=store.description,
+        env={STORE_ENV: store.url},
+    )
+
+
+def _worker_args(args: argparse.Namespace, store: StoreOptions | None = None) -> list[str]:
+    """The serve options, spelled out again for each worker process (the store's URL goes
+    in the environment, see StoreOptions.flags)."""
+    if store is None:
+        resolved = _store_options(args)
+        store = resolved if isinstance(resolved, StoreOptions) else None
+    out = store.flags() if store is not None else []
+    out += ["--log-level", args.log_level, "--durability", args.durability]
     out += ["--max-workers", str(args.max_workers), "--max-watchers", str(args.max_watchers)]
     out += ["--lifecycle", args.lifecycle, "--name-pattern", args.name_pattern]
     out += ["--max-message-bytes", str(args.max_message_bytes), "--request-id-ttl", str(args.request_id_ttl)]
@@ -396,10 +581,10 @@ def _check_isolated(argv: list[str]) -> int:
 _MAX_CHECK_RUNS = 32
 
 
-def _check_here(data_dir: str, journal: str, avoid: list[str]) -> int:
+def _check_here(store: StoreOptions, journal: str, avoid: list[str]) -> int:
     """The check itself, in this process: journals its read passes to ``journal`` and stops
     the passes in ``avoid`` ("name<TAB>hex key", no key: skip) there (see _check_isolated)."""
-    controller = _open(data_dir, lambda: SessionController(data_dir))
+    controller = _open(store, lambda: _controller(store, migrate=False))
     if controller is None:
         return 1
     stops: dict[str, bytes | None] = {}
@@ -423,28 +608,113 @@ def _check_here(data_dir: str, journal: str, avoid: list[str]) -> int:
     return 0 if report.ok else 3
 
 
-def _open(data_dir: str, make: Callable[[], SessionController]) -> SessionController | None:
+def _controller(store: StoreOptions, *, migrate: bool | None = None, **options: Any) -> SessionController:
+    """A controller owning the store ``store`` names (``migrate`` overrides its option)."""
+    return SessionController(store=store.url, store_options=store.backend_options(migrate=migrate), **options)
+
+
+class _ConnectFailures(logging.Handler):
+    """Keeps the pool's last "error connecting" reason (refused, unknown host, no such
+    database, bad password) while it stays off the log: at start the user wants one line."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.reason = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        self.reason = text.split(": ", 1)[-1].split("\n", 1)[0].removeprefix("connection failed: ")
+
+
+@contextlib.contextmanager
+def _quiet_pool() -> Iterator[_ConnectFailures]:
+    """While opening the store: the pool's connect retries are collected, not logged."""
+    pool_log = logging.getLogger("psycopg.pool")
+    failures = _ConnectFailures()
+    saved = pool_log.propagate
+    pool_log.addHandler(failures)
+    pool_log.propagate = False
+    try:
+        yield failures
+    finally:
+        pool_log.removeHandler(failures)
+        pool_log.propagate = saved
+
+
+def _unavailable(exc: ResourceError, failures: _ConnectFailures) -> str:
+    """The one line telling why the store cannot be opened (libpq's reason, if any, names
+    host, port, user or database, never the password)."""
+    reason = f" (last attempt: {failures.reason})" if failures.reason else ""
+    return f"stigmer-sessions: {exc.message}{reason}"
+
+
+def _open(store: StoreOptions, make: Callable[[], SessionController]) -> SessionController | None:
     """The controller, or None after telling the user, without a traceback, why the store
     cannot be opened and how to recover. Nothing is deleted or recreated over the old file."""
+    with _quiet_pool() as failures:
+        try:
+            return make()
+        except ResourceError as exc:
+            if store.data_dir is None:  # PostgreSQL: the message names host:port and what to do
+                print(_unavailable(exc, failures), file=sys.stderr)
+                return None
+            message = exc.message
+    path = store.data_dir
+    print(
+        f"stigmer-sessions: {message}\n"
+        f"The data in {path} was left untouched. To recover:\n"
+        f"  - restore {path} from a backup, or\n"
+        f"  - move it aside, then `stigmer-sessions import --data-dir {path} EXPORT.jsonl` "
+        f"from an export made with `stigmer-sessions export`;\n"
+        f"  - `stigmer-sessions check --data-dir DIR` verifies a store that opens, and "
+        f"`stigmer-sessions reindex --data-dir DIR` rebuilds its indexes.",
+        file=sys.stderr,
+    )
+    return None
+
+
+def _migrate(store: StoreOptions, *, quiet: bool = False) -> int:
+    """``migrate``: bring a PostgreSQL schema up to date and print its version (LMDB has no
+    schema to migrate). Several starters at once are safe: they queue on the version row."""
+    if not store.is_postgres:
+        if not quiet:
+            print(f"{store.description}: LMDB keeps its layout in the code, nothing to migrate")
+        return 0
+    from pipeline.storage.postgres import PostgresStorage  # noqa: PLC0415 - psycopg, lazily
+
+    with _quiet_pool() as failures:
+        try:
+            storage = PostgresStorage(
+                store.url,
+                pool_size=1,
+                statement_timeout_s=store.statement_timeout_s,
+                connect_timeout_s=store.connect_timeout_s,
+                migrate=True,
+            )
+        except ResourceError as exc:
+            print(_unavailable(exc, failures), file=sys.stderr)
+            return 1
     try:
-        return make()
-    except ResourceError as exc:
-        path = os.path.abspath(data_dir)
-        print(
-            f"stigmer-sessions: {exc.message}\n"
-            f"The data in {path} was left untouched. To recover:\n"
-            f"  - restore {path} from a backup, or\n"
-            f"  - move it aside, then `stigmer-sessions import --data-dir {path} EXPORT.jsonl` "
-            f"from an export made with `stigmer-sessions export`;\n"
-            f"  - `stigmer-sessions check --data-dir DIR` verifies a store that opens, and "
-            f"`stigmer-sessions reindex --data-dir DIR` rebuilds its indexes.",
-            file=sys.stderr,
-        )
-        return None
+        version = storage.schema_version()
+    finally:
+        storage.close()
+    if not quiet:
+        print(f"{storage.description}: schema version {version}")
+    return 0
 
 
-def _admin(command: str, data_dir: str, file: str) -> int:
-    controller = _open(data_dir, lambda: SessionController(data_dir))
+def _admin(args: argparse.Namespace, argv: list[str], store: StoreOptions) -> int:
+    """The commands other than serve."""
+    if args.command == "check":
+        return _check_here(store, args.journal, args.avoid) if args.journal else _check_isolated(argv)
+    if args.command == "migrate":
+        return _migrate(store)
+    return _maintain(args.command, store, getattr(args, "file", ""))
+
+
+def _maintain(command: str, store: StoreOptions, file: str) -> int:
+    # import fills an empty store: it may create the schema; the others only read or repair
+    controller = _open(store, lambda: _controller(store, migrate=None if command == "import" else False))
     if controller is None:
         return 1
     with controller:
@@ -472,13 +742,15 @@ def _admin(command: str, data_dir: str, file: str) -> int:
         return 0
 
 
-def serve(data_dir: str, options: ServeOptions | None = None) -> int:
-    """Run until SIGTERM/SIGINT, then drain in-flight requests and close the store."""
+def serve(store: StoreOptions | str, options: ServeOptions | None = None) -> int:
+    """Run until SIGTERM/SIGINT, then drain in-flight requests and close the store
+    (``store``: its options, or an LMDB directory)."""
     opts = options or ServeOptions()
+    where = store if isinstance(store, StoreOptions) else StoreOptions.for_data_dir(store)
     controller = _open(
-        data_dir,
-        lambda: SessionController(
-            data_dir,
+        where,
+        lambda: _controller(
+            where,
             durable=opts.durable,
             request_id_ttl_s=opts.request_id_ttl_s,
             bookmark_interval_s=opts.bookmark_interval_s,
@@ -517,7 +789,8 @@ def serve(data_dir: str, options: ServeOptions | None = None) -> int:
             extra={
                 "fields": {
                     "address": running.address,
-                    "data_dir": os.path.abspath(data_dir),
+                    "store": controller.store.description,
+                    **({"data_dir": where.data_dir} if where.data_dir is not None else {}),
                     "durability": "durable" if opts.durable else "relaxed",
                     "lifecycle": opts.config.lifecycle.name,
                     **({"worker": opts.worker_index} if opts.worker_index is not None else {}),

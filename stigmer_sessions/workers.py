@@ -1,4 +1,4 @@
-"""``--workers N``: N server processes sharing one port (SO_REUSEPORT) and one LMDB store.
+"""``--workers N``: N server processes sharing one port (SO_REUSEPORT) and one store.
 
 The parent only supervises. It fixes the port (resolving port 0 once, so every worker
 binds the same one), starts the workers as fresh interpreters (each opens the LMDB
@@ -36,7 +36,18 @@ def _fix_port(address: str) -> tuple[str, socket.socket | None]:
     return f"{host}:{holder.getsockname()[1]}", holder
 
 
-def run(worker_args: list[str], workers: int, address: str, *, pin_cpus: bool, data_dir: str) -> int:
+def run(
+    worker_args: list[str],
+    workers: int,
+    address: str,
+    *,
+    pin_cpus: bool,
+    store: str,
+    env: dict[str, str] | None = None,
+) -> int:
+    """Start and supervise the workers; ``store`` describes the store for the log (never a
+    password), ``env`` is added to the workers' environment (the store URL travels there,
+    not on their command lines, where ``ps`` would show a password)."""
     concrete, holder = _fix_port(address)
     read_fd, write_fd = os.pipe()
     cpus = os.cpu_count() or 1
@@ -46,7 +57,7 @@ def run(worker_args: list[str], workers: int, address: str, *, pin_cpus: bool, d
         args += ["--worker-index", str(index), "--ready-fd", str(write_fd)]
         if pin_cpus:
             args += ["--cpu", str(index % cpus)]
-        procs.append(subprocess.Popen(args, pass_fds=(write_fd,)))
+        procs.append(subprocess.Popen(args, pass_fds=(write_fd,), env={**os.environ, **(env or {})}))
     os.close(write_fd)
     ready = 0
     with os.fdopen(read_fd, "rb") as pipe:
@@ -63,7 +74,7 @@ def run(worker_args: list[str], workers: int, address: str, *, pin_cpus: bool, d
         extra={
             "fields": {
                 "address": concrete,
-                "data_dir": os.path.abspath(data_dir),
+                "store": store,
                 "workers": workers,
                 "pids": [p.pid for p in procs],
             }
