@@ -23,6 +23,7 @@ from urllib.parse import quote
 from pipeline.errors import ResourceError
 from pipeline.idempotency import DEFAULT_TTL_NS
 from pipeline.listing import DEFAULT_MAX_RESPONSE_BYTES, MIN_RESPONSE_BYTES
+from pipeline.storage import CheckReport
 from pipeline.storage_url import POSTGRES_SCHEMES
 from pipeline.watch import DEFAULT_BOOKMARK_INTERVAL_S
 from stigmer_sessions import workers
@@ -581,12 +582,17 @@ def _check_isolated(argv: list[str]) -> int:
 _MAX_CHECK_RUNS = 32
 
 
-def _check_here(store: StoreOptions, journal: str, avoid: list[str]) -> int:
+def _check_here(store: StoreOptions, journal: str | None, avoid: list[str]) -> int:
     """The check itself, in this process: journals its read passes to ``journal`` and stops
-    the passes in ``avoid`` ("name<TAB>hex key", no key: skip) there (see _check_isolated)."""
+    the passes in ``avoid`` ("name<TAB>hex key", no key: skip) there (see _check_isolated).
+    Without a journal (PostgreSQL: a damaged page is the server's error, never our crash)
+    it simply reads everything."""
     controller = _open(store, lambda: _controller(store, migrate=False))
     if controller is None:
         return 1
+    if journal is None:
+        with controller:
+            return _report(controller.check())
     stops: dict[str, bytes | None] = {}
     for entry in avoid:
         name, _, key = entry.partition("\t")
@@ -599,6 +605,10 @@ def _check_here(store: StoreOptions, journal: str, avoid: list[str]) -> int:
             out.flush()  # the engine may abort the process at any moment
 
         report = controller.check(avoid=stops, journal=write)
+    return _report(report)
+
+
+def _report(report: CheckReport) -> int:
     for problem in report.problems:
         print(problem)
     print(
@@ -706,7 +716,9 @@ def _migrate(store: StoreOptions, *, quiet: bool = False) -> int:
 def _admin(args: argparse.Namespace, argv: list[str], store: StoreOptions) -> int:
     """The commands other than serve."""
     if args.command == "check":
-        return _check_here(store, args.journal, args.avoid) if args.journal else _check_isolated(argv)
+        if args.journal or store.is_postgres:  # only LMDB can abort the process: isolate it
+            return _check_here(store, args.journal, args.avoid)
+        return _check_isolated(argv)
     if args.command == "migrate":
         return _migrate(store)
     return _maintain(args.command, store, getattr(args, "file", ""))
