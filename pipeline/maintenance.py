@@ -29,6 +29,8 @@ from pipeline import events
 from pipeline.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from pipeline.resource import ResourceKind
 from pipeline.storage import CheckReport, Storage, StoredChange, Tx
+from pipeline.storage.lmdb import LmdbStorage
+from pipeline.storage.lmdb import check as lmdb_check
 from pipeline.validation import violations_of
 
 EXPORT_FORMAT = "stigmer-sessions-export/1"
@@ -39,7 +41,7 @@ Progress = Callable[[int], None]
 #: What a check supervisor hears as the check reads: (pass name, None) when a pass starts,
 #: then (pass name, last key read) every few items (backends that can abort the process
 #: while reading damaged data take it: LMDB).
-Journal = Callable[[str, bytes | None], None]
+Journal = lmdb_check.Journal
 
 
 @dataclass(frozen=True)
@@ -77,12 +79,11 @@ def verify(
     """Read everything the store holds and report what is inconsistent or unreadable (never
     raises for what it finds). ``progress(n)``: n more items read. ``avoid`` and ``journal``
     are for a supervisor re-running a check that the engine aborted (LMDB's, see
-    :func:`pipeline.storage.lmdb.check.check`); only a backend that takes them gets them."""
-    if avoid is None and journal is None:
+    :func:`pipeline.storage.lmdb.check.check`): only LMDB can abort the process reading a
+    damaged page, so other backends ignore them."""
+    if (avoid is None and journal is None) or not isinstance(storage, LmdbStorage):
         return storage.check(kinds, progress)
-    supervised: Any = storage  # the LMDB backend's check takes these two keywords
-    report: CheckReport = supervised.check(kinds, progress, avoid=avoid, journal=journal)
-    return report
+    return storage.check(kinds, progress, avoid=avoid, journal=journal)
 
 
 def reindex(storage: Storage, kinds: Iterable[ResourceKind[Any]], *, progress: Progress | None = None) -> int:

@@ -47,8 +47,7 @@ class _GiveId:
 
 
 def add_note(storage: Storage, note_id: str, org: str = "acme") -> None:
-    note = Session()
-    note.metadata.org, note.metadata.slug = org, note_id
+    note = make_session(note_id, org=org, slug=note_id)  # valid: import checks every record
     create: Pipeline[Session] = Pipeline(
         "note.create", [_GiveId(note_id), Persist(), AppendEvent()], write=True
     )
