@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
@@ -142,11 +143,13 @@ def _message(session_id: str, i: int) -> AppendSessionMessageRequest:
     )
 
 
-def replicas(dsn: str, ids: Ids, n: int, *, watch_writes: int) -> list[Result]:
+def replicas(dsn: str, cluster: Path, ids: Ids, n: int, *, watch_writes: int) -> list[tuple[Result, float]]:
     """One replica vs two on the same database at 64 clients (every process free to run on
     either core), then watch delivery across replicas: committed through A, delivered to a
-    watcher on B, next to the same delivery on A itself."""
-    rows: list[Result] = []
+    watcher on B, next to the same delivery on A itself. Each row comes with the cores the
+    whole machine's share of it kept busy (client, replicas and database), which is what
+    says whether a second replica could have helped here at all."""
+    rows: list[tuple[Result, float]] = []
     one: dict[str, Result] = {}
     for count in (1, 2):
         with ExitStack() as stack:
@@ -161,18 +164,22 @@ def replicas(dsn: str, ids: Ids, n: int, *, watch_writes: int) -> list[Result]:
             }
             for op, call in ops.items():
                 closed_loop("warm", call, concurrency=64, total=128)
+                pids = [pid for _, _, pid in servers] + cluster_pids(cluster)
+                before, client_before, wall = _cpu(pids), time.process_time(), time.perf_counter()
                 row = closed_loop(f"{op}, 64 clients, {count} replica(s)", call, concurrency=64, total=n)
+                busy = _cpu(pids) - before + time.process_time() - client_before
+                row.server_cpu_us = (_cpu(pids) - before) / n * 1e6
                 if count == 1:
                     one[op] = row
                 else:
                     row.baseline, row.ratio = one[op].name, row.ops_per_s / one[op].ops_per_s
-                rows.append(row)
+                rows.append((row, busy / (time.perf_counter() - wall)))
             if count == 2:
                 same = _watch(channels[0], commands[0], ids, watch_writes)
                 same.name = "watch, commit on replica A to delivery on A"
                 cross = _watch(channels[1], commands[0], ids, watch_writes)
                 cross.name = "watch, commit on replica A to delivery on B"
-                rows += [same, cross]
+                rows += [(same, 0.0), (cross, 0.0)]
     return rows
 
 
@@ -186,26 +193,19 @@ def _watch(watch_on: grpc.Channel, write_via: Any, ids: Ids, writes: int) -> Res
         stream.cancel()
 
 
-def write_ceiling(dsn: str, quick: bool) -> str:
-    """``tools/pg_write_ceiling.py`` on the same cluster: the change-log head row's ceiling."""
-    writers = ["1", "16"] if quick else ["1", "16", "64"]
+def write_ceiling(dsn: str, quick: bool) -> tuple[str, str]:
+    """``tools/pg_write_ceiling.py`` on the same cluster: the change-log head row's ceiling.
+    Returns the arguments it ran with and its output."""
+    args = ["--seconds", "1" if quick else "2", "--writers", *(["1", "16"] if quick else ["1", "16", "64"])]
     out = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "tools" / "pg_write_ceiling.py"),
-            dsn,
-            "--seconds",
-            "1",
-            "--writers",
-            *writers,
-        ],
+        [sys.executable, str(ROOT / "tools" / "pg_write_ceiling.py"), dsn, *args],
         check=True,
         capture_output=True,
         text=True,
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     ).stdout
-    return out.strip()
+    return " ".join(args), out.strip()
 
 
 # --- the section --------------------------------------------------------------------------
@@ -213,7 +213,7 @@ def write_ceiling(dsn: str, quick: bool) -> str:
 
 def section(tmp: str, quick: bool) -> str:
     """Run everything and return the section's markdown (without its title)."""
-    n = 150 if quick else 500
+    n = 150 if quick else 1000
     writes = 50 if quick else 150
     ids = Ids()
     lmdb_rows, lmdb_watch = workload(f"lmdb://{tmp}/storage-lmdb", ids, n, None, watch_writes=writes)
@@ -221,9 +221,9 @@ def section(tmp: str, quick: bool) -> str:
         settings = _settings(dsn)
         pin_cluster(data, {1})
         pg_rows, pg_watch = workload(dsn, ids, n, data, watch_writes=writes)
-        ceiling = write_ceiling(dsn, quick)
+        ceiling_args, ceiling = write_ceiling(dsn, quick)
         pin_cluster(data, set(range(os.cpu_count() or 1)))
-        replica_rows = replicas(dsn, ids, n, watch_writes=writes)
+        replica_rows = replicas(dsn, data, ids, n, watch_writes=writes)
     return "\n\n".join(
         [
             _note(settings),
@@ -234,7 +234,7 @@ def section(tmp: str, quick: bool) -> str:
             "One replica vs two on the same PostgreSQL database (64 clients spread over the "
             "replicas' channels; servers and database not pinned, the client on cpu 0), and watch "
             "delivery across replicas:\n\n" + _replica_table(replica_rows),
-            "Change-log head row (`tools/pg_write_ceiling.py DSN --seconds 1`, same cluster, "
+            f"Change-log head row (`tools/pg_write_ceiling.py DSN {ceiling_args}`, same cluster, "
             "pinned to cpu 1; `append` = every mutation's shared head row, `private` = the same "
             "transaction on a row of the writer's own):\n\n```\n" + ceiling + "\n```",
         ]
@@ -288,10 +288,17 @@ def _latency_table(rows: list[tuple[str, Result]]) -> str:
     return "\n".join(lines)
 
 
-def _replica_table(rows: list[Result]) -> str:
-    lines = ["| benchmark | ops/s | p50 µs | p99 µs | vs 1 replica |", "|---|---:|---:|---:|---:|"]
-    for r in rows:
-        rate = f"{r.ops_per_s:,.0f}" if not r.name.startswith("watch") else ""
+def _replica_table(rows: list[tuple[Result, float]]) -> str:
+    lines = [
+        "| benchmark | ops/s | p50 µs | p99 µs | replicas + database CPU µs/call "
+        "| cores busy (of the machine's, client included) | vs 1 replica |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r, busy in rows:
+        watch = r.name.startswith("watch")
+        rate = "" if watch else f"{r.ops_per_s:,.0f}"
+        cpu = "" if watch else f"{r.server_cpu_us or 0:,.0f}"
+        cores = "" if watch else f"{busy:.2f}"
         ratio = f"{r.ratio:.0%}" if r.ratio is not None else ""
-        lines.append(f"| {r.name} | {rate} | {r.p50_us:,.0f} | {r.p99_us:,.0f} | {ratio} |")
+        lines.append(f"| {r.name} | {rate} | {r.p50_us:,.0f} | {r.p99_us:,.0f} | {cpu} | {cores} | {ratio} |")
     return "\n".join(lines)
