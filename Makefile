@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)  ## run the server on 127.0.0.1:50051 with data in ./data
 	$(BIN)/python server.py
 
-test: $(STAMP)  ## run the whole test suite
-	$(BIN)/python -m pytest
+test: $(STAMP)  ## run the whole test suite, with the PostgreSQL tier when it can (tools/with_pg.py)
+	$(BIN)/python tools/with_pg.py -- $(BIN)/python -m pytest
 
 protos: $(STAMP)  ## regenerate stigmer_sessions/_gen from proto/
 	$(BIN)/python tools/protos.py

@@ -16,7 +16,7 @@ from pipeline.errors import InvalidArgument
 from pipeline.storage import Storage
 from pipeline.storage.lmdb import LmdbStorage
 
-_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 def open_storage(url: str, *, durable: bool = True, **options: Any) -> Storage:
@@ -28,7 +28,7 @@ def open_storage(url: str, *, durable: bool = True, **options: Any) -> Storage:
         if not path:
             raise InvalidArgument(f"store URL {url!r} names no path: use lmdb:///absolute/path")
         return LmdbStorage(os.path.expanduser(path), durable=durable, **options)
-    if url.startswith(_POSTGRES_SCHEMES):
+    if url.startswith(POSTGRES_SCHEMES):
         try:
             from pipeline.storage.postgres import PostgresStorage  # noqa: PLC0415 - lazily, for psycopg
         except ImportError as exc:  # the backend or psycopg is not installed

@@ -1,10 +1,11 @@
 """The ``stigmer-sessions`` command (and ``python server.py``): serve sessions over gRPC, and
-look after the store (``check``, ``reindex``, ``export``, ``import``)."""
+look after the store (``check``, ``reindex``, ``export``, ``import``, ``migrate``)."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import ipaddress
 import json
 import logging
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import quote, unquote
 
 from tqdm import tqdm
 
@@ -29,6 +31,8 @@ from pipeline.errors import FailedPrecondition, InvalidArgument, ResourceError
 from pipeline.idempotency import DEFAULT_TTL_NS
 from pipeline.listing import DEFAULT_MAX_RESPONSE_BYTES, MIN_RESPONSE_BYTES
 from pipeline.steps.resolve_slug import slug_from_name
+from pipeline.storage import CheckReport
+from pipeline.storage_url import POSTGRES_SCHEMES
 from pipeline.watch import DEFAULT_BOOKMARK_INTERVAL_S
 from stigmer_sessions import data_dir_lock, workers
 from stigmer_sessions.compactor import (
@@ -57,7 +61,15 @@ from stigmer_sessions.steps.append_message import DEFAULT_MAX_CONTENT_BYTES
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_DATA_DIR = "./data"
-COMMANDS = ("serve", "check", "reindex", "export", "import")
+COMMANDS = ("serve", "check", "reindex", "export", "import", "migrate")
+STORE_ENV = "STIGMER_SESSIONS_STORE"
+DEFAULT_PG_POOL_SIZE = 8
+DEFAULT_PG_STATEMENT_TIMEOUT_S = 30.0
+DEFAULT_PG_CONNECT_TIMEOUT_S = 10.0
+#: The issue's promise: an unreachable database is reported within at most 30 s.
+MAX_PG_CONNECT_TIMEOUT_S = 30.0
+#: More connections than this per process only queue in PostgreSQL (each is a backend process).
+MAX_PG_POOL_SIZE = 1000
 _log = logging.getLogger("stigmer_sessions")
 
 
@@ -166,6 +178,62 @@ def _version() -> str:
 
 
 @dataclass(frozen=True)
+class StoreOptions:
+    """Which store to open and how: the URL (``lmdb://...`` or a ``postgresql://`` DSN) and
+    the PostgreSQL options (ignored for LMDB). The URL may carry a password: it is only
+    ever handed to the backend, never logged (logs show the storage's ``description``)."""
+
+    url: str
+    pool_size: int = DEFAULT_PG_POOL_SIZE
+    statement_timeout_s: float = DEFAULT_PG_STATEMENT_TIMEOUT_S
+    connect_timeout_s: float = DEFAULT_PG_CONNECT_TIMEOUT_S
+    migrate: bool = True
+
+    @classmethod
+    def for_data_dir(cls, data_dir: str | os.PathLike[str], **options: Any) -> StoreOptions:
+        return cls(f"lmdb://{quote(os.path.abspath(data_dir))}", **options)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url.startswith(POSTGRES_SCHEMES)
+
+    @property
+    def data_dir(self) -> str | None:
+        """The LMDB directory (absolute), or None for PostgreSQL."""
+        if self.is_postgres:
+            return None
+        return os.path.abspath(os.path.expanduser(unquote(self.url.removeprefix("lmdb://"))))
+
+    @property
+    def description(self) -> str:
+        """The store for logs and messages, without any password."""
+        if self.is_postgres:
+            from pipeline.storage.postgres.storage import describe  # noqa: PLC0415 - psycopg, lazily
+
+            return describe(self.url)[1]
+        return f"lmdb://{self.data_dir}"
+
+    def backend_options(self, *, migrate: bool | None = None) -> dict[str, Any]:
+        """What ``SessionController(store_options=...)`` passes to the backend."""
+        if not self.is_postgres:
+            return {}
+        return {
+            "pool_size": self.pool_size,
+            "statement_timeout_s": self.statement_timeout_s,
+            "connect_timeout_s": self.connect_timeout_s,
+            "migrate": self.migrate if migrate is None else migrate,
+        }
+
+    def flags(self) -> list[str]:
+        """The options as flags for a worker process (the URL goes by environment: a
+        password on a command line is visible to every user of the machine in ``ps``)."""
+        out = ["--pg-pool-size", str(self.pool_size)]
+        out += ["--pg-statement-timeout", str(self.statement_timeout_s)]
+        out += ["--pg-connect-timeout", str(self.connect_timeout_s)]
+        return out if self.migrate else [*out, "--no-migrate"]
+
+
+@dataclass(frozen=True)
 class ServeCompaction:
     """Retention of the change feed, enforced by a background compactor."""
 
@@ -234,13 +302,82 @@ def _response_bytes(text: str) -> int:
     return value
 
 
+def _store_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which store a command works on: every command takes the same flags."""
+    where = parser.add_argument_group("store")
+    where.add_argument(
+        "--data-dir",
+        default=None,
+        help=f"LMDB directory, short for --store lmdb://DIR (env STIGMER_SESSIONS_DATA_DIR; "
+        f"default {DEFAULT_DATA_DIR})",
+    )
+    where.add_argument(
+        "--store",
+        default=None,
+        metavar="URL",
+        help=f"lmdb:///path, or a PostgreSQL DSN postgresql://USER@HOST:PORT/DB (env {STORE_ENV}; "
+        "not with --data-dir). Put a password in PGPASSWORD or ~/.pgpass rather than in the URL",
+    )
+    where.add_argument(
+        "--pg-pool-size",
+        type=_int_in(1, MAX_PG_POOL_SIZE),
+        default=DEFAULT_PG_POOL_SIZE,
+        metavar="N",
+        help=f"PostgreSQL connections per process (1..{MAX_PG_POOL_SIZE}; default {DEFAULT_PG_POOL_SIZE})",
+    )
+    where.add_argument(
+        "--pg-statement-timeout",
+        type=_float_in(0.001, 86400),
+        default=DEFAULT_PG_STATEMENT_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"PostgreSQL cancels a statement running longer (default {DEFAULT_PG_STATEMENT_TIMEOUT_S:g})",
+    )
+    where.add_argument(
+        "--pg-connect-timeout",
+        type=_float_in(1, MAX_PG_CONNECT_TIMEOUT_S),
+        default=DEFAULT_PG_CONNECT_TIMEOUT_S,
+        metavar="SECONDS",
+        help="give up connecting to PostgreSQL after this long: at start, an unreachable database "
+        f"is an error (at most {MAX_PG_CONNECT_TIMEOUT_S:g}; default {DEFAULT_PG_CONNECT_TIMEOUT_S:g})",
+    )
+    where.add_argument(
+        "--no-migrate",
+        dest="migrate",
+        action="store_false",
+        help="do not apply schema migrations at start (then an outdated schema is refused: run "
+        "`stigmer-sessions migrate`)",
+    )
+
+
+def _store_options(args: argparse.Namespace) -> StoreOptions | str:
+    """The store the parsed flags and the environment name, or a usage error's text.
+
+    The command line beats the environment; ``--store`` with ``--data-dir`` is ambiguous
+    (which one did the operator mean?) and refused; ``STIGMER_SESSIONS_STORE`` beats
+    ``STIGMER_SESSIONS_DATA_DIR`` when both are set."""
+    if args.store is not None and args.data_dir is not None:
+        return "--store and --data-dir cannot be used together (--data-dir DIR means --store lmdb://DIR)"
+    options: dict[str, Any] = {
+        "pool_size": args.pg_pool_size,
+        "statement_timeout_s": args.pg_statement_timeout,
+        "connect_timeout_s": args.pg_connect_timeout,
+        "migrate": args.migrate,
+    }
+    url = args.store if args.store is not None else None
+    if url is None and args.data_dir is None:
+        url = os.environ.get(STORE_ENV) or None
+    if url is None:
+        data_dir = args.data_dir or os.environ.get("STIGMER_SESSIONS_DATA_DIR") or DEFAULT_DATA_DIR
+        return StoreOptions.for_data_dir(data_dir, **options)
+    if not url.startswith(("lmdb://", *POSTGRES_SCHEMES)):
+        scheme = url.split("://", 1)[0] if "://" in url else url
+        return f"unknown store {scheme!r}: use lmdb:///path or postgresql://USER@HOST:PORT/DB"
+    return StoreOptions(url, **options)
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--data-dir",
-        default=os.environ.get("STIGMER_SESSIONS_DATA_DIR", DEFAULT_DATA_DIR),
-        help=f"LMDB directory (env STIGMER_SESSIONS_DATA_DIR; default {DEFAULT_DATA_DIR})",
-    )
+    _store_arguments(common)
     common.add_argument(
         "--log-level",
         type=_log_level,
@@ -416,6 +553,11 @@ def _parser() -> argparse.ArgumentParser:
         "import", parents=[common], help="restore a snapshot into an empty store (server stopped)"
     )
     load.add_argument("file", help="an export ('-': standard input)")
+    sub.add_parser(
+        "migrate",
+        parents=[common],
+        help="create or upgrade the PostgreSQL schema and print its version (serve does it at start)",
+    )
     return parser
 
 
@@ -429,24 +571,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(args_list)
+    store = _store_options(args)
+    if isinstance(store, str):
+        print(f"stigmer-sessions {args.command}: error: {store}", file=sys.stderr)
+        return 2
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=args.log_level, handlers=[handler], force=True)
-    if args.command == "check":
-        return _check(args, args_list)
     if args.command != "serve":
-        return _admin(args.command, args.data_dir, getattr(args, "file", ""))
+        return _admin_command(args, args_list, store)
     stop = stop_on_signals()  # before anything slow: a stop during start-up is not lost
     if args.workers > 1 and args.worker_index is None:
-        try:
-            claim = _claim(args.data_dir, "serve")
-        except (FailedPrecondition, OSError) as exc:
-            print(f"stigmer-sessions: {_reason(exc)}", file=sys.stderr)
-            return 1
-        with claim:  # held by the parent; its workers serve under it
-            return workers.run(
-                _worker_args(args), args.workers, args.address, pin_cpus=args.pin_cpus, data_dir=args.data_dir
-            )
+        return _supervise(args, store)
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
     try:
@@ -479,9 +615,36 @@ def main(argv: list[str] | None = None) -> int:
         worker_index=args.worker_index,
         ready_fd=args.ready_fd,
         reuse_port=args.worker_index is not None,
-        watch_poll_s=0.02 if args.worker_index is not None else None,
+        # LMDB workers cannot hear each other's commits: they poll; PostgreSQL ones LISTEN.
+        watch_poll_s=0.02 if args.worker_index is not None and not store.is_postgres else None,
     )
-    return serve(args.data_dir, options, stop=stop)
+    return serve(store, options, stop=stop)
+
+
+def _supervise(args: argparse.Namespace, store: StoreOptions) -> int:
+    """``--workers N``: claim the LMDB directory (the workers serve under the parent's
+    claim), or migrate a PostgreSQL schema once here (a clear error before any worker
+    starts, and no N-way queue on the schema row); then run the workers."""
+    claim: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+    if store.data_dir is not None:
+        try:
+            claim = _claim(store.data_dir, "serve")
+        except (FailedPrecondition, OSError) as exc:
+            print(f"stigmer-sessions: {_reason(exc)}", file=sys.stderr)
+            return 1
+    elif store.migrate:
+        if _migrate(store, quiet=True) != 0:
+            return 1
+        store = dataclasses.replace(store, migrate=False)
+    with claim:
+        return workers.run(
+            _worker_args(args, store),
+            args.workers,
+            args.address,
+            pin_cpus=args.pin_cpus,
+            store=store.description,
+            env={STORE_ENV: store.url},
+        )
 
 
 def stop_on_signals() -> threading.Event:
@@ -500,9 +663,14 @@ def _wait(stop: threading.Event) -> None:
         pass
 
 
-def _worker_args(args: argparse.Namespace) -> list[str]:
-    """The serve options, spelled out again for each worker process."""
-    out = ["--data-dir", args.data_dir, "--log-level", args.log_level, "--durability", args.durability]
+def _worker_args(args: argparse.Namespace, store: StoreOptions | None = None) -> list[str]:
+    """The serve options, spelled out again for each worker process (the store's URL goes
+    in the environment, see StoreOptions.flags)."""
+    if store is None:
+        resolved = _store_options(args)
+        store = resolved if isinstance(resolved, StoreOptions) else None
+    out = store.flags() if store is not None else []
+    out += ["--log-level", args.log_level, "--durability", args.durability]
     out += ["--max-workers", str(args.max_workers), "--max-watchers", str(args.max_watchers)]
     out += ["--lifecycle", args.lifecycle, "--name-pattern", args.name_pattern]
     out += ["--max-message-bytes", str(args.max_message_bytes), "--request-id-ttl", str(args.request_id_ttl)]
@@ -534,14 +702,26 @@ def _worker_args(args: argparse.Namespace) -> list[str]:
 _CHECK_CHILD = [sys.executable, "-m", "stigmer_sessions.cli"]
 
 
-def _check(args: argparse.Namespace, argv: list[str]) -> int:
-    """``check``: of an existing store only, in a child process (or, inside it, here)."""
+def _admin_command(args: argparse.Namespace, argv: list[str], store: StoreOptions) -> int:
+    """The commands other than serve."""
+    if args.command == "check":
+        return _check(args, argv, store)
+    if args.command == "migrate":
+        return _migrate(store)
+    return _admin(args.command, store, getattr(args, "file", ""))
+
+
+def _check(args: argparse.Namespace, argv: list[str], store: StoreOptions) -> int:
+    """``check``: of an existing store only, in a child process (or, inside it, here).
+    Only LMDB can abort the process on damaged data: PostgreSQL is checked right here."""
+    if store.data_dir is None:
+        return _check_here(store, None, [])
     try:
-        _require_store(args.data_dir)
+        _require_store(store.data_dir)
     except FailedPrecondition as exc:
         print(f"stigmer-sessions: check failed: {_reason(exc)}", file=sys.stderr)
         return 1
-    return _check_here(args.data_dir, args.journal, args.avoid) if args.journal else _check_isolated(argv)
+    return _check_here(store, args.journal, args.avoid) if args.journal else _check_isolated(argv)
 
 
 def _check_isolated(argv: list[str]) -> int:
@@ -583,12 +763,22 @@ def _check_isolated(argv: list[str]) -> int:
 _MAX_CHECK_RUNS = 32
 
 
-def _check_here(data_dir: str, journal: str, avoid: list[str]) -> int:
+def _check_here(store: StoreOptions, journal: str | None, avoid: list[str]) -> int:
     """The check itself, in this process: journals its read passes to ``journal`` and stops
-    the passes in ``avoid`` ("name<TAB>hex key", no key: skip) there (see _check_isolated)."""
-    controller = _open(data_dir, lambda: SessionController(data_dir))
+    the passes in ``avoid`` ("name<TAB>hex key", no key: skip) there (see _check_isolated).
+    Without a journal (PostgreSQL: a damaged page is the server's error, never our crash)
+    it simply reads everything."""
+    controller = _open(store, lambda: _controller(store, migrate=False))
     if controller is None:
         return 1
+    if journal is None:
+        with controller:
+            try:
+                with _progress("check", _check_total(controller)) as progress:
+                    return _report(controller.check(progress=progress))
+            except ResourceError as exc:
+                print(f"stigmer-sessions: check failed: {_reason(exc)}", file=sys.stderr)
+                return 1
     stops: dict[str, bytes | None] = {}
     for entry in avoid:
         name, _, key = entry.partition("\t")
@@ -600,13 +790,20 @@ def _check_here(data_dir: str, journal: str, avoid: list[str]) -> int:
             out.write("\n")
             out.flush()  # the engine may abort the process at any moment
 
-        try:
-            sizes = controller.sizes()
-            total: int | None = sizes.records + sizes.children
-        except ResourceError:  # a damaged store: the check says what it can read, no total
-            total = None
-        with _progress("check", total) as progress:
+        with _progress("check", _check_total(controller)) as progress:
             report = controller.check(progress=progress, avoid=stops, journal=write)
+    return _report(report)
+
+
+def _check_total(controller: SessionController) -> int | None:
+    try:
+        sizes = controller.sizes()
+    except ResourceError:  # a damaged store: the check says what it can read, no total
+        return None
+    return sizes.records + sizes.children
+
+
+def _report(report: CheckReport) -> int:
     for problem in report.problems:
         print(problem)
     print(
@@ -616,24 +813,69 @@ def _check_here(data_dir: str, journal: str, avoid: list[str]) -> int:
     return 0 if report.ok else 3
 
 
-def _open(data_dir: str, make: Callable[[], SessionController]) -> SessionController | None:
+def _controller(store: StoreOptions, *, migrate: bool | None = None, **options: Any) -> SessionController:
+    """A controller owning the store ``store`` names (``migrate`` overrides its option)."""
+    return SessionController(store=store.url, store_options=store.backend_options(migrate=migrate), **options)
+
+
+class _ConnectFailures(logging.Handler):
+    """Keeps the pool's last "error connecting" reason (refused, unknown host, no such
+    database, bad password) while it stays off the log: at start the user wants one line."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.reason = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        self.reason = text.split(": ", 1)[-1].split("\n", 1)[0].removeprefix("connection failed: ")
+
+
+@contextlib.contextmanager
+def _quiet_pool() -> Iterator[_ConnectFailures]:
+    """While opening the store: the pool's connect retries are collected, not logged."""
+    pool_log = logging.getLogger("psycopg.pool")
+    failures = _ConnectFailures()
+    saved = pool_log.propagate
+    pool_log.addHandler(failures)
+    pool_log.propagate = False
+    try:
+        yield failures
+    finally:
+        pool_log.removeHandler(failures)
+        pool_log.propagate = saved
+
+
+def _unavailable(exc: ResourceError, failures: _ConnectFailures) -> str:
+    """The one line telling why the store cannot be opened (libpq's reason, if any, names
+    host, port, user or database, never the password)."""
+    reason = f" (last attempt: {failures.reason})" if failures.reason else ""
+    return f"stigmer-sessions: {exc.message}{reason}"
+
+
+def _open(store: StoreOptions, make: Callable[[], SessionController]) -> SessionController | None:
     """The controller, or None after telling the user, without a traceback, why the store
     cannot be opened and how to recover. Nothing is deleted or recreated over the old file."""
-    try:
-        return make()
-    except ResourceError as exc:
-        path = os.path.abspath(data_dir)
-        print(
-            f"stigmer-sessions: {exc.message}\n"
-            f"The data in {path} was left untouched. To recover:\n"
-            f"  - restore {path} from a backup, or\n"
-            f"  - move it aside, then `stigmer-sessions import --data-dir {path} EXPORT.jsonl` "
-            f"from an export made with `stigmer-sessions export`;\n"
-            f"  - `stigmer-sessions check --data-dir DIR` verifies a store that opens, and "
-            f"`stigmer-sessions reindex --data-dir DIR` rebuilds its indexes.",
-            file=sys.stderr,
-        )
-        return None
+    with _quiet_pool() as failures:
+        try:
+            return make()
+        except ResourceError as exc:
+            if store.data_dir is None:  # PostgreSQL: the message names host:port and what to do
+                print(_unavailable(exc, failures), file=sys.stderr)
+                return None
+            message = exc.message
+    path = store.data_dir
+    print(
+        f"stigmer-sessions: {message}\n"
+        f"The data in {path} was left untouched. To recover:\n"
+        f"  - restore {path} from a backup, or\n"
+        f"  - move it aside, then `stigmer-sessions import --data-dir {path} EXPORT.jsonl` "
+        f"from an export made with `stigmer-sessions export`;\n"
+        f"  - `stigmer-sessions check --data-dir DIR` verifies a store that opens, and "
+        f"`stigmer-sessions reindex --data-dir DIR` rebuilds its indexes.",
+        file=sys.stderr,
+    )
+    return None
 
 
 def _reason(exc: BaseException) -> str:
@@ -726,20 +968,53 @@ def _export_to(file: str, write: Callable[[IO[str]], dict[str, int]]) -> dict[st
     return counts
 
 
-def _admin(command: str, data_dir: str, file: str) -> int:
+def _migrate(store: StoreOptions, *, quiet: bool = False) -> int:
+    """``migrate``: bring a PostgreSQL schema up to date and print its version (LMDB has no
+    schema to migrate). Several starters at once are safe: they queue on the version row."""
+    if not store.is_postgres:
+        if not quiet:
+            print(f"{store.description}: LMDB keeps its layout in the code, nothing to migrate")
+        return 0
+    from pipeline.storage.postgres import PostgresStorage  # noqa: PLC0415 - psycopg, lazily
+
+    with _quiet_pool() as failures:
+        try:
+            storage = PostgresStorage(
+                store.url,
+                pool_size=1,
+                statement_timeout_s=store.statement_timeout_s,
+                connect_timeout_s=store.connect_timeout_s,
+                migrate=True,
+            )
+        except ResourceError as exc:
+            print(_unavailable(exc, failures), file=sys.stderr)
+            return 1
+    try:
+        version = storage.schema_version()
+    finally:
+        storage.close()
+    if not quiet:
+        print(f"{storage.description}: schema version {version}")
+    return 0
+
+
+def _admin(command: str, store: StoreOptions, file: str) -> int:
     """Run an admin command but check (see _check_isolated): 0 on success, 1 for anything
     that went wrong, always with one clear line on stderr and never a traceback."""
     created = False
     claim: data_dir_lock.DataDirLock | None = None
+    data_dir = store.data_dir  # None: PostgreSQL, where writers coexist and nothing is a directory
     try:
         if command == "import":
             lines = _Lines(sys.stdin.buffer if file == "-" else open(file, "rb"))  # noqa: SIM115
-            created = not os.path.exists(data_dir)  # an import may create its store, nothing else
-        else:
+            # an import may create its store, nothing else
+            created = data_dir is not None and not os.path.exists(data_dir)
+        elif data_dir is not None:
             _require_store(data_dir)
-        if command in ("reindex", "import"):  # writers: not beside a server or another writer
+        if command in ("reindex", "import") and data_dir is not None:  # not beside a server
             claim = _claim(data_dir, command)
-        controller = _open(data_dir, lambda: SessionController(data_dir))
+        # import fills an empty store: it may create the schema; the others only read or repair
+        controller = _open(store, lambda: _controller(store, migrate=None if command == "import" else False))
         if controller is None:
             return 1
         with controller:
@@ -753,7 +1028,7 @@ def _admin(command: str, data_dir: str, file: str) -> int:
     finally:
         if claim is not None:
             claim.release()
-        if created:  # a failed import into a new directory leaves no empty store behind
+        if created and data_dir is not None:  # a failed import into a new directory leaves no store
             shutil.rmtree(data_dir, ignore_errors=True)
 
 
@@ -780,34 +1055,41 @@ def _run_admin(command: str, controller: SessionController, file: str, lines: _L
     return 0
 
 
-def serve(data_dir: str, options: ServeOptions | None = None, *, stop: threading.Event | None = None) -> int:
+def serve(
+    store: StoreOptions | str, options: ServeOptions | None = None, *, stop: threading.Event | None = None
+) -> int:
     """Run until SIGTERM/SIGINT (or ``stop`` is set), then drain in-flight requests and
-    close the store. Refuses a data dir another server (or a writing admin command) holds;
-    the workers of ``--workers N`` serve under their parent's claim."""
+    close the store (``store``: its options, or an LMDB directory). Refuses a data dir
+    another server (or a writing admin command) holds; the workers of ``--workers N``
+    serve under their parent's claim. Replicas on one PostgreSQL database need no claim."""
     opts = options or ServeOptions()
     stop = stop or stop_on_signals()
+    where = store if isinstance(store, StoreOptions) else StoreOptions.for_data_dir(store)
+    data_dir = where.data_dir
     claim: data_dir_lock.DataDirLock | None = None
     try:
-        if opts.worker_index is None:
+        if data_dir is None:
+            pass
+        elif opts.worker_index is None:
             claim = _claim(data_dir, "serve")
         elif not data_dir_lock.held_by(data_dir, os.getppid()):
-            raise FailedPrecondition(f"worker of a server that does not hold {os.path.abspath(data_dir)}")
+            raise FailedPrecondition(f"worker of a server that does not hold {data_dir}")
     except (FailedPrecondition, OSError) as exc:
         print(f"stigmer-sessions: {_reason(exc)}", file=sys.stderr)
         return 1
-    _log.info("starting", extra={"fields": {"data_dir": os.path.abspath(data_dir)}})
+    _log.info("starting", extra={"fields": {"store": where.description}})
     try:
-        return _serve(data_dir, opts, stop)
+        return _serve(where, opts, stop)
     finally:
         if claim is not None:
             claim.release()
 
 
-def _serve(data_dir: str, opts: ServeOptions, stop: threading.Event) -> int:
+def _serve(where: StoreOptions, opts: ServeOptions, stop: threading.Event) -> int:
     controller = _open(
-        data_dir,
-        lambda: SessionController(
-            data_dir,
+        where,
+        lambda: _controller(
+            where,
             durable=opts.durable,
             request_id_ttl_s=opts.request_id_ttl_s,
             bookmark_interval_s=opts.bookmark_interval_s,
@@ -846,7 +1128,8 @@ def _serve(data_dir: str, opts: ServeOptions, stop: threading.Event) -> int:
             extra={
                 "fields": {
                     "address": running.address,
-                    "data_dir": os.path.abspath(data_dir),
+                    "store": controller.store.description,
+                    **({"data_dir": where.data_dir} if where.data_dir is not None else {}),
                     "durability": "durable" if opts.durable else "relaxed",
                     "lifecycle": opts.config.lifecycle.name,
                     **({"worker": opts.worker_index} if opts.worker_index is not None else {}),

@@ -37,9 +37,20 @@ def _fix_port(address: str) -> tuple[str, socket.socket | None]:
     return f"{host}:{holder.getsockname()[1]}", holder
 
 
-def run(worker_args: list[str], workers: int, address: str, *, pin_cpus: bool, data_dir: str) -> int:
+def run(
+    worker_args: list[str],
+    workers: int,
+    address: str,
+    *,
+    pin_cpus: bool,
+    store: str,
+    env: dict[str, str] | None = None,
+) -> int:
     """Supervise ``workers`` server processes until a signal stops them (exit 0) or one of
-    them exits on its own (the others are stopped; exit 1). Call from the main thread."""
+    them exits on its own (the others are stopped; exit 1). Call from the main thread.
+    ``store`` describes the store for the log (never a password); ``env`` is added to the
+    workers' environment (the store URL travels there, not on their command lines, where
+    ``ps`` would show a password)."""
     procs: list[subprocess.Popen[bytes]] = []
     stopping = threading.Event()
 
@@ -63,7 +74,7 @@ def run(worker_args: list[str], workers: int, address: str, *, pin_cpus: bool, d
         args += ["--worker-index", str(index), "--ready-fd", str(write_fd)]
         if pin_cpus:
             args += ["--cpu", str(index % cpus)]
-        procs.append(subprocess.Popen(args, pass_fds=(write_fd,)))
+        procs.append(subprocess.Popen(args, pass_fds=(write_fd,), env={**os.environ, **(env or {})}))
     os.close(write_fd)
     ready = 0
     with os.fdopen(read_fd, "rb") as pipe:
@@ -85,7 +96,7 @@ def run(worker_args: list[str], workers: int, address: str, *, pin_cpus: bool, d
         extra={
             "fields": {
                 "address": concrete,
-                "data_dir": os.path.abspath(data_dir),
+                "store": store,
                 "workers": workers,
                 "pids": [p.pid for p in procs],
             }

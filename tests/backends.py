@@ -68,3 +68,34 @@ def open_backend(name: str, tmp_path: Path, **options: Any) -> Iterator[Storage]
             yield pg_storage
         finally:
             pg_storage.close()
+
+
+#: The password of the role ``pg_database`` creates: tests assert it never shows up.
+PG_PASSWORD = "s3cret-Never-Logged"
+
+
+@contextmanager
+def pg_database() -> Iterator[str]:
+    """A DSN (with a password) for a fresh database owned by a fresh role; both dropped
+    afterwards. A database of its own lets a test refuse and cut its connections
+    (``ALTER DATABASE ... ALLOW_CONNECTIONS false``) without touching other tests. The
+    test cluster trusts local connections, so the password is carried but not checked."""
+    admin = pg_dsn()
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {name} LOGIN PASSWORD '{PG_PASSWORD}'")
+        conn.execute(f"CREATE DATABASE {name} OWNER {name}")
+    info = psycopg.conninfo.conninfo_to_dict(admin)
+    try:
+        yield f"postgresql://{name}:{PG_PASSWORD}@{info.get('host')}:{info.get('port')}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(f"DROP ROLE IF EXISTS {name}")
+
+
+def pg_admin(sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Run one statement as the test cluster's superuser; its rows (if any)."""
+    with psycopg.connect(pg_dsn(), autocommit=True) as conn:
+        cur = conn.execute(sql.encode(), params or None)
+        return list(cur.fetchall()) if cur.description else []

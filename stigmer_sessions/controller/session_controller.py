@@ -76,7 +76,8 @@ class SessionController:
 
     ``SessionController("./data")`` opens (and owns) an LMDB store in that directory;
     ``SessionController(store="postgresql://...")`` (or ``"lmdb:///path"``) opens and owns
-    the store that URL names (see :func:`pipeline.storage_url.open_storage`);
+    the store that URL names (see :func:`pipeline.storage_url.open_storage`; ``store_options``
+    go to the backend, e.g. ``{"pool_size": 16, "migrate": False}`` for PostgreSQL);
     ``SessionController(store=storage)`` uses a :class:`~pipeline.storage.Storage` you
     manage (and close). Use it as a context manager, or call :meth:`close`, to release an
     owned store.
@@ -87,6 +88,7 @@ class SessionController:
         data_dir: str | os.PathLike[str] = "./data",
         *,
         store: Storage | str | None = None,
+        store_options: Mapping[str, Any] | None = None,
         durable: bool = True,
         validator: protovalidate.Validator | None = None,
         request_id_ttl_s: float = DEFAULT_TTL_NS / 1e9,
@@ -99,7 +101,7 @@ class SessionController:
         if store is None:
             self.store = LmdbStorage(data_dir, durable=durable)
         elif isinstance(store, str):
-            self.store = open_storage(store, durable=durable)
+            self.store = open_storage(store, durable=durable, **(store_options or {}))
         else:
             self.store = store
         v = self._validator = validator or shared_validator()
