@@ -1,7 +1,7 @@
 """The storage section: PostgreSQL vs LMDB behind the same server, and replicas on one database.
 
-Both backends are served by the same launcher (``bench.target store URL``: the controller and
-gRPC server that ``--store URL`` builds), driven by the same closed-loop client, pinned alike:
+Both backends are served by ``python server.py`` as deployed (``--store postgresql://…`` or
+``--data-dir DIR``, durable), driven by the same closed-loop client, pinned alike:
 client on cpu 0, server and the PostgreSQL cluster on cpu 1, so each backend gets one core
 for the server and its storage. The cluster is a throwaway one started with durable settings
 (fsync and synchronous_commit on): an acknowledged write is on disk on both sides.
@@ -23,7 +23,7 @@ import grpc
 
 from bench.drive import closed_loop
 from bench.stats import Result, cpu_seconds
-from bench.suite import Ids, fan_out, paced_fan_out, server, session
+from bench.suite import Ids, fan_out, paced_fan_out, served, session
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import (
     change_pb2_grpc,
     command_pb2_grpc,
@@ -103,7 +103,7 @@ def workload(
     watch delivery latency on that server. Rows carry server CPU (and, for PostgreSQL, the
     database's CPU added to it) per call."""
     rows: dict[tuple[str, int], Result] = {}
-    with server("store", url) as (address, _, pid), grpc.insecure_channel(address) as ch:
+    with served(_store(url), cpu=1) as (address, pids), grpc.insecure_channel(address) as ch:
         command = command_pb2_grpc.SessionCommandControllerStub(ch)  # type: ignore[no-untyped-call]
         query = query_pb2_grpc.SessionQueryControllerStub(ch)  # type: ignore[no-untyped-call]
         messages = message_pb2_grpc.SessionMessageControllerStub(ch)  # type: ignore[no-untyped-call]
@@ -127,12 +127,18 @@ def workload(
             for c in CLIENTS:
                 closed_loop("warm", call, concurrency=c, total=min(total, 2 * c))
                 db = cluster_pids(cluster) if cluster else []
-                before, db_before = cpu_seconds(pid), _cpu(db)
+                before = _cpu(pids + db)
                 row = closed_loop(f"{op} ({c} clients)", call, concurrency=c, total=total)
-                row.server_cpu_us = (cpu_seconds(pid) - before + _cpu(db) - db_before) / total * 1e6
+                row.server_cpu_us = (_cpu(pids + db) - before) / total * 1e6
                 rows[(op, c)] = row
         watch = fan_out(ch, command, 1, writes=watch_writes, ids=ids)
     return rows, watch
+
+
+def _store(url: str) -> list[str]:
+    """The server's store flags: ``--data-dir`` for LMDB (its documented shortcut), ``--store``
+    for a DSN."""
+    return ["--data-dir", url.removeprefix("lmdb://")] if url.startswith("lmdb://") else ["--store", url]
 
 
 def _message(session_id: str, i: int) -> AppendSessionMessageRequest:
@@ -153,8 +159,8 @@ def replicas(dsn: str, cluster: Path, ids: Ids, n: int, *, watch_writes: int) ->
     one: dict[str, Result] = {}
     for count in (1, 2):
         with ExitStack() as stack:
-            servers = [stack.enter_context(server("store", dsn, cpu=-1)) for _ in range(count)]
-            channels = [stack.enter_context(grpc.insecure_channel(a)) for a, _, _ in servers]
+            servers = [stack.enter_context(served(["--store", dsn], cpu=-1)) for _ in range(count)]
+            channels = [stack.enter_context(grpc.insecure_channel(a)) for a, _ in servers]
             commands = [command_pb2_grpc.SessionCommandControllerStub(c) for c in channels]  # type: ignore[no-untyped-call]
             queries = [query_pb2_grpc.SessionQueryControllerStub(c) for c in channels]  # type: ignore[no-untyped-call]
             sid = SessionId(value=commands[0].create(session(ids())).metadata.id)
@@ -164,7 +170,7 @@ def replicas(dsn: str, cluster: Path, ids: Ids, n: int, *, watch_writes: int) ->
             }
             for op, call in ops.items():
                 closed_loop("warm", call, concurrency=64, total=128)
-                pids = [pid for _, _, pid in servers] + cluster_pids(cluster)
+                pids = [pid for _, serving in servers for pid in serving] + cluster_pids(cluster)
                 before, client_before, wall = _cpu(pids), time.process_time(), time.perf_counter()
                 row = closed_loop(f"{op}, 64 clients, {count} replica(s)", call, concurrency=64, total=n)
                 busy = _cpu(pids) - before + time.process_time() - client_before
@@ -254,8 +260,8 @@ def _settings(dsn: str) -> str:
 
 def _note(settings: str) -> str:
     return (
-        "Server: `python -m bench.target store URL` (the controller and gRPC server that "
-        "`--store URL` serves) on `lmdb:///…` (durable, group commit) or a throwaway local "
+        "Server: `python server.py` as deployed (durable; INFO request log), with "
+        "`--data-dir DIR` (LMDB, group commit) or `--store postgresql://…` on a throwaway local "
         f"PostgreSQL cluster ({settings}; pool 8 connections per server). Client (one process, "
         "N calls in flight) on cpu 0; server and the whole PostgreSQL cluster on cpu 1, so each "
         "backend has one core for server plus storage. CPU µs/call is the server's, plus for "

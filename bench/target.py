@@ -2,10 +2,8 @@
 
 MODE is ``echo`` (the same gRPC server model and thread pool with one handler that returns
 its request: the ceiling any handler can reach here), ``durable`` (the real server),
-``durable-nogc`` (durable without group commit), ``relaxed``, or ``store``: then DATA_DIR is
-a store URL (``lmdb:///abs/path`` or a ``postgresql://`` DSN) opened durably as
-``--store URL`` would, so both backends are served by the same code. Prints the bound
-address and how it was pinned on stdout, then serves until its stdin closes.
+``durable-nogc`` (durable without group commit) or ``relaxed``. Prints the bound address
+and how it was pinned on stdout, then serves until its stdin closes.
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ import grpc
 
 from bench.stats import pin
 from pipeline.storage.lmdb import LmdbStorage
-from pipeline.storage_url import open_storage
 from stigmer_sessions import SessionController
 from stigmer_sessions.api import Session
 from stigmer_sessions.grpc_server import DEFAULT_MAX_WATCHERS, DEFAULT_MAX_WORKERS, start_server
@@ -55,12 +52,8 @@ def main() -> None:
         sys.stdin.read()
         server.stop(None)
         return
-    store = (
-        open_storage(data_dir)
-        if mode == "store"
-        else LmdbStorage(
-            data_dir, durable=mode != "relaxed", group_commit=False if mode == "durable-nogc" else None
-        )
+    store = LmdbStorage(
+        data_dir, durable=mode != "relaxed", group_commit=False if mode == "durable-nogc" else None
     )
     controller = SessionController(store=store)
     running = start_server(controller, "127.0.0.1:0")
