@@ -363,11 +363,10 @@ def embedded_fan_out(c: SessionController, watchers: int, writes: int, ids: Ids)
 
 
 @contextmanager
-def server(mode: str, data_dir: str, cpu: int = 1) -> Iterator[tuple[str, str, int]]:
-    """A server process (pinned to ``cpu``, negative: not pinned): yields its address,
-    pinning and pid."""
+def server(mode: str, data_dir: str) -> Iterator[tuple[str, str, int]]:
+    """A server process (pinned to cpu 1): yields its address, pinning and pid."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.target", mode, data_dir, str(cpu)],
+        [sys.executable, "-m", "bench.target", mode, data_dir, "1"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
