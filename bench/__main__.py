@@ -1,6 +1,6 @@
 """Run every benchmark, print the tables and the targets, and rewrite docs/benchmarks.md.
 
-Usage: ``python -m bench [--quick] [--sizes 1000,100000,1000000] [--no-write] [--only memory]``.
+Usage: ``python -m bench [--quick] [--sizes 1000,100000,1000000] [--no-write] [--only memory|storage]``.
 Every figure is paired with a baseline measured in the same run on the same machine and
 reported as a ratio, because absolute timings on shared machines drift by tens of percent.
 """
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from bench import memory, suite
+from bench import memory, storage, suite
 from bench.stats import Result, pin
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,12 +150,12 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="do not rewrite docs/benchmarks.md")
     parser.add_argument(
         "--only",
-        choices=("memory",),
+        choices=("memory", "storage"),
         help="run one section alone; rewrites only that section of docs/benchmarks.md",
     )
     args = parser.parse_args()
-    if args.only == "memory":
-        return _memory_only(args.quick, write=not args.no_write)
+    if args.only:
+        return _only(args.only, args.quick, write=not args.no_write)
     rounds, per_round = (2, 100) if args.quick else (5, 400)
     sizes = [
         int(s) for s in (args.sizes or ("1000,10000" if args.quick else "1000,100000,1000000")).split(",")
@@ -170,6 +170,7 @@ def main() -> int:
         scaled = suite.scaling(tmp, sizes, ids, args.quick)
         model = suite.server_model(tmp, ids, args.quick)
         memory_rows = memory.memory(tmp, args.quick)
+        storage_body = storage.section(tmp, args.quick)
     goals = targets(embedded, grpc_rows)
     header = (
         f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {_machine()}.\n"
@@ -191,6 +192,7 @@ def main() -> int:
             _table(model),
         ),
         (MEMORY_TITLE, memory.note(args.quick) + "\n\n" + memory.table(memory_rows)),
+        (storage.TITLE, storage_body),
     ]
     body = "\n\n".join(f"### {title}\n\n{table}" for title, table in sections)
     print(header + "\n\n" + body)
@@ -201,22 +203,26 @@ def main() -> int:
     return 0
 
 
-def _memory_only(quick: bool, *, write: bool) -> int:
-    """The memory section alone (``--only memory``), replacing just that section in the doc."""
+def _only(which: str, quick: bool, *, write: bool) -> int:
+    """One section alone (``--only memory|storage``), replacing just that section in the doc."""
     started = time.perf_counter()
+    client_pin = pin(0)
     with tempfile.TemporaryDirectory() as tmp:
-        rows = memory.memory(tmp, quick)
+        if which == "memory":
+            title, body = MEMORY_TITLE, memory.note(quick) + "\n\n" + memory.table(memory.memory(tmp, quick))
+        else:
+            title, body = storage.TITLE, storage.section(tmp, quick)
     section = (
-        f"### {MEMORY_TITLE}\n\n{memory.note(quick)} Measured "
-        f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC with "
-        f"`python -m bench --only memory{' --quick' if quick else ''}` "
-        f"({time.perf_counter() - started:.0f} s).\n\n{memory.table(rows)}\n"
+        f"### {title}\n\nMeasured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on "
+        f"{_machine()}, client pinned to {client_pin}, with "
+        f"`python -m bench --only {which}{' --quick' if quick else ''}` "
+        f"({time.perf_counter() - started:.0f} s).\n\n{body}\n"
     )
     print(section)
     if write:
         doc = ROOT / "docs" / "benchmarks.md"
         text = doc.read_text() if doc.exists() else "# Benchmarks\n\n<!-- results -->\n"
-        start = text.find(f"### {MEMORY_TITLE}")
+        start = text.find(f"### {title}")
         if start < 0:
             text = text.rstrip("\n") + "\n\n" + section
         else:

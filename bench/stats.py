@@ -54,12 +54,16 @@ def versus(result: Result, baseline: Result) -> Result:
 
 
 def pin(cpu: int) -> str:
-    """Pin this process to ``cpu`` when the machine has it; says what happened.
+    """Pin this process to ``cpu`` when the machine has it (a negative ``cpu``: to every
+    cpu); says what happened.
 
     Uses the machine's CPU count, not the inherited mask: a server started by a pinned
     client would otherwise only ever see the client's core.
     """
     count = os.cpu_count() or 1
+    if cpu < 0:  # explicitly free: undo a mask inherited from a pinned parent
+        os.sched_setaffinity(0, range(count))
+        return f"not pinned (any of {count} cpus)"
     if count < 2 or cpu >= count:
         return f"not pinned ({count} cpu)"
     try:

@@ -618,22 +618,18 @@ def real_server(data_dir: str, *extra: str) -> Iterator[tuple[str, list[int]]]:
     """``python server.py`` itself, as deployed (relaxed, so the CPU and not the disk is
     measured; INFO logging: one JSON line per request): yields its address and the pids
     that serve (the workers, or the server itself)."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "server.py"),
-            "--address",
-            "127.0.0.1:0",
-            "--data-dir",
-            data_dir,
-            "--durability",
-            "relaxed",
-            *extra,
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
+    with served(["--data-dir", data_dir, "--durability", "relaxed", *extra]) as running:
+        yield running
+
+
+@contextmanager
+def served(args: list[str], cpu: int | None = None) -> Iterator[tuple[str, list[int]]]:
+    """``python server.py --address 127.0.0.1:0 ARGS`` (pinned to ``cpu`` when given, through
+    ``bench.pinned``; negative: any cpu): yields its address and the pids that serve."""
+    argv = [str(ROOT / "server.py"), "--address", "127.0.0.1:0", *args]
+    if cpu is not None:
+        argv = ["-m", "bench.pinned", str(cpu), *argv]
+    proc = subprocess.Popen([sys.executable, *argv], stderr=subprocess.PIPE, text=True, cwd=ROOT)
     assert proc.stderr is not None
     try:
         line = proc.stderr.readline()

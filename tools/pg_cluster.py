@@ -3,7 +3,8 @@
 ``python tools/pg_cluster.py start`` installs the Debian ``postgresql-15`` package when no
 ``initdb`` is found, creates a cluster in a temporary directory owned by ``postgres`` (the
 server refuses to run as root), starts it on 127.0.0.1 on a free port with durability off
-(test speed only: never do this in production), writes a state file and prints the
+(test speed only: never do this in production; ``--durable`` keeps PostgreSQL's durable
+defaults, fsync and synchronous_commit on, for benchmarks), writes a state file and prints the
 ``export STIGMER_SESSIONS_TEST_PG=...`` line for the shell. ``stop`` stops it and removes
 the directory. The state file defaults to ``$TMPDIR/stigmer-pg-cluster.json``
 (``--state`` overrides it), so a CI script can stop what it started even after a failure.
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 DEFAULT_STATE = Path(tempfile.gettempdir()) / "stigmer-pg-cluster.json"
 _SUPERUSER = "postgres"
@@ -59,7 +61,18 @@ def _as_postgres(*argv: str) -> list[str]:
     return ["runuser", "-u", _SUPERUSER, "--", *argv] if os.geteuid() == 0 else list(argv)
 
 
-def start(state: Path) -> str:
+def _options(root: Path | str, port: int, *, durable: bool) -> str:
+    """Server settings: loopback only, a socket in the cluster dir; durability as asked (a
+    benchmark must pay for the flush at commit like a production database does)."""
+    flush = (
+        "-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+        if durable
+        else "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    )
+    return f"-c listen_addresses=127.0.0.1 -p {port} -k {root} {flush} -c max_connections=200"
+
+
+def start(state: Path, *, durable: bool = False) -> str:
     if state.exists():
         raise SystemExit(f"a cluster is already recorded in {state}: stop it first")
     bindir = _bindir() or _install()
@@ -76,10 +89,7 @@ def start(state: Path) -> str:
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
     port = _free_port()
-    options = (
-        f"-c listen_addresses=127.0.0.1 -p {port} -k {root} "
-        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-    )
+    options = _options(root, port, durable=durable)
     subprocess.run(
         _as_postgres(
             str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"),
@@ -89,11 +99,12 @@ def start(state: Path) -> str:
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
     dsn = f"postgresql://{_SUPERUSER}@127.0.0.1:{port}/postgres"
-    state.write_text(json.dumps({"root": str(root), "bindir": str(bindir), "port": port, "dsn": dsn}))
+    info = {"root": str(root), "bindir": str(bindir), "port": port, "dsn": dsn, "durable": durable}
+    state.write_text(json.dumps(info))
     return dsn
 
 
-def _pg_ctl(info: dict[str, str], *args: str) -> subprocess.CompletedProcess[bytes]:
+def _pg_ctl(info: dict[str, Any], *args: str) -> subprocess.CompletedProcess[bytes]:
     data = str(Path(info["root"]) / "data")
     return subprocess.run(
         _as_postgres(str(Path(info["bindir"]) / "pg_ctl"), "-D", data, *args),
@@ -122,10 +133,7 @@ def resume(state: Path) -> None:
     """Start a paused server again, on the same port."""
     info = json.loads(state.read_text())
     root = info["root"]
-    options = (
-        f"-c listen_addresses=127.0.0.1 -p {info['port']} -k {root} "
-        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-    )
+    options = _options(root, info["port"], durable=bool(info.get("durable", False)))
     _pg_ctl(info, "-l", str(Path(root) / "server.log"), "-o", options, "-w", "-t", "30", "start")
 
 
@@ -133,9 +141,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["start", "stop", "pause", "resume"])
     parser.add_argument("--state", type=Path, default=DEFAULT_STATE, help="where the cluster is recorded")
+    parser.add_argument(
+        "--durable",
+        action="store_true",
+        help="start: fsync and synchronous_commit on (benchmarks); the default is off (tests)",
+    )
     args = parser.parse_args(argv)
     if args.command == "start":
-        print(f"export STIGMER_SESSIONS_TEST_PG={start(args.state)}")
+        print(f"export STIGMER_SESSIONS_TEST_PG={start(args.state, durable=args.durable)}")
     elif args.command == "stop":
         stop(args.state)
     elif args.command == "pause":
