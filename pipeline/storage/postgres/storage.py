@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import random
+import select
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -35,6 +37,9 @@ log = logging.getLogger("pipeline.storage.postgres")
 #: How many times a conflicting write is run again before giving up with ABORTED.
 MAX_RERUNS = 20
 CHANNEL = "stigmer_changes"
+#: How long the listener sleeps on a quiet connection before it looks again: a safety net
+#: only (a notification, a dropped connection or a stop each wake it at once).
+_LISTEN_WAIT_S = 5.0
 _TABLES = (
     ("records", "kind, id"),
     ("unique_entries", "kind, idx, key"),
@@ -84,6 +89,8 @@ class PostgresStorage:
         self.statement_timeout_s = statement_timeout_s
         self._connect_timeout_s = connect_timeout_s
         self._pool_size = pool_size
+        self._followers: set[Callable[[], None]] = set()
+        self._followers_lock = threading.Lock()
         timeout_ms = max(int(statement_timeout_s * 1000), 1)
 
         def configure(conn: psycopg.Connection[Any]) -> None:
@@ -263,20 +270,33 @@ class PostgresStorage:
     def follow(self, on_revision: Callable[[int], None]) -> Callable[[], None]:
         """LISTEN on a dedicated connection in a daemon thread; reconnect with backoff when
         the database goes away, and after reconnecting announce the current revision (what
-        was notified meanwhile is lost, the log is not)."""
+        was notified meanwhile is lost, the log is not). The returned stopper (and
+        :meth:`close`) ends the listener at once: it waits on its socket and on a wake-up
+        pipe together, so stopping never waits out a poll interval."""
         stop = threading.Event()
+        wake_r, wake_w = os.pipe()
         thread = threading.Thread(
-            target=self._listen, args=(on_revision, stop), name="stigmer-pg-follow", daemon=True
+            target=self._listen, args=(on_revision, stop, wake_r), name="stigmer-pg-follow", daemon=True
         )
-        thread.start()
 
         def stopper() -> None:
+            with self._followers_lock:
+                if stopper not in self._followers:
+                    return  # stopped already
+                self._followers.discard(stopper)
             stop.set()
+            os.write(wake_w, b"x")
             thread.join(timeout=5.0)
+            os.close(wake_w)
+            if not thread.is_alive():
+                os.close(wake_r)
 
+        with self._followers_lock:
+            self._followers.add(stopper)
+        thread.start()
         return stopper
 
-    def _listen(self, on_revision: Callable[[int], None], stop: threading.Event) -> None:
+    def _listen(self, on_revision: Callable[[int], None], stop: threading.Event, wake: int) -> None:
         delay = 0.1
         connected_before = False
         while not stop.is_set():
@@ -288,8 +308,13 @@ class PostgresStorage:
                         _announce(on_revision, int(row[0]) if row else 0)
                     connected_before, delay = True, 0.1
                     while not stop.is_set():
-                        for notice in conn.notifies(timeout=0.5):
+                        # Drain first: notifications that came with a reply are buffered
+                        # by psycopg and never make the socket readable again.
+                        for notice in conn.notifies(timeout=0):
                             _announce(on_revision, int(notice.payload))
+                        readable, _, _ = select.select([conn.fileno(), wake], [], [], _LISTEN_WAIT_S)
+                        if wake in readable:
+                            return
             except psycopg.Error as exc:
                 log.warning("change listener lost the database at %s: %s", self.where, exc)
             stop.wait(delay)
@@ -326,6 +351,12 @@ class PostgresStorage:
         return self.read(lambda tx: tx.is_empty())
 
     def close(self) -> None:
+        """Stop every listener still following (a follower left running would reconnect
+        on its own connection forever), then close the pool."""
+        with self._followers_lock:
+            followers = list(self._followers)
+        for stop in followers:
+            stop()
         self._pool.close()
 
 
@@ -421,14 +452,41 @@ def _check_kind(
 
 
 def _check_changes(tx: PgTx, report: CheckReport) -> None:
-    """The retained log is exactly oldest..current, without a gap."""
-    count, low, high = tx.one("SELECT count(*), min(revision), max(revision) FROM changes")
+    """The retained log is exactly oldest..current, without a gap; a gap is reported with
+    the first revisions it lacks (what an operator restoring them needs), as LMDB does."""
+    count, high = tx.one("SELECT count(*), max(revision) FROM changes")
     current, oldest = tx.one("SELECT current, oldest FROM change_head WHERE id = 1")
+    oldest = max(int(oldest), 1)
     report.changes = int(count)
-    if count != max(current - oldest + 1, 0) or (count and (low != oldest or high != current)):
+    (outside,) = tx.one(
+        "SELECT count(*) FROM changes WHERE revision < %s OR revision > %s", (oldest, current)
+    )
+    missing = max(current - oldest + 1, 0) - (count - outside)
+    if missing:
+        # Each gap lies between a revision and the next one; the window's ends count as
+        # revisions so that gaps at either end are found. One pass over the primary key.
+        gaps = tx.execute(
+            "SELECT prev + 1, next - 1 FROM ("
+            " SELECT revision AS prev, lead(revision) OVER (ORDER BY revision) AS next FROM ("
+            "  SELECT revision FROM changes WHERE revision BETWEEN %s AND %s"
+            "  UNION ALL SELECT %s::bigint - 1 UNION ALL SELECT %s::bigint + 1) AS r) AS g "
+            "WHERE next > prev + 1 ORDER BY prev LIMIT %s",
+            (oldest, current, oldest, current, _MISSING_SHOWN),
+        ).fetchall()
+        first = [r for start, end in gaps for r in range(start, min(end, start + _MISSING_SHOWN) + 1)]
+        shown = ", ".join(map(str, first[:_MISSING_SHOWN])) + (", ..." if missing > _MISSING_SHOWN else "")
         report.problems.append(
-            f"change log: {count} changes from {low} to {high}, but the head says {oldest}..{current}"
+            f"change log: {missing} revisions missing between {oldest} and {current}: {shown}"
         )
+    if outside:
+        report.problems.append(
+            f"change log: {outside} entries outside the window {oldest}..{current} "
+            f"(the current marker does not match the last entry {high})"
+        )
+
+
+#: How many missing revisions a check names (the count says how many there are in all).
+_MISSING_SHOWN = 10
 
 
 def _reindex(tx: PgTx, kinds: list[ResourceKind[Any]], progress: Callable[[int], None] | None) -> int:
