@@ -68,3 +68,9 @@ def open_backend(name: str, tmp_path: Path, **options: Any) -> Iterator[Storage]
             yield pg_storage
         finally:
             pg_storage.close()
+
+
+#: Runs a test that reaches the ``backend`` fixture (through ``storage``, ``store``,
+#: ``controller``, ``run_step``, ``server``, ``stubs``, ...) on LMDB alone, for tests of what
+#: only LMDB has (its raw tables, engine faults, page journal); its id stays ``[lmdb]``.
+LMDB_ONLY = pytest.mark.parametrize("backend", ["lmdb"])

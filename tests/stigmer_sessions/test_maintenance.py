@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +18,8 @@ from pipeline.storage.lmdb.engine import RawTx, Table
 from pipeline.storage.lmdb.stores import BY_ORG, CURRENT, LOG, REV, LmdbChangeLog
 from stigmer_sessions import SessionController
 from stigmer_sessions.resource import SESSION
-from tests.conftest import make_session
+from tests.backends import LMDB_ONLY
+from tests.conftest import OpenStore, make_session
 
 
 def populate(controller: SessionController) -> None:
@@ -40,6 +40,7 @@ def test_a_healthy_store_checks_clean(controller: SessionController) -> None:
     assert report.index_entries > 5
 
 
+@LMDB_ONLY
 def test_check_finds_damage_and_reindex_repairs_it(controller: SessionController, store: LmdbStorage) -> None:
     populate(controller)
     keys = store.read_raw(lambda txn: [k for k, _ in txn.scan(Table.INDEX, b"")])
@@ -62,13 +63,13 @@ def test_check_finds_damage_and_reindex_repairs_it(controller: SessionController
     assert controller.list(tags=["t"]).total_size == 5
 
 
-def test_export_import_round_trip_is_equal(controller: SessionController, tmp_path: Path) -> None:
+def test_export_import_round_trip_is_equal(controller: SessionController, open_store: OpenStore) -> None:
     populate(controller)
     first = io.StringIO()
     counts = controller.export(first)
     # messages: session i has i of them (0+1+...+5); the deleted oldest, s0, had none
     assert counts == {"records": 5, "children": 15, "changes": len(list(controller.events()))}
-    with SessionController(tmp_path / "restored") as restored:
+    with SessionController(store=open_store()) as restored:
         assert restored.import_(io.StringIO(first.getvalue())) == counts
         again = io.StringIO()
         restored.export(again)
@@ -82,13 +83,15 @@ def test_export_import_round_trip_is_equal(controller: SessionController, tmp_pa
         assert next_change.metadata.slug == "after-import"
 
 
-def test_import_needs_an_empty_store_and_a_valid_file(controller: SessionController, tmp_path: Path) -> None:
+def test_import_needs_an_empty_store_and_a_valid_file(
+    controller: SessionController, open_store: OpenStore
+) -> None:
     populate(controller)
     dump = io.StringIO()
     controller.export(dump)
     with pytest.raises(FailedPrecondition, match="empty store"):
         controller.import_(io.StringIO(dump.getvalue()))
-    with SessionController(tmp_path / "x") as empty:
+    with SessionController(store=open_store()) as empty:
         with pytest.raises(InvalidArgument, match="not a stigmer-sessions-export"):
             empty.import_(io.StringIO('{"format": "other"}\n'))
         lines = dump.getvalue().splitlines()
@@ -107,6 +110,7 @@ def _one_problem_like(report: CheckReport, text: str) -> str:
     return found[0]
 
 
+@LMDB_ONLY
 def test_a_record_overwritten_with_garbage_is_reported(
     controller: SessionController, store: LmdbStorage
 ) -> None:
@@ -118,6 +122,7 @@ def test_a_record_overwritten_with_garbage_is_reported(
     assert report.records == 4
 
 
+@LMDB_ONLY
 def test_a_record_under_another_id_is_reported(controller: SessionController, store: LmdbStorage) -> None:
     populate(controller)
     _, value = store.read_raw(lambda txn: next(iter(txn.scan(Table.RECORDS, b""))))
@@ -125,6 +130,7 @@ def test_a_record_under_another_id_is_reported(controller: SessionController, st
     _one_problem_like(controller.check(), "holds id")
 
 
+@LMDB_ONLY
 def test_a_deleted_change_log_entry_breaks_the_chain(
     controller: SessionController, store: LmdbStorage
 ) -> None:
@@ -135,6 +141,7 @@ def test_a_deleted_change_log_entry_breaks_the_chain(
     _one_problem_like(report, "points to missing revision 3")
 
 
+@LMDB_ONLY
 def test_a_garbage_change_log_entry_and_a_wrong_current_marker_are_reported(
     controller: SessionController, store: LmdbStorage
 ) -> None:
@@ -150,6 +157,7 @@ def test_a_garbage_change_log_entry_and_a_wrong_current_marker_are_reported(
     _one_problem_like(report, "the current marker does not match the last entry")
 
 
+@LMDB_ONLY
 def test_a_change_without_its_index_entries_is_reported(
     controller: SessionController, store: LmdbStorage
 ) -> None:
@@ -159,6 +167,7 @@ def test_a_change_without_its_index_entries_is_reported(
     _one_problem_like(controller.check(), "is missing its index entry")
 
 
+@LMDB_ONLY
 def test_remembered_requests_are_parsed_and_matched_with_their_expiry(
     controller: SessionController, store: LmdbStorage
 ) -> None:
@@ -180,6 +189,7 @@ def test_remembered_requests_are_parsed_and_matched_with_their_expiry(
     _one_problem_like(report, "has no matching expiry key")
 
 
+@LMDB_ONLY
 def test_malformed_child_keys_and_corrupt_counters_are_reported(
     controller: SessionController, store: LmdbStorage
 ) -> None:
@@ -229,6 +239,7 @@ class _DamagedTxn:
             yield key, value
 
 
+@LMDB_ONLY
 def test_engine_damage_is_a_problem_and_the_check_reads_on_past_it(
     controller: SessionController, store: LmdbStorage
 ) -> None:
@@ -250,6 +261,7 @@ def test_engine_damage_is_a_problem_and_the_check_reads_on_past_it(
     assert sum(seen) > items  # progress counted every item of both runs
 
 
+@LMDB_ONLY
 def test_passes_are_journaled_and_can_be_stopped_or_skipped(
     controller: SessionController, store: LmdbStorage
 ) -> None:
