@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test protos protos-check lint typecheck check bench clean
+.PHONY: serve test protos protos-check lint typecheck check wheel-check bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-check: protos-check lint typecheck test
+check: protos-check lint typecheck test wheel-check
+
+wheel-check: $(STAMP)  ## build the wheel, install it into a fresh venv, serve a Create from it
+	$(BIN)/python tools/wheel_check.py
 
 bench: $(STAMP)  ## run the benchmarks and rewrite docs/benchmarks.md
 	$(BIN)/python -m bench

@@ -7,6 +7,10 @@ snapshot while the server keeps writing; ``import_`` loads an export into an emp
 one write transaction, records through the record store (so their indexes are built as they
 load) and changes at their original revisions. Each kind's changes are exported once and in
 global revision order, so an export of a store shared by several kinds imports again.
+
+Each takes an optional ``progress(n)`` callback, called with "n more items done" (records,
+child records, changes), so a command line can show a progress bar; :func:`sizes` counts
+what there is to do.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import heapq
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import IO, Any
 
 from google.protobuf import json_format
@@ -27,17 +32,44 @@ from pipeline.storage import CheckReport, Storage, StoredChange, Tx
 
 EXPORT_FORMAT = "stigmer-sessions-export/1"
 
+#: ``progress(n)``: n more items (records, child records, changes) processed.
+Progress = Callable[[int], None]
+
 #: What a check supervisor hears as the check reads: (pass name, None) when a pass starts,
 #: then (pass name, last key read) every few items (backends that can abort the process
 #: while reading damaged data take it: LMDB).
 Journal = Callable[[str, bytes | None], None]
 
 
+@dataclass(frozen=True)
+class Sizes:
+    """How many items a store holds, for progress totals."""
+
+    records: int
+    children: int
+    changes: int
+
+
+def sizes(storage: Storage, kinds: Iterable[ResourceKind[Any]]) -> Sizes:
+    """Records (their counters) and retained changes (the revision window) cheaply; child
+    records by one pass over their parents, far cheaper than the work they stand for."""
+    kinds = list(kinds)
+
+    def count(tx: Tx) -> Sizes:
+        records = sum(tx.records(kind).count() for kind in kinds)
+        changes = tx.changes
+        current = changes.current_revision()
+        retained = current - changes.oldest_revision() + 1 if current else 0
+        return Sizes(records, sum(n for _, _, n in tx.children.parents()), max(retained, 0))
+
+    return storage.read(count)
+
+
 def verify(
     storage: Storage,
     kinds: Iterable[ResourceKind[Any]],
     *,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
     avoid: Mapping[str, bytes | None] | None = None,
     journal: Journal | None = None,
 ) -> CheckReport:
@@ -52,9 +84,7 @@ def verify(
     return report
 
 
-def reindex(
-    storage: Storage, kinds: Iterable[ResourceKind[Any]], *, progress: Callable[[int], None] | None = None
-) -> int:
+def reindex(storage: Storage, kinds: Iterable[ResourceKind[Any]], *, progress: Progress | None = None) -> int:
     """Rebuild every index entry and derived counter from the records, in one write
     transaction; returns how many records were indexed."""
     return storage.reindex(kinds, progress)
@@ -78,7 +108,7 @@ def export(
     kinds: Iterable[ResourceKind[Any]],
     out: IO[str],
     *,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, int]:
     """Write a consistent JSONL snapshot: a header line, then records with their child
     records, then the change log (each line one JSON object). Remembered request ids are
@@ -117,7 +147,7 @@ def import_(
     kinds: Iterable[ResourceKind[Any]],
     lines: Iterable[str],
     *,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, int]:
     """Load an :func:`export` into an EMPTY store (FailedPrecondition otherwise), in one write
     transaction: records with their indexes and counters, child records, and the change log
@@ -132,16 +162,20 @@ def import_(
         if not tx.is_empty():
             raise FailedPrecondition("import needs an empty store; this one already has data")
         it = iter(lines)
-        header = json.loads(next(it, "") or "{}")
-        if header.get("format") != EXPORT_FORMAT:
-            raise InvalidArgument(f"not a {EXPORT_FORMAT} file (header: {header})")
+        first = next(it, "")
+        try:
+            header = json.loads(first) if first.strip() else {}
+        except ValueError:
+            header = None
+        if not isinstance(header, dict) or header.get("format") != EXPORT_FORMAT:
+            raise InvalidArgument(f"line 1: not a {EXPORT_FORMAT} file (it starts {first[:60]!r})")
         first_revision = 0
         for number, line in enumerate(it, start=2):
             if not line.strip():
                 continue
             try:
                 revision = _load_line(tx, by_name, json.loads(line), counts)
-            except (KeyError, ValueError, json_format.ParseError) as exc:
+            except (KeyError, ValueError, TypeError, json_format.ParseError) as exc:
                 raise InvalidArgument(f"line {number}: cannot import ({exc})") from exc
             first_revision = first_revision or revision
             tick(1)

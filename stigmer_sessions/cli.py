@@ -4,24 +4,33 @@ look after the store (``check``, ``reindex``, ``export``, ``import``)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ipaddress
 import json
 import logging
+import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from importlib import metadata
+from pathlib import Path
+from typing import IO, Any
 
-from pipeline.errors import ResourceError
+from tqdm import tqdm
+
+from pipeline.errors import FailedPrecondition, InvalidArgument, ResourceError
 from pipeline.idempotency import DEFAULT_TTL_NS
 from pipeline.listing import DEFAULT_MAX_RESPONSE_BYTES, MIN_RESPONSE_BYTES
+from pipeline.steps.resolve_slug import slug_from_name
 from pipeline.watch import DEFAULT_BOOKMARK_INTERVAL_S
-from stigmer_sessions import workers
+from stigmer_sessions import data_dir_lock, workers
 from stigmer_sessions.compactor import (
     DEFAULT_INTERVAL_S,
     DEFAULT_RETAIN_AGE_S,
@@ -48,7 +57,112 @@ from stigmer_sessions.steps.append_message import DEFAULT_MAX_CONTENT_BYTES
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_DATA_DIR = "./data"
+COMMANDS = ("serve", "check", "reindex", "export", "import")
 _log = logging.getLogger("stigmer_sessions")
+
+
+# --- Flag values ------------------------------------------------------------------------
+# One validator per kind of value, used as argparse ``type=``: a bad value is a one-line
+# usage error (exit 2) naming the flag and the allowed range, never a traceback or a server
+# that starts and misbehaves. argparse also runs them on string defaults, so the
+# STIGMER_SESSIONS_* environment variables are checked the same way.
+
+#: Bookmarks are liveness signals: 20 a second per watch is already more than any client
+#: needs, and below this the server spends its time on bookmarks (0 sent ~9,600/s).
+MIN_BOOKMARK_INTERVAL_S = 0.05
+#: Each compaction pass is a write transaction; more often than once a second buys nothing.
+MIN_COMPACT_INTERVAL_S = 1.0
+#: Retries within this window are answered from the remembered response; below a second
+#: a client's own retry would already find it forgotten.
+MIN_REQUEST_ID_TTL_S = 1.0
+YEAR_S = 366 * 86400.0
+MAX_WORKERS = 256  # processes (--workers)
+MAX_THREADS = 4096  # threads (--max-workers, --max-watchers)
+MAX_MESSAGE_BYTES = 1 << 30  # gRPC cannot carry 2 GiB; a message of 1 GiB is already absurd
+
+
+def _bounds(lo: float, hi: float | None) -> str:
+    return f"at least {lo}" if hi is None else f"between {lo} and {hi}"
+
+
+def _int_in(lo: int, hi: int | None = None) -> Callable[[str], int]:
+    """argparse type: an integer with ``lo <= value <= hi`` (no upper bound if hi is None)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < lo or (hi is not None and value > hi):
+            raise argparse.ArgumentTypeError(f"{value} is out of range: must be {_bounds(lo, hi)}")
+        return value
+
+    return parse
+
+
+def _float_in(lo: float, hi: float | None = None) -> Callable[[str], float]:
+    """argparse type: a finite number with ``lo <= value <= hi``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value) or value < lo or (hi is not None and value > hi):
+            raise argparse.ArgumentTypeError(f"{text} is out of range: must be {_bounds(lo, hi)}")
+        return value
+
+    return parse
+
+
+def _address(text: str) -> str:
+    """argparse type: HOST:PORT with a port in 0..65535 (0: pick a free one); an IPv6 host
+    in brackets, ``[::1]:0``. gRPC would otherwise take ``:70000`` modulo 65536."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:50051, [::1]:0)")
+    if host.startswith("[") or host.endswith("]"):
+        try:
+            ipaddress.IPv6Address(host.removeprefix("[").removesuffix("]"))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{host!r} in {text!r} is not an IPv6 address") from None
+        if not (host.startswith("[") and host.endswith("]")):
+            raise argparse.ArgumentTypeError(f"unbalanced brackets in {text!r}")
+    elif ":" in host:
+        raise argparse.ArgumentTypeError(f"write an IPv6 host in brackets: [{host}]:{port}")
+    if int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"port {port} in {text!r} is out of range: must be 0..65535")
+    return text
+
+
+def _name_pattern(text: str) -> str:
+    """argparse type: a generated-name pattern; it must format with ``{date}`` and ``{n}``
+    and give different names for different n (GenerateName counts n up until the name is
+    free: without {n} it would never find one)."""
+    try:
+        names = [text.format(date="2026-01-31", n=n) for n in (1, 2)]
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} does not format with {{date}} and {{n}} ({type(exc).__name__}: {exc})"
+        ) from None
+    slugs = [slug_from_name(name) for name in names]
+    if not slugs[0] or slugs[0] == slugs[1]:
+        raise argparse.ArgumentTypeError(f"{text!r} must use {{n}} so that generated names differ")
+    return text
+
+
+def _log_level(text: str) -> str:
+    level = text.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of DEBUG, INFO, WARNING, ERROR")
+    return level
+
+
+def _version() -> str:
+    try:
+        return metadata.version("stigmer-sessions")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 @dataclass(frozen=True)
@@ -129,16 +243,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--log-level",
-        type=str.upper,
-        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-        default=os.environ.get("STIGMER_SESSIONS_LOG_LEVEL", "INFO").upper(),
+        type=_log_level,
+        default=os.environ.get("STIGMER_SESSIONS_LOG_LEVEL", "INFO"),
         help="DEBUG also logs every pipeline step with its duration (env STIGMER_SESSIONS_LOG_LEVEL)",
     )
-    parser = argparse.ArgumentParser(prog="stigmer-sessions", description=__doc__)
-    sub = parser.add_subparsers(dest="command")
+    parser = argparse.ArgumentParser(
+        prog="stigmer-sessions",
+        description=__doc__,
+        epilog="Without a command, serve. `stigmer-sessions COMMAND --help` shows a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
     serve = sub.add_parser("serve", parents=[common], help="serve the Session gRPC API (the default command)")
     serve.add_argument(
         "--address",
+        type=_address,
         default=os.environ.get("STIGMER_SESSIONS_ADDRESS", DEFAULT_ADDRESS),
         help="HOST:PORT to listen on; port 0 picks a free one (env STIGMER_SESSIONS_ADDRESS; "
         f"default {DEFAULT_ADDRESS})",
@@ -151,21 +270,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--workers",
-        type=int,
+        type=_int_in(1, MAX_WORKERS),
         default=1,
         metavar="N",
-        help="server processes sharing the port (SO_REUSEPORT) and the store (default 1)",
+        help=f"server processes sharing the port (SO_REUSEPORT) and the store (1..{MAX_WORKERS}; default 1)",
     )
     serve.add_argument("--pin-cpus", action="store_true", help="with --workers: pin worker i to cpu i")
-    serve.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
-    serve.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
-    serve.add_argument("--cpu", type=int, default=None, help=argparse.SUPPRESS)
-    serve.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS, help="threads for unary RPCs")
+    serve.add_argument(
+        "--worker-index", type=_int_in(0, MAX_WORKERS - 1), default=None, help=argparse.SUPPRESS
+    )
+    serve.add_argument("--ready-fd", type=_int_in(0), default=None, help=argparse.SUPPRESS)
+    serve.add_argument("--cpu", type=_int_in(0), default=None, help=argparse.SUPPRESS)
+    serve.add_argument(
+        "--max-workers",
+        type=_int_in(1, MAX_THREADS),
+        default=DEFAULT_MAX_WORKERS,
+        metavar="N",
+        help=f"threads for unary RPCs (1..{MAX_THREADS}; default {DEFAULT_MAX_WORKERS})",
+    )
     serve.add_argument(
         "--max-watchers",
-        type=int,
+        type=_int_in(0, MAX_THREADS),
         default=DEFAULT_MAX_WATCHERS,
-        help="concurrent watch streams (each holds a thread; more are RESOURCE_EXHAUSTED)",
+        metavar="N",
+        help="concurrent watch streams (each holds a thread; more are RESOURCE_EXHAUSTED; 0 disables "
+        f"watch; default {DEFAULT_MAX_WATCHERS})",
     )
     serve.add_argument(
         "--lifecycle",
@@ -173,22 +302,33 @@ def _parser() -> argparse.ArgumentParser:
         help=f"session lifecycle: {', '.join(BUILTIN_LIFECYCLES)} or the path of a TOML definition",
     )
     serve.add_argument(
-        "--max-sessions-per-org", type=int, default=None, metavar="N", help="(default: unlimited)"
+        "--max-sessions-per-org",
+        type=_int_in(1),
+        default=None,
+        metavar="N",
+        help="(>= 1; default: unlimited)",
     )
     serve.add_argument(
-        "--max-sessions-per-owner", type=int, default=None, metavar="N", help="(default: unlimited)"
+        "--max-sessions-per-owner",
+        type=_int_in(1),
+        default=None,
+        metavar="N",
+        help="(>= 1; default: unlimited)",
     )
     serve.add_argument(
         "--name-pattern",
+        type=_name_pattern,
         default=SessionConfig.name_pattern,
         help="name of a session created without one; {date} and {n} are filled in "
         f"(default {SessionConfig.name_pattern})",
     )
     serve.add_argument(
         "--max-message-bytes",
-        type=int,
+        type=_int_in(1, MAX_MESSAGE_BYTES),
         default=DEFAULT_MAX_CONTENT_BYTES,
-        help="message content limit (default 1 MiB); the server's gRPC receive limit follows the size limits",
+        metavar="N",
+        help=f"message content limit (1..{MAX_MESSAGE_BYTES}; default 1 MiB); the server's gRPC receive "
+        "limit follows the size limits",
     )
     for flag, default, what in (
         ("--max-message-metadata-bytes", DEFAULT_MAX_MESSAGE_METADATA_BYTES, "a message's metadata in total"),
@@ -225,67 +365,88 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--request-id-ttl",
-        type=float,
+        type=_float_in(MIN_REQUEST_ID_TTL_S, YEAR_S),
         default=DEFAULT_TTL_NS / 1e9,
         metavar="SECONDS",
-        help="how long an x-request-id is remembered for idempotent retries (default 86400: 24 h)",
+        help="how long an x-request-id is remembered for idempotent retries "
+        f"({MIN_REQUEST_ID_TTL_S:g}..{YEAR_S:g}; default 86400: 24 h)",
     )
     serve.add_argument(
         "--bookmark-interval",
-        type=float,
+        type=_float_in(MIN_BOOKMARK_INTERVAL_S, 3600),
         default=DEFAULT_BOOKMARK_INTERVAL_S,
         metavar="SECONDS",
-        help="a quiet watch sends a bookmark this often (default 5)",
+        help=f"a quiet watch sends a bookmark this often ({MIN_BOOKMARK_INTERVAL_S:g}..3600; default 5)",
     )
     serve.add_argument(
         "--retain-changes",
-        type=int,
+        type=_int_in(1),
         default=DEFAULT_RETAIN_CHANGES,
         metavar="N",
-        help="keep at most the newest N changes in the change feed (default 1,000,000)",
+        help="keep at most the newest N changes in the change feed (>= 1; default 1,000,000)",
     )
     serve.add_argument(
         "--retain-changes-age",
-        type=float,
+        type=_float_in(1.0),
         default=DEFAULT_RETAIN_AGE_S,
         metavar="SECONDS",
-        help="drop changes older than this (default 604800: 7 days)",
+        help="drop changes older than this (>= 1; default 604800: 7 days)",
     )
     serve.add_argument(
-        "--compact-interval", type=float, default=DEFAULT_INTERVAL_S, metavar="SECONDS", help="(default 60)"
+        "--compact-interval",
+        type=_float_in(MIN_COMPACT_INTERVAL_S, 86400),
+        default=DEFAULT_INTERVAL_S,
+        metavar="SECONDS",
+        help=f"how often the compactor runs ({MIN_COMPACT_INTERVAL_S:g}..86400; default 60)",
     )
-    check = sub.add_parser("check", parents=[common], help="verify every index entry, counter and message")
+    check = sub.add_parser(
+        "check", parents=[common], help="verify every index entry, counter and message (read-only)"
+    )
     # internal, between _check_isolated and the child process it runs
     check.add_argument("--journal", help=argparse.SUPPRESS)
     check.add_argument("--avoid", action="append", default=[], help=argparse.SUPPRESS)
-    sub.add_parser("reindex", parents=[common], help="rebuild every secondary index from the records")
-    export = sub.add_parser("export", parents=[common], help="write a consistent JSONL snapshot")
+    sub.add_parser(
+        "reindex", parents=[common], help="rebuild every secondary index from the records (server stopped)"
+    )
+    export = sub.add_parser(
+        "export", parents=[common], help="write a consistent JSONL snapshot (safe beside a running server)"
+    )
     export.add_argument("file", help="where to write it ('-': standard output)")
-    load = sub.add_parser("import", parents=[common], help="restore a snapshot into an empty store")
+    load = sub.add_parser(
+        "import", parents=[common], help="restore a snapshot into an empty store (server stopped)"
+    )
     load.add_argument("file", help="an export ('-': standard input)")
     return parser
 
 
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The command line, with ``serve`` as the default command; a bad value exits 2."""
+    if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
+        argv = ["serve", *argv]
+    return _parser().parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if not args_list or args_list[0] not in ("serve", "check", "reindex", "export", "import"):
-        args_list.insert(0, "serve")  # serve is the default command
-    args = _parser().parse_args(args_list)
+    args = parse_args(args_list)
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=args.log_level, handlers=[handler], force=True)
     if args.command == "check":
-        return (
-            _check_here(args.data_dir, args.journal, args.avoid)
-            if args.journal
-            else _check_isolated(args_list)
-        )
+        return _check(args, args_list)
     if args.command != "serve":
         return _admin(args.command, args.data_dir, getattr(args, "file", ""))
+    stop = stop_on_signals()  # before anything slow: a stop during start-up is not lost
     if args.workers > 1 and args.worker_index is None:
-        return workers.run(
-            _worker_args(args), args.workers, args.address, pin_cpus=args.pin_cpus, data_dir=args.data_dir
-        )
+        try:
+            claim = _claim(args.data_dir, "serve")
+        except (FailedPrecondition, OSError) as exc:
+            print(f"stigmer-sessions: {_reason(exc)}", file=sys.stderr)
+            return 1
+        with claim:  # held by the parent; its workers serve under it
+            return workers.run(
+                _worker_args(args), args.workers, args.address, pin_cpus=args.pin_cpus, data_dir=args.data_dir
+            )
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
     try:
@@ -320,7 +481,23 @@ def main(argv: list[str] | None = None) -> int:
         reuse_port=args.worker_index is not None,
         watch_poll_s=0.02 if args.worker_index is not None else None,
     )
-    return serve(args.data_dir, options)
+    return serve(args.data_dir, options, stop=stop)
+
+
+def stop_on_signals() -> threading.Event:
+    """An event the first SIGTERM or SIGINT sets (call it from the main thread)."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+def _wait(stop: threading.Event) -> None:
+    """Wait for ``stop`` in short slices. A signal may be delivered to any thread; Python
+    runs its handler in the main thread only once that thread runs bytecode again, so an
+    untimed wait there could sleep through a SIGINT forever."""
+    while not stop.wait(0.2):
+        pass
 
 
 def _worker_args(args: argparse.Namespace) -> list[str]:
@@ -355,6 +532,16 @@ def _worker_args(args: argparse.Namespace) -> list[str]:
 
 #: How ``check`` runs itself in a child process (a test points it elsewhere).
 _CHECK_CHILD = [sys.executable, "-m", "stigmer_sessions.cli"]
+
+
+def _check(args: argparse.Namespace, argv: list[str]) -> int:
+    """``check``: of an existing store only, in a child process (or, inside it, here)."""
+    try:
+        _require_store(args.data_dir)
+    except FailedPrecondition as exc:
+        print(f"stigmer-sessions: check failed: {_reason(exc)}", file=sys.stderr)
+        return 1
+    return _check_here(args.data_dir, args.journal, args.avoid) if args.journal else _check_isolated(argv)
 
 
 def _check_isolated(argv: list[str]) -> int:
@@ -413,7 +600,13 @@ def _check_here(data_dir: str, journal: str, avoid: list[str]) -> int:
             out.write("\n")
             out.flush()  # the engine may abort the process at any moment
 
-        report = controller.check(avoid=stops, journal=write)
+        try:
+            sizes = controller.sizes()
+            total: int | None = sizes.records + sizes.children
+        except ResourceError:  # a damaged store: the check says what it can read, no total
+            total = None
+        with _progress("check", total) as progress:
+            report = controller.check(progress=progress, avoid=stops, journal=write)
     for problem in report.problems:
         print(problem)
     print(
@@ -443,38 +636,174 @@ def _open(data_dir: str, make: Callable[[], SessionController]) -> SessionContro
         return None
 
 
+def _reason(exc: BaseException) -> str:
+    """One line for the user: a ResourceError's message, an OSError's text with its path."""
+    if isinstance(exc, ResourceError):
+        return exc.message
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    return str(exc)
+
+
+def _claim(data_dir: str, command: str) -> data_dir_lock.DataDirLock:
+    """This process's claim on ``data_dir``, creating the directory (as the store would)."""
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    return data_dir_lock.claim(data_dir, command)
+
+
+def _require_store(data_dir: str) -> None:
+    """Admin commands other than import work on an existing store: opening a missing one
+    would create an empty store and report on that."""
+    path = os.path.abspath(data_dir)
+    if not os.path.isdir(path):
+        raise FailedPrecondition(f"no store at {path}: the directory does not exist")
+    if not os.path.isfile(os.path.join(path, "data.mdb")):
+        raise FailedPrecondition(f"no store at {path}: it has no data.mdb")
+
+
+@contextlib.contextmanager
+def _progress(command: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A progress bar (count, rate, ETA when the total is known) on stderr if it is a
+    terminal; nothing at all otherwise (tqdm's ``disable=None``)."""
+    with tqdm(total=total, desc=command, unit=" items", file=sys.stderr, disable=None, leave=False) as bar:
+
+        def advance(n: int) -> None:
+            bar.update(n)
+
+        yield advance
+
+
+class _Lines:
+    """The lines of a binary stream as text, each decoded on its own so that bad bytes are
+    reported at their line; iterating again starts over (the store re-runs an import's
+    write transaction when the map must grow)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._buffered: list[bytes] | None = None if stream.seekable() else stream.readlines()
+
+    def __iter__(self) -> Iterator[str]:
+        if self._buffered is None:
+            self._stream.seek(0)
+        for number, raw in enumerate(self._stream if self._buffered is None else self._buffered, start=1):
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidArgument(f"line {number}: not UTF-8 text") from None
+
+    def count(self) -> int | None:
+        """How many lines there are (counting newlines: cheap), or None for a pipe."""
+        if self._buffered is not None:
+            return len(self._buffered)
+        size = sum(chunk.count(b"\n") for chunk in iter(lambda: self._stream.read(1 << 20), b""))
+        self._stream.seek(0)
+        return size
+
+
+def _export_to(file: str, write: Callable[[IO[str]], dict[str, int]]) -> dict[str, int]:
+    """Write the export through a temp file beside ``file``, renamed over it only once
+    complete: a failed export leaves no partial file (and an older export intact)."""
+    target = Path(file)
+    if target.is_dir():
+        raise IsADirectoryError(21, "is a directory", file)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    except OSError as exc:  # name the file the user gave, not the temp file
+        raise OSError(exc.errno, exc.strerror, file) from None
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # what open(file, "w") would have given it
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            counts = write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return counts
+
+
 def _admin(command: str, data_dir: str, file: str) -> int:
-    controller = _open(data_dir, lambda: SessionController(data_dir))
-    if controller is None:
-        return 1
-    with controller:
-        if command == "reindex":
-            print(f"reindexed {controller.reindex()} sessions")
-            return 0
-        if command == "export":
-            if file == "-":
-                counts = controller.export(sys.stdout)
-            else:
-                with open(file, "w", encoding="utf-8") as out:
-                    counts = controller.export(out)
-            print(f"exported {json.dumps(counts)}", file=sys.stderr)
-            return 0
-        try:
-            if file == "-":
-                counts = controller.import_(sys.stdin)
-            else:
-                with open(file, encoding="utf-8") as lines:
-                    counts = controller.import_(lines)
-        except ResourceError as exc:
-            print(f"stigmer-sessions: import failed, nothing was written: {exc.message}", file=sys.stderr)
+    """Run an admin command but check (see _check_isolated): 0 on success, 1 for anything
+    that went wrong, always with one clear line on stderr and never a traceback."""
+    created = False
+    claim: data_dir_lock.DataDirLock | None = None
+    try:
+        if command == "import":
+            lines = _Lines(sys.stdin.buffer if file == "-" else open(file, "rb"))  # noqa: SIM115
+            created = not os.path.exists(data_dir)  # an import may create its store, nothing else
+        else:
+            _require_store(data_dir)
+        if command in ("reindex", "import"):  # writers: not beside a server or another writer
+            claim = _claim(data_dir, command)
+        controller = _open(data_dir, lambda: SessionController(data_dir))
+        if controller is None:
             return 1
-        print(f"imported {json.dumps(counts)}", file=sys.stderr)
+        with controller:
+            code = _run_admin(command, controller, file, lines if command == "import" else None)
+        created = created and code != 0
+        return code
+    except (ResourceError, OSError) as exc:
+        what = "import failed, nothing was written" if command == "import" else f"{command} failed"
+        print(f"stigmer-sessions: {what}: {_reason(exc)}", file=sys.stderr)
+        return 1
+    finally:
+        if claim is not None:
+            claim.release()
+        if created:  # a failed import into a new directory leaves no empty store behind
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _run_admin(command: str, controller: SessionController, file: str, lines: _Lines | None) -> int:
+    sizes = controller.sizes()  # check runs in a child process of its own: see _check_isolated
+    if command == "reindex":
+        with _progress("reindex", sizes.records) as progress:
+            count = controller.reindex(progress=progress)
+        print(f"reindexed {count} sessions")
         return 0
+    if command == "export":
+        with _progress("export", sizes.records + sizes.children + sizes.changes) as progress:
+            if file == "-":
+                counts = controller.export(sys.stdout, progress=progress)
+            else:
+                counts = _export_to(file, lambda out: controller.export(out, progress=progress))
+        print(f"exported {json.dumps(counts)}", file=sys.stderr)
+        return 0
+    assert lines is not None
+    total = lines.count()
+    with _progress("import", None if total is None else max(total - 1, 0)) as progress:
+        counts = controller.import_(lines, progress=progress)
+    print(f"imported {json.dumps(counts)}", file=sys.stderr)
+    return 0
 
 
-def serve(data_dir: str, options: ServeOptions | None = None) -> int:
-    """Run until SIGTERM/SIGINT, then drain in-flight requests and close the store."""
+def serve(data_dir: str, options: ServeOptions | None = None, *, stop: threading.Event | None = None) -> int:
+    """Run until SIGTERM/SIGINT (or ``stop`` is set), then drain in-flight requests and
+    close the store. Refuses a data dir another server (or a writing admin command) holds;
+    the workers of ``--workers N`` serve under their parent's claim."""
     opts = options or ServeOptions()
+    stop = stop or stop_on_signals()
+    claim: data_dir_lock.DataDirLock | None = None
+    try:
+        if opts.worker_index is None:
+            claim = _claim(data_dir, "serve")
+        elif not data_dir_lock.held_by(data_dir, os.getppid()):
+            raise FailedPrecondition(f"worker of a server that does not hold {os.path.abspath(data_dir)}")
+    except (FailedPrecondition, OSError) as exc:
+        print(f"stigmer-sessions: {_reason(exc)}", file=sys.stderr)
+        return 1
+    _log.info("starting", extra={"fields": {"data_dir": os.path.abspath(data_dir)}})
+    try:
+        return _serve(data_dir, opts, stop)
+    finally:
+        if claim is not None:
+            claim.release()
+
+
+def _serve(data_dir: str, opts: ServeOptions, stop: threading.Event) -> int:
     controller = _open(
         data_dir,
         lambda: SessionController(
@@ -490,13 +819,16 @@ def serve(data_dir: str, options: ServeOptions | None = None) -> int:
         return 1
     try:
         leader = opts.worker_index in (None, 0)  # one process recovers and compacts
-        if opts.recover and leader:
+        if opts.recover and leader and not stop.is_set():
             moved = controller.recover()
             if moved:
                 _log.info(
                     "recovered live sessions",
                     extra={"fields": {"count": len(moved), "to_phase": opts.config.lifecycle.recovery_phase}},
                 )
+        if stop.is_set():
+            _log.info("stopped during start-up")
+            return 0
         try:
             running = start_server(
                 controller,
@@ -509,9 +841,6 @@ def serve(data_dir: str, options: ServeOptions | None = None) -> int:
         except OSError as exc:
             print(f"stigmer-sessions: {exc}", file=sys.stderr)
             return 1
-        stop = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
         _log.info(
             "serving" if opts.worker_index is None else "worker ready",
             extra={
@@ -535,7 +864,7 @@ def serve(data_dir: str, options: ServeOptions | None = None) -> int:
                 max_age_s=opts.compaction.max_age_s,
                 interval_s=opts.compaction.interval_s,
             ).start()
-        stop.wait()
+        _wait(stop)
         _log.info("shutting down", extra={"fields": {"address": running.address}})
         running.stop()
         if compaction is not None:

@@ -3,7 +3,8 @@
 The parent only supervises. It fixes the port (resolving port 0 once, so every worker
 binds the same one), starts the workers as fresh interpreters (each opens the LMDB
 environment itself: nothing is inherited across a fork), waits until each reports ready
-on a pipe, forwards SIGTERM/SIGINT, and, if a worker dies on its own, stops the others
+on a pipe, forwards SIGTERM/SIGINT as SIGTERM (from before the first worker starts, so a stop during
+start-up is never lost and never orphans a worker), and, if a worker dies on its own, stops the others
 and exits 1 so a process manager can restart the service whole. LMDB serialises writers
 across processes, so uniqueness, versions, quotas and revisions hold across workers.
 Worker 0 alone runs restart recovery and change compaction.
@@ -37,11 +38,27 @@ def _fix_port(address: str) -> tuple[str, socket.socket | None]:
 
 
 def run(worker_args: list[str], workers: int, address: str, *, pin_cpus: bool, data_dir: str) -> int:
+    """Supervise ``workers`` server processes until a signal stops them (exit 0) or one of
+    them exits on its own (the others are stopped; exit 1). Call from the main thread."""
+    procs: list[subprocess.Popen[bytes]] = []
+    stopping = threading.Event()
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        # SIGTERM whatever came: a running worker treats both alike, and one still importing
+        # (no handler yet) ends quietly instead of printing a KeyboardInterrupt traceback
+        stopping.set()
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, on_signal)
     concrete, holder = _fix_port(address)
     read_fd, write_fd = os.pipe()
     cpus = os.cpu_count() or 1
-    procs: list[subprocess.Popen[bytes]] = []
     for index in range(workers):
+        if stopping.is_set():
+            break
         args = [sys.executable, "-m", "stigmer_sessions.cli", "serve", *worker_args, "--address", concrete]
         args += ["--worker-index", str(index), "--ready-fd", str(write_fd)]
         if pin_cpus:
@@ -50,10 +67,15 @@ def run(worker_args: list[str], workers: int, address: str, *, pin_cpus: bool, d
     os.close(write_fd)
     ready = 0
     with os.fdopen(read_fd, "rb") as pipe:
-        while ready < workers and pipe.read(1):
+        # a stop that came while spawning may have missed the newest worker: _stop below
+        while ready < workers and not stopping.is_set() and pipe.read(1):
             ready += 1
     if holder is not None:
         holder.close()
+    if stopping.is_set() and ready < workers:  # stopped during start-up: a requested stop
+        _stop(procs)
+        _log.info("stopped during start-up", extra={"fields": {"codes": [p.returncode for p in procs]}})
+        return 0
     if ready < workers:
         print(f"stigmer-sessions: only {ready} of {workers} workers started", file=sys.stderr)
         _stop(procs)
@@ -69,16 +91,6 @@ def run(worker_args: list[str], workers: int, address: str, *, pin_cpus: bool, d
             }
         },
     )
-    stopping = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        stopping.set()
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signum)
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, on_signal)
     while True:
         codes = [p.poll() for p in procs]
         if all(code is not None for code in codes):

@@ -38,7 +38,13 @@ def test_generated_code_adds_no_top_level_packages() -> None:
 
 def test_console_script_help_lists_the_serve_options() -> None:
     script = Path(sys.executable).with_name("stigmer-sessions")
-    result = subprocess.run([str(script), "--help"], check=False, capture_output=True, text=True, timeout=60)
+    commands = subprocess.run(
+        [str(script), "--help"], check=False, capture_output=True, text=True, timeout=60
+    )
+    assert commands.returncode == 0 and "serve" in commands.stdout, commands.stderr
+    result = subprocess.run(
+        [str(script), "serve", "--help"], check=False, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     for option in ("--address", "--data-dir", "STIGMER_SESSIONS_ADDRESS", "STIGMER_SESSIONS_DATA_DIR"):
         assert option in result.stdout

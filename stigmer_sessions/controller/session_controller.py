@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any, TypeVar
 
 import protovalidate
@@ -354,26 +354,34 @@ class SessionController:
     def check(
         self,
         *,
-        progress: Callable[[int], None] | None = None,
+        progress: maintenance.Progress | None = None,
         avoid: Mapping[str, bytes | None] | None = None,
         journal: maintenance.Journal | None = None,
     ) -> CheckReport:
-        """Read everything in the store and check it (see ``pipeline.maintenance.verify``)."""
+        """Read everything in the store and check it (see ``pipeline.maintenance.verify``).
+        ``progress(n)``: n more items checked (see :mod:`pipeline.maintenance`)."""
         return maintenance.verify(self.store, [SESSION], progress=progress, avoid=avoid, journal=journal)
 
-    def reindex(self) -> int:
+    def reindex(self, *, progress: maintenance.Progress | None = None) -> int:
         """Rebuild every secondary index and counter from the records."""
-        return maintenance.reindex(self.store, [SESSION])
+        return maintenance.reindex(self.store, [SESSION], progress=progress)
 
-    def export(self, out: IO[str]) -> dict[str, int]:
+    def export(self, out: IO[str], *, progress: maintenance.Progress | None = None) -> dict[str, int]:
         """A consistent JSONL snapshot: sessions, their messages, the change log."""
-        return maintenance.export(self.store, [SESSION], out)
+        return maintenance.export(self.store, [SESSION], out, progress=progress)
 
-    def import_(self, lines: Iterable[str]) -> dict[str, int]:
-        """Restore an export into this (empty) store."""
-        counts = maintenance.import_(self.store, [SESSION], lines)
+    def import_(
+        self, lines: Iterable[str], *, progress: maintenance.Progress | None = None
+    ) -> dict[str, int]:
+        """Restore an export into this (empty) store. ``lines`` must be iterable again from
+        the start (a list, or a file): the store re-runs the write if the map must grow."""
+        counts = maintenance.import_(self.store, [SESSION], lines, progress=progress)
         self.hub.publish(self.store.read(lambda tx: tx.changes.current_revision()))
         return counts
+
+    def sizes(self) -> maintenance.Sizes:
+        """How many sessions, messages and retained changes there are (progress totals)."""
+        return maintenance.sizes(self.store, [SESSION])
 
     def list_changes(
         self, request: ListSessionChangesRequest | None = None, **fields: Any

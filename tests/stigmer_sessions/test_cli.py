@@ -178,6 +178,7 @@ def test_check_reports_an_engine_abort_as_a_problem(
 ) -> None:
     # LMDB aborts the process on some page damage; stand in for that with a child that aborts
     monkeypatch.setattr(cli, "_CHECK_CHILD", [sys.executable, "-c", "import os; os.abort()"])
+    SessionController(tmp_path, durable=False).close()  # check needs an existing store
     assert cli.main(["check", "--data-dir", str(tmp_path)]) == 3
     out = capsys.readouterr().out
     assert "the storage engine aborted (SIGABRT)" in out and "the store is corrupted" in out
@@ -201,6 +202,7 @@ def test_check_runs_again_around_the_pass_the_engine_aborted_in(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(cli, "_CHECK_CHILD", [sys.executable, "-c", _ABORTS_IN_RECORDS])
+    SessionController(tmp_path, durable=False).close()  # check needs an existing store
     assert cli.main(["check", "--data-dir", str(tmp_path)]) == 3
     out = capfd.readouterr().out
     assert "session records (forward): not read" in out

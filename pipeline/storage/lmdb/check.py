@@ -27,6 +27,7 @@ from pipeline.storage.lmdb.stores import (
     BY_ORG,
     BY_RESOURCE,
     CURRENT,
+    FORMAT,
     LOG,
     OLDEST,
     REQUEST_ENTRY,
@@ -72,7 +73,7 @@ def _expected(
     return entries, dict(counters), n
 
 
-#: What ``verify`` tells a supervisor as it reads: (pass name, None) when a pass starts,
+#: What :func:`check` tells a supervisor as it reads: (pass name, None) when a pass starts,
 #: then (pass name, last key read) every JOURNAL_EVERY items.
 Journal = Callable[[str, bytes | None], None]
 JOURNAL_EVERY = 64
@@ -93,6 +94,9 @@ class _Scan:
     table: Table
     prefix: bytes
     visit: Callable[[bytes, bytes], None]
+    #: Whether its items count as progress: records and child records, what the admin
+    #: commands' totals (``maintenance.sizes``) count.
+    counted: bool = False
     backwards: bool = False
     forward_last: bytes | None = None
     backward_last: bytes | None = None
@@ -117,7 +121,8 @@ class _Scan:
                 self.forward_last = key
             else:
                 self.backward_last = key
-            progress(1)
+            if self.counted:
+                progress(1)
             if read % JOURNAL_EVERY == 0:
                 journal(self.pass_name, key)
 
@@ -191,7 +196,7 @@ class _KindCheck:
     def scans(self) -> list[_Scan]:
         name, prefix = self.kind.name, self.layout.prefix
         return [
-            _Scan(f"{name} records", Table.RECORDS, prefix, self.visit_record),
+            _Scan(f"{name} records", Table.RECORDS, prefix, self.visit_record, counted=True),
             _Scan(f"{name} unique index", Table.UNIQUE, prefix, self.visit_unique),
             _Scan(f"{name} index", Table.INDEX, prefix, self.visit_index),
             _Scan(f"{name} counters", Table.COUNTERS, prefix, self.visit_counter),
@@ -294,7 +299,7 @@ def check(
     every child record has a parent, the change log parses and its revision chain is whole,
     and remembered requests parse and match their expiry index. Damage the engine reports
     (a corrupt page) is a problem line too, and the check goes on past it: it never raises
-    for what it finds. ``progress(n)`` is called as items are read (n more).
+    for what it finds. ``progress(n)``: n more records or child records read.
 
     On some damage LMDB aborts the whole process: ``journal`` and ``avoid`` let a supervisor
     run the check again around the spot that killed it (the CLI does). Each table is read in
@@ -310,7 +315,7 @@ def check(
     requests_check = RequestsCheck()
     scans = [scan for check in checks for scan in check.scans()]
     scans += [
-        _Scan("child records", Table.CHILDREN, b"", child_check.visit),
+        _Scan("child records", Table.CHILDREN, b"", child_check.visit, counted=True),
         _Scan("change log", Table.EVENTS, b"", log_check.visit),
         _Scan("remembered requests", Table.REQUESTS, b"", requests_check.visit),
     ]
@@ -343,7 +348,7 @@ class LogCheck:
     """Checks the change log while :func:`check` reads the ``events`` table item by item:
     every entry parses and carries its own revision, the revisions run gap-free from the
     oldest retained to the ``current`` marker, and every index entry points to a retained
-    entry that belongs to it (and each entry has both of its index entries). Keeps only
+    entry that belongs to it (and each entry has all three of its index entries). Keeps only
     small facts per entry, so it works on logs of any length."""
 
     def __init__(self, event_types: dict[str, type[Message]]) -> None:
@@ -356,7 +361,7 @@ class LogCheck:
         self._index: dict[bytes, int] = {}
 
     def visit(self, key: bytes, value: bytes) -> None:
-        if key in (CURRENT, OLDEST):
+        if key in (CURRENT, OLDEST, FORMAT):
             if len(value) != REV.size:
                 self.problems.append(f"change log: marker {key[1:].decode()} is corrupt ({value!r})")
             else:

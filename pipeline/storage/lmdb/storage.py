@@ -10,7 +10,9 @@ watchers of a store shared by several processes poll (the controller's ``watch_p
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -18,9 +20,10 @@ from pipeline.resource import ResourceKind
 from pipeline.storage import CheckReport
 from pipeline.storage.lmdb import check as _check
 from pipeline.storage.lmdb.engine import LmdbEngine, RawTx, Table
-from pipeline.storage.lmdb.stores import Layout, LmdbTx
+from pipeline.storage.lmdb.stores import Layout, LmdbTx, needs_upgrade, upgrade_change_log
 
 T = TypeVar("T")
+_log = logging.getLogger(__name__)
 
 
 class LmdbStorage(LmdbEngine):
@@ -53,6 +56,17 @@ class LmdbStorage(LmdbEngine):
         )
         #: Key prefixes per kind name, computed on first use (see stores.Layout).
         self._layouts: dict[str, Layout] = {}
+        try:
+            upgraded = 0
+            if self.read_raw(needs_upgrade):
+                upgraded = self.write_raw(lambda raw: upgrade_change_log(raw, time.time_ns()))
+        except BaseException:
+            self.close()
+            raise
+        if upgraded:
+            _log.warning(
+                "rewrote the %d changes of %s in the per-kind change-log layout", upgraded, self.path
+            )
 
     def read(self, fn: Callable[[LmdbTx], T]) -> T:
         layouts = self._layouts

@@ -191,6 +191,10 @@ class LmdbRecords(Generic[M]):
 REV = struct.Struct(">Q")
 CURRENT = b"\x00current"
 OLDEST = b"\x00oldest"
+#: The log's layout version, written with the first change. A log with changes and without
+#: it was written before changes were filed by kind: :func:`upgrade_change_log` rewrites it.
+FORMAT = b"\x00format"
+LOG_FORMAT = 2
 LOG = b"\x01"
 BY_RESOURCE = b"\x02"
 BY_ORG = b"\x03"
@@ -239,6 +243,7 @@ class LmdbChangeLog:
 
     ==========================================  =====================================
     ``0x00 "current"`` / ``0x00 "oldest"``      latest revision / oldest retained one
+    ``0x00 "format"``                           the layout version (2)
     ``0x01 rev``                                the entry (header + change bytes)
     ``0x02 pack(kind, resource id) rev``        index: changes of one resource
     ``0x03 pack(kind, org) rev``                index: one kind's changes in one org
@@ -252,19 +257,24 @@ class LmdbChangeLog:
         self._raw = raw
 
     def append(self, event: Message, *, kind: str, resource_id: str, org: str, time_ns: int) -> int:
-        revision = self.current_revision() + 1
+        current = self.current_revision()
+        revision = current + 1
         event.revision = revision  # type: ignore[attr-defined]
-        self._store(StoredChange(revision, kind, resource_id, org, time_ns, event.SerializeToString()))
+        self._store(
+            StoredChange(revision, kind, resource_id, org, time_ns, event.SerializeToString()), current
+        )
         return revision
 
     def restore(self, change: StoredChange) -> None:
         current = self.current_revision()
         if change.revision <= current:
             raise Internal(f"revision {change.revision} is not after the current revision {current}")
-        self._store(change)
+        self._store(change, current)
 
-    def _store(self, change: StoredChange) -> None:
+    def _store(self, change: StoredChange, current: int) -> None:
         rev = REV.pack(change.revision)
+        if not current:  # the log's first change
+            self._raw.put(Table.EVENTS, FORMAT, REV.pack(LOG_FORMAT))
         self._raw.put(Table.EVENTS, LOG + rev, encode_entry(change))
         for key in index_keys(change):
             self._raw.put(Table.EVENTS, key, b"")
@@ -321,6 +331,44 @@ class LmdbChangeLog:
             return decode_entry(revision, value)
         except (ValueError, UnicodeDecodeError, struct.error) as exc:
             raise Internal(f"change-log entry {revision} is corrupt") from exc
+
+
+def needs_upgrade(raw: RawTx) -> bool:
+    """A log with changes (a current marker) but no format marker: the first layout."""
+    return raw.get(Table.EVENTS, FORMAT) is None and raw.get(Table.EVENTS, CURRENT) is not None
+
+
+def upgrade_change_log(raw: RawTx, now_ns: int) -> int:
+    """Rewrite a change log of the first layout (values without a header, an org index not
+    per kind, no kind index) in this one; returns how many changes it rewrote (0: nothing
+    to do). Where a change belongs comes from its old index entries; its time, which only
+    age-based compaction reads, becomes ``now_ns``, so such a compaction keeps it longer
+    rather than dropping it early."""
+    if not needs_upgrade(raw):
+        return 0
+    resources: dict[int, tuple[str, str]] = {}
+    orgs: dict[int, str] = {}
+    old_index = [key for key, _ in raw.scan(Table.EVENTS, BY_RESOURCE)]
+    for key in old_index:
+        kind, resource_id = unpack(key[1 : -REV.size])
+        resources[rev_int(key[-REV.size :])] = (kind, resource_id)
+    for key, _ in raw.scan(Table.EVENTS, BY_ORG):
+        old_index.append(key)
+        (org,) = unpack(key[1 : -REV.size])
+        orgs[rev_int(key[-REV.size :])] = org
+    for key in old_index:
+        raw.delete(Table.EVENTS, key)
+    count = 0
+    for key, value in list(raw.scan(Table.EVENTS, LOG)):
+        revision = rev_int(key[1:])
+        kind, resource_id = resources.get(revision, ("", ""))
+        change = StoredChange(revision, kind, resource_id, orgs.get(revision, ""), now_ns, value)
+        raw.put(Table.EVENTS, key, encode_entry(change))
+        for index_key in index_keys(change):
+            raw.put(Table.EVENTS, index_key, b"")
+        count += 1
+    raw.put(Table.EVENTS, FORMAT, REV.pack(LOG_FORMAT))
+    return count
 
 
 SEQ = struct.Struct(">Q")

@@ -384,27 +384,47 @@ def _expected_entries(kind: ResourceKind[Any], record: Any) -> set[tuple[str, by
     }
 
 
+class _Progress:
+    """The protocol's ``progress(n)``: n more items done (an admin command's bar adds them
+    up), batched so that a large table costs a callback per thousand items, not per item."""
+
+    EVERY = 1000
+
+    def __init__(self, report: Callable[[int], None] | None) -> None:
+        self._report, self._pending = report, 0
+
+    def add(self, n: int = 1) -> None:
+        self._pending += n
+        if self._pending >= self.EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._report is not None and self._pending:
+            self._report(self._pending)
+        self._pending = 0
+
+
 def _check(tx: PgTx, kinds: list[ResourceKind[Any]], progress: Callable[[int], None] | None) -> CheckReport:
+    """Progress counts records and child records read, as LMDB's check does."""
     report = CheckReport()
+    done = _Progress(progress)
     for kind in kinds:
-        _check_kind(tx, kind, report, progress)
+        _check_kind(tx, kind, report, done)
     names = {k.name for k in kinds}
     for kind_name, parent_id, count in tx.children.parents():
         report.children += count
+        done.add(count)
         if kind_name in names:
             row = tx.one("SELECT 1 FROM records WHERE kind = %s AND id = %s", (kind_name, parent_id))
             if row is None:
                 report.problems.append(f"{count} children of missing {kind_name} {parent_id}")
     _check_changes(tx, report)
     report.requests = int(tx.one("SELECT count(*) FROM requests")[0])
-    if progress is not None:
-        progress(report.records)
+    done.flush()
     return report
 
 
-def _check_kind(
-    tx: PgTx, kind: ResourceKind[Any], report: CheckReport, progress: Callable[[int], None] | None
-) -> None:
+def _check_kind(tx: PgTx, kind: ResourceKind[Any], report: CheckReport, done: _Progress) -> None:
     """Parse every record of ``kind`` and compare the entries it implies with those stored:
     records and entries are streamed in id order and merged, so memory stays at one record's
     entries however large the table is."""
@@ -446,8 +466,7 @@ def _check_kind(
             report.problems.append(f"{kind.name} {record_id}: missing entry {key!r} in index {idx}")
         for idx, key, _, _ in sorted(actual - expected):
             report.problems.append(f"{kind.name} {record_id}: stray entry {key!r} in index {idx}")
-        if progress is not None and report.records % 1000 == 0:
-            progress(report.records)
+        done.add()
     stored_up_to(None)
 
 
@@ -495,6 +514,7 @@ def _reindex(tx: PgTx, kinds: list[ResourceKind[Any]], progress: Callable[[int],
     entries in pipelined batches. A writer that slips an entry in meanwhile at worst makes
     the whole unit re-run; two records claiming one unique entry stop it with a clear error."""
     done = 0
+    told = _Progress(progress)
     for kind in kinds:
         tx.execute("DELETE FROM unique_entries WHERE kind = %s", (kind.name,))
         tx.execute("DELETE FROM index_entries WHERE kind = %s", (kind.name,))
@@ -516,13 +536,11 @@ def _reindex(tx: PgTx, kinds: list[ResourceKind[Any]], progress: Callable[[int],
                         )
                 (unique if is_unique else plain).append((kind.name, idx, key, record_id))
             done += 1
+            told.add()
             if len(unique) + len(plain) >= 1000:
                 _flush_entries(tx, unique, plain)
-            if progress is not None and done % 1000 == 0:
-                progress(done)
         _flush_entries(tx, unique, plain)
-    if progress is not None:
-        progress(done)
+    told.flush()
     return done
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from pipeline import events
 from pipeline.keycodec import pack
 from pipeline.storage import StoredChange, Tx
 from pipeline.storage.lmdb import LmdbStorage
-from pipeline.storage.lmdb.engine import Table
-from pipeline.storage.lmdb.stores import BY_KIND, BY_ORG, BY_RESOURCE, LOG, REV, decode_entry
+from pipeline.storage.lmdb.engine import RawTx, Table
+from pipeline.storage.lmdb.stores import BY_KIND, BY_ORG, BY_RESOURCE, CURRENT, LOG, REV, decode_entry
 from stigmer_sessions.api import SessionChange
 from stigmer_sessions.resource import SESSION
 from tests.conftest import make_session
@@ -65,3 +68,31 @@ def test_reindex_keeps_named_counters_and_rebuilds_index_counters(lmdb_store: Lm
     assert lmdb_store.write(lambda tx: tx.counters.add(name, 0)) == 3  # survived
     assert lmdb_store.read(lambda tx: tx.records(SESSION).count("org", ("acme",))) == 1  # rebuilt
     assert lmdb_store.check([SESSION]).ok
+
+
+def test_a_log_of_the_first_layout_is_rewritten_when_the_store_opens(tmp_path: Path) -> None:
+    path = tmp_path / "old"
+    changes = [
+        SessionChange(revision=r, resource_kind="session", resource_id=f"ses-{r}", org="acme") for r in (1, 2)
+    ]
+    with LmdbStorage(path, durable=False) as old:
+
+        def legacy(raw: RawTx) -> None:  # as the store wrote the log before it was filed by kind
+            for change in changes:
+                rev = REV.pack(change.revision)
+                raw.put(Table.EVENTS, LOG + rev, change.SerializeToString())
+                raw.put(Table.EVENTS, BY_RESOURCE + pack("session", change.resource_id) + rev, b"")
+                raw.put(Table.EVENTS, BY_ORG + pack("acme") + rev, b"")
+                raw.put(Table.EVENTS, CURRENT, rev)
+
+        old.write_raw(legacy)
+    with LmdbStorage(path, durable=False) as store:
+        assert store.read(lambda tx: list(events.scan(tx, SessionChange, kind="session"))) == changes
+        assert store.read(lambda tx: [c.revision for c in tx.changes.scan(kind="session", org="acme")]) == [
+            1,
+            2,
+        ]
+        assert store.check([SESSION]).ok
+        before = store.snapshot()
+    with LmdbStorage(path, durable=False) as again:  # once only
+        assert again.snapshot() == before
