@@ -134,6 +134,10 @@ class PgRecords(Generic[M]):
         self._kind = kind
         self._name = kind.name
         self._unique = {i.name: i.unique for i in kind.indexes}
+        #: Unique entries this unit of work was told are free. READ COMMITTED gives every
+        #: statement a fresh snapshot, so one may be taken by a commit before put() claims
+        #: it: the caller decided on a stale answer, and the unit must run again.
+        self._seen_free: set[tuple[str, bytes]] = set()
 
     def get(self, record_id: str) -> M | None:
         """In a write transaction the row is locked (FOR UPDATE) until commit, so whatever the
@@ -143,6 +147,12 @@ class PgRecords(Generic[M]):
         return None if row is None else self._parse(row[0])
 
     def find_unique(self, index: str, values: tuple[str, ...]) -> str | None:
+        holder = self._holder(index, values)
+        if holder is None:
+            self._seen_free.add((index, pack(*values)))
+        return holder
+
+    def _holder(self, index: str, values: tuple[str, ...]) -> str | None:
         row = self._tx.one(sql.UNIQUE_GET, (self._name, index, pack(*values)))
         return None if row is None else str(row[0])
 
@@ -207,12 +217,16 @@ class PgRecords(Generic[M]):
                 if not index.unique:
                     add_plain.append((self._name, index.name, pack(*values), record_id))
                     continue
-                holder = self.find_unique(index.name, values)
+                holder = self._holder(index.name, values)
                 if holder == record_id:
                     continue
                 if holder is not None:
                     shown = "/".join(values)
-                    raise AlreadyExists(f"{self._name} {holder} already has {index.name} {shown!r}")
+                    conflict = AlreadyExists(f"{self._name} {holder} already has {index.name} {shown!r}")
+                    if (index.name, pack(*values)) in self._seen_free:  # taken since we looked
+                        self._tx.rerun = conflict
+                        raise Rerun("a unique entry seen free was taken by a concurrent commit") from conflict
+                    raise conflict
                 # A concurrent holder that has not committed yet makes this wait, then fail
                 # with a unique violation: the re-run then finds it above.
                 self._tx.execute(sql.UNIQUE_INSERT, (self._name, index.name, pack(*values), record_id))
