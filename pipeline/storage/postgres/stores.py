@@ -189,14 +189,16 @@ class PgRecords(Generic[M]):
             first = sql.INDEX_SCAN_FIRST_DESC if reverse else sql.INDEX_SCAN_FIRST
             more = sql.INDEX_SCAN_BEFORE if reverse else sql.INDEX_SCAN_AFTER
         last = after_id
-        while True:
-            rows = self._tx.execute(first if last is None else more, base if last is None else (*base, last))
+        limited = index is None or not self._unique_index(index)  # a unique scan has no LIMIT
+        for limit in sql.batch_sizes():
+            params = base if last is None else (*base, last)
+            rows = self._tx.execute(first if last is None else more, (*params, limit) if limited else params)
             batch = rows.fetchall()
             for record_id, data in batch:
                 if data is None:
                     raise Internal(f"index {index} of {self._name} points to missing {record_id}")
                 yield self._parse(data), len(data)
-            if len(batch) < sql.BATCH:
+            if not limited or len(batch) < limit:
                 return
             last = batch[-1][0]
 
@@ -308,11 +310,11 @@ class PgChangeLog:
         else:
             query, base = sql.CHANGE_SCAN_KIND, (kind,)
         after = after_revision
-        while True:
-            batch = self._tx.execute(query, (*base, after)).fetchall()
+        for limit in sql.batch_sizes():
+            batch = self._tx.execute(query, (*base, after, limit)).fetchall()
             for row in batch:
                 yield _change(row)
-            if len(batch) < sql.BATCH:
+            if len(batch) < limit:
                 return
             after = int(batch[-1][0])
 
@@ -354,11 +356,11 @@ class PgChildren:
     ) -> Iterator[tuple[int, bytes]]:
         low, high = after, (2**63 - 1) if before is None else before
         query = sql.CHILD_SCAN_DESC if reverse else sql.CHILD_SCAN
-        while True:
-            batch = self._tx.execute(query, (kind, parent_id, low, high)).fetchall()
+        for limit in sql.batch_sizes():
+            batch = self._tx.execute(query, (kind, parent_id, low, high, limit)).fetchall()
             for seq, data in batch:
                 yield int(seq), bytes(data)
-            if len(batch) < sql.BATCH:
+            if len(batch) < limit:
                 return
             if reverse:
                 high = int(batch[-1][0])
