@@ -99,3 +99,9 @@ def pg_admin(sql: str, *params: Any) -> list[tuple[Any, ...]]:
     with psycopg.connect(pg_dsn(), autocommit=True) as conn:
         cur = conn.execute(sql.encode(), params or None)
         return list(cur.fetchall()) if cur.description else []
+
+
+#: Runs a test that reaches the ``backend`` fixture (through ``storage``, ``store``,
+#: ``controller``, ``run_step``, ``server``, ``stubs``, ...) on LMDB alone, for tests of what
+#: only LMDB has (its raw tables, engine faults, page journal); its id stays ``[lmdb]``.
+LMDB_ONLY = pytest.mark.parametrize("backend", ["lmdb"])

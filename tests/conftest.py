@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +25,21 @@ from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import command_pb2_grpc
 from stigmer_sessions.api import ApiResourceMetadata, ApiResourceOwnerScope, Session, SessionSpec
 from stigmer_sessions.grpc_server import RunningServer, start_server
 from stigmer_sessions.resource import SESSION
-from tests.backends import open_backend
+from tests.backends import BACKENDS, open_backend, pg_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 ORG = ApiResourceOwnerScope.organization
 #: The tables (of any backend) that hold the change log, which keeps history on purpose.
 CHANGE_LOG_TABLES = frozenset({"events", "changes", "change_head"})
+#: PostgreSQL's record of the schema in place: the schema, not data.
+SCHEMA_TABLES = frozenset({"schema_version"})
 
 
 def data_tables(storage: Storage) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the data tables (records, indexes, counters, request ids, children):
     equal before and after means nothing was written."""
-    return {t: rows for t, rows in storage.snapshot().items() if t not in CHANGE_LOG_TABLES}
+    skip = CHANGE_LOG_TABLES | SCHEMA_TABLES
+    return {t: rows for t, rows in storage.snapshot().items() if t not in skip}
 
 
 def make_session(
@@ -54,30 +58,63 @@ def make_session(
     )
 
 
-#: The backends the ``storage`` fixture opens; a test module or folder may parametrize it
-#: over more (``tests.backends.BACKENDS``) by overriding the fixture, as
-#: ``tests/pipeline/storage/conftest.py`` does.
-DEFAULT_BACKENDS = ("lmdb",)
-
-
-@pytest.fixture(params=DEFAULT_BACKENDS)
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-    """A fresh, empty store of each backend in ``DEFAULT_BACKENDS``, closed afterwards."""
-    with open_backend(request.param, tmp_path) as backend:
-        yield backend
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The backend under test: every test reaching it, directly or through ``storage``,
+    ``store``, ``controller``, ``run_step``, ``server``, ``stubs``, ``open_store`` or
+    ``store_url``, runs once per backend, with ids ``[lmdb]`` and ``[postgres]``
+    (``tests.backends.LMDB_ONLY`` narrows a test to LMDB)."""
+    return str(request.param)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[LmdbStorage]:
-    """The LMDB backend itself, for tests of LMDB's own behaviour (engine, key layout)."""
+def storage(backend: str, tmp_path: Path) -> Iterator[Storage]:
+    """A fresh, empty store of the backend under test, closed afterwards."""
+    with open_backend(backend, tmp_path) as opened:
+        yield opened
+
+
+OpenStore = Callable[[], Storage]
+
+
+@pytest.fixture
+def open_store(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenStore]:
+    """Opens more fresh, empty stores of the backend under test (an import's target, a
+    second replica's own store); all closed afterwards."""
+    with ExitStack() as stack:
+        yield lambda: stack.enter_context(open_backend(backend, tmp_path_factory.mktemp("store")))
+
+
+@pytest.fixture
+def store_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """The URL of a fresh, empty location of the backend under test, for tests that open a
+    store by URL, close it and open it again (a restart)."""
+    if backend == "lmdb":
+        yield f"lmdb://{tmp_path / 'db'}"
+    else:
+        with pg_schema() as dsn:
+            yield dsn
+
+
+@pytest.fixture
+def store(storage: Storage) -> Storage:
+    """The store of the test's backend (the same object as ``storage``)."""
+    return storage
+
+
+@pytest.fixture
+def lmdb_store(tmp_path: Path) -> Iterator[LmdbStorage]:
+    """The LMDB backend alone, for tests of LMDB's own behaviour (its engine, key layout,
+    group commit and fault handling), which have no PostgreSQL counterpart."""
     s = LmdbStorage(tmp_path / "db", durable=False)
     yield s
     s.close()
 
 
 @pytest.fixture
-def controller(store: LmdbStorage) -> SessionController:
-    return SessionController(store=store)
+def controller(store: Storage) -> Iterator[SessionController]:
+    with SessionController(store=store) as sessions:
+        yield sessions
 
 
 RunStep = Callable[..., RequestContext[Any]]
@@ -137,7 +174,7 @@ def start_server_process(
 
 
 @pytest.fixture
-def run_step(store: LmdbStorage) -> RunStep:
+def run_step(store: Storage) -> RunStep:
     """Run one step on a hand-built context in its own transaction; returns the context.
 
     ``values`` pre-fills context keys the step reads. Write transactions commit only when

@@ -230,13 +230,16 @@ class Storage(Protocol):
     def check(
         self, kinds: Iterable[ResourceKind[Any]], progress: Callable[[int], None] | None = None
     ) -> CheckReport:
-        """Read everything the store holds and report what is inconsistent or unreadable."""
+        """Read everything the store holds and report what is inconsistent or unreadable.
+        ``progress(n)``: n more records or child records read (the calls add up to
+        ``records + children`` of the report)."""
         ...
 
     def reindex(
         self, kinds: Iterable[ResourceKind[Any]], progress: Callable[[int], None] | None = None
     ) -> int:
-        """Rebuild every index of ``kinds`` from the records, in one transaction."""
+        """Rebuild every index of ``kinds`` from the records, in one transaction.
+        ``progress(n)``: n more records rebuilt (the calls add up to the count returned)."""
         ...
 
     def follow(self, on_revision: Callable[[int], None]) -> Callable[[], None]:

@@ -2,14 +2,14 @@ import pytest
 
 from pipeline.context import Key, RequestContext
 from pipeline.errors import Internal
-from pipeline.storage.lmdb import LmdbStorage
+from pipeline.storage import Storage
 from stigmer_sessions.resource import SESSION
 from tests.conftest import make_session
 
 NUMBER: Key[int] = Key("number")
 
 
-def test_new_state_is_a_copy_and_input_stays_untouched(store: LmdbStorage) -> None:
+def test_new_state_is_a_copy_and_input_stays_untouched(store: Storage) -> None:
     request = make_session("original")
 
     def body(txn: object) -> None:
@@ -21,7 +21,7 @@ def test_new_state_is_a_copy_and_input_stays_untouched(store: LmdbStorage) -> No
     assert request.metadata.name == "original"
 
 
-def test_missing_key_is_an_internal_wiring_error(store: LmdbStorage) -> None:
+def test_missing_key_is_an_internal_wiring_error(store: Storage) -> None:
     def body(txn: object) -> None:
         ctx = RequestContext(make_session(), kind=SESSION, tx=txn)  # type: ignore[arg-type]
         assert ctx.get(NUMBER) is None
@@ -35,6 +35,6 @@ def test_missing_key_is_an_internal_wiring_error(store: LmdbStorage) -> None:
     store.read(body)
 
 
-def test_empty_actor_means_system(store: LmdbStorage) -> None:
+def test_empty_actor_means_system(store: Storage) -> None:
     actor = store.read(lambda txn: RequestContext(make_session(), kind=SESSION, tx=txn, actor="").actor)
     assert actor == "system"

@@ -8,7 +8,6 @@ from pipeline.context import Key, RequestContext
 from pipeline.errors import NotFound
 from pipeline.pipeline import Pipeline
 from pipeline.storage import Storage
-from pipeline.storage.lmdb import LmdbStorage
 from stigmer_sessions.api import SessionId
 from stigmer_sessions.resource import SESSION
 
@@ -42,7 +41,7 @@ class Fail:
         raise NotFound("nope")
 
 
-def test_steps_run_in_order_and_are_timed(store: LmdbStorage) -> None:
+def test_steps_run_in_order_and_are_timed(store: Storage) -> None:
     p: Pipeline[SessionId] = Pipeline("t", [Record("a"), Record("b")], write=False)
     ctx = p.execute(store, SessionId(value="x"), kind=SESSION)
     assert ctx[SEEN] == ["a", "b"]
@@ -50,7 +49,7 @@ def test_steps_run_in_order_and_are_timed(store: LmdbStorage) -> None:
     assert all(ns >= 0 for _, ns in ctx.timings)
 
 
-def test_first_error_stops_and_aborts_the_write(store: LmdbStorage) -> None:
+def test_first_error_stops_and_aborts_the_write(store: Storage) -> None:
     p: Pipeline[SessionId] = Pipeline("t", [WriteKey("k"), Fail(), WriteKey("other")], write=True)
     with pytest.raises(NotFound):
         p.execute(store, SessionId(value="x"), kind=SESSION)
@@ -58,13 +57,13 @@ def test_first_error_stops_and_aborts_the_write(store: LmdbStorage) -> None:
     assert not written(store, "other")
 
 
-def test_command_pipeline_commits(store: LmdbStorage) -> None:
+def test_command_pipeline_commits(store: Storage) -> None:
     Pipeline[SessionId]("t", [WriteKey("k")], write=True).execute(store, SessionId(value="x"), kind=SESSION)
     assert written(store, "k")
 
 
 def test_steps_are_logged_at_debug_with_pipeline_and_step(
-    store: LmdbStorage, caplog: pytest.LogCaptureFixture
+    store: Storage, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.DEBUG, logger="pipeline"):
         Pipeline[SessionId]("demo", [Record("a")], write=False).execute(
@@ -83,26 +82,26 @@ class Finish:
         ctx.finish()
 
 
-def test_finish_ends_the_pipeline_successfully_and_commits(store: LmdbStorage) -> None:
+def test_finish_ends_the_pipeline_successfully_and_commits(store: Storage) -> None:
     p = Pipeline[SessionId]("t", [WriteKey("k"), Finish(), Fail()], write=True)
     ctx = p.execute(store, SessionId(value="x"), kind=SESSION)
     assert [name for name, _ in ctx.timings] == ["WriteKey", "Finish"]
     assert written(store, "k")
 
 
-def test_dry_run_runs_every_step_then_aborts(store: LmdbStorage) -> None:
+def test_dry_run_runs_every_step_then_aborts(store: Storage) -> None:
     p = Pipeline[SessionId]("t", [WriteKey("k"), Record("after")], write=True)
     ctx = p.execute(store, SessionId(value="x"), kind=SESSION, dry_run=True)
     assert ctx[SEEN] == ["after"]
     assert not written(store, "k")
 
 
-def test_dry_run_reports_errors_like_a_real_run(store: LmdbStorage) -> None:
+def test_dry_run_reports_errors_like_a_real_run(store: Storage) -> None:
     p = Pipeline[SessionId]("t", [WriteKey("k"), Fail()], write=True)
     with pytest.raises(NotFound):
         p.execute(store, SessionId(value="x"), kind=SESSION, dry_run=True)
 
 
-def test_context_knows_its_operation(store: LmdbStorage) -> None:
+def test_context_knows_its_operation(store: Storage) -> None:
     ctx = Pipeline[SessionId]("demo.op", [], write=False).execute(store, SessionId(value="x"), kind=SESSION)
     assert ctx.operation == "demo.op"

@@ -10,16 +10,13 @@ from pipeline import events
 from pipeline.errors import OutOfRange, ResourceExhausted
 from pipeline.events import EventHub
 from pipeline.storage import Storage, Tx
-from pipeline.storage.lmdb import LmdbStorage
 from pipeline.watch import WatchFilter, WatchItem, watch
 from stigmer_sessions.api import SessionChange
 
 T = TypeVar("T")
 
 
-def write(
-    store: LmdbStorage, hub: EventHub, resource_id: str = "a", org: str = "acme", type_: str = "X"
-) -> int:
+def write(store: Storage, hub: EventHub, resource_id: str = "a", org: str = "acme", type_: str = "X") -> int:
     def body(txn: Tx) -> int:
         change = SessionChange(type=type_, resource_id=resource_id, org=org)
         return txn.changes.append(
@@ -35,7 +32,7 @@ def take(items: Iterator[WatchItem], n: int) -> list[WatchItem]:
     return [next(items) for _ in range(n)]
 
 
-def test_from_revision_then_new_writes_in_order(store: LmdbStorage) -> None:
+def test_from_revision_then_new_writes_in_order(store: Storage) -> None:
     hub = EventHub()
     for _ in range(3):
         write(store, hub)
@@ -45,7 +42,7 @@ def test_from_revision_then_new_writes_in_order(store: LmdbStorage) -> None:
     assert [i.revision for i in take(items, 3)] == [4, 5, 6]
 
 
-def test_filters_and_bookmarks_carry_the_scanned_revision(store: LmdbStorage) -> None:
+def test_filters_and_bookmarks_carry_the_scanned_revision(store: Storage) -> None:
     hub = EventHub()
     write(store, hub, resource_id="a")
     write(store, hub, resource_id="b")
@@ -57,7 +54,7 @@ def test_filters_and_bookmarks_carry_the_scanned_revision(store: LmdbStorage) ->
     assert (bookmark.revision, bookmark.change) == (3, None)  # all of 1..3 considered
 
 
-def test_resume_from_a_bookmark_loses_and_duplicates_nothing(store: LmdbStorage) -> None:
+def test_resume_from_a_bookmark_loses_and_duplicates_nothing(store: Storage) -> None:
     hub = EventHub()
     write(store, hub)
     items = watch(store, hub, SessionChange, kind="session", bookmark_interval_s=0.05)
@@ -71,7 +68,7 @@ def test_resume_from_a_bookmark_loses_and_duplicates_nothing(store: LmdbStorage)
     assert seen == [1, 2, 3, 4]
 
 
-def test_from_now_skips_history(store: LmdbStorage) -> None:
+def test_from_now_skips_history(store: Storage) -> None:
     hub = EventHub()
     write(store, hub)
     items = watch(store, hub, SessionChange, kind="session", from_now=True, bookmark_interval_s=60)
@@ -79,7 +76,7 @@ def test_from_now_skips_history(store: LmdbStorage) -> None:
     assert take(items, 1)[0].revision == 2
 
 
-def test_a_watcher_too_far_behind_is_exhausted_without_blocking_writers(store: LmdbStorage) -> None:
+def test_a_watcher_too_far_behind_is_exhausted_without_blocking_writers(store: Storage) -> None:
     hub = EventHub()
     write(store, hub)
     items = watch(store, hub, SessionChange, kind="session", max_lag=5, batch=2)
@@ -90,7 +87,7 @@ def test_a_watcher_too_far_behind_is_exhausted_without_blocking_writers(store: L
         take(items, 5)
 
 
-def test_compacted_start_is_out_of_range(store: LmdbStorage) -> None:
+def test_compacted_start_is_out_of_range(store: Storage) -> None:
     hub = EventHub()
     for _ in range(5):
         write(store, hub)
@@ -99,7 +96,7 @@ def test_compacted_start_is_out_of_range(store: LmdbStorage) -> None:
         next(watch(store, hub, SessionChange, kind="session", after_revision=1))
 
 
-def test_a_start_past_the_current_revision_is_out_of_range(store: LmdbStorage) -> None:
+def test_a_start_past_the_current_revision_is_out_of_range(store: Storage) -> None:
     # It used to wait, then bookmark that future revision: a client resuming from the
     # bookmark would skip every change up to it.
     hub = EventHub()
@@ -109,7 +106,7 @@ def test_a_start_past_the_current_revision_is_out_of_range(store: LmdbStorage) -
         next(watch(store, hub, SessionChange, kind="session", after_revision=1000, bookmark_interval_s=0))
 
 
-def test_stop_ends_the_watch(store: LmdbStorage) -> None:
+def test_stop_ends_the_watch(store: Storage) -> None:
     hub = EventHub()
     stop = threading.Event()
     items = watch(store, hub, SessionChange, kind="session", stop=stop, bookmark_interval_s=60)
@@ -125,7 +122,7 @@ def test_stop_ends_the_watch(store: LmdbStorage) -> None:
 class RecordingStore:
     """A store that remembers what each read returned (the watch loop's batches)."""
 
-    def __init__(self, inner: LmdbStorage) -> None:
+    def __init__(self, inner: Storage) -> None:
         self.inner = inner
         self.results: list[Any] = []
 
@@ -141,7 +138,7 @@ class RecordingStore:
         self.inner.close()
 
 
-def test_batches_are_bounded_in_bytes_and_deliver_everything_once_in_order(store: LmdbStorage) -> None:
+def test_batches_are_bounded_in_bytes_and_deliver_everything_once_in_order(store: Storage) -> None:
     hub = EventHub()
     sizes = [3000, 1000, 20_000, 500, 2500, 2500, 2500, 100, 4000, 1000]  # the 3rd alone is over budget
     for i, size in enumerate(sizes):

@@ -14,6 +14,7 @@ import grpc
 import pytest
 
 from pipeline.listing import DEFAULT_MAX_RESPONSE_BYTES, MIN_RESPONSE_BYTES
+from stigmer_sessions import SessionController
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import change_pb2_grpc, message_pb2_grpc
 from stigmer_sessions.api import (
     AppendSessionMessageRequest,
@@ -25,6 +26,8 @@ from stigmer_sessions.api import (
     SessionMessageRole,
 )
 from stigmer_sessions.cli import _parser, _worker_args
+from stigmer_sessions.grpc_server import start_server
+from tests.backends import BACKENDS, pg_schema
 from tests.conftest import ROOT, Stubs, make_session, start_server_process
 
 MIB = 1024 * 1024
@@ -46,30 +49,45 @@ class Served:
     big_ids: list[str]
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """One server with a 60 x 1 MiB conversation and 30 sessions of 200 KB annotations."""
+def fill(address: str) -> Served:
+    """A 60 x 1 MiB conversation and 30 sessions of 200 KB annotations, through ``address``."""
+    with grpc.insecure_channel(address) as channel:
+        stubs = Stubs(channel)
+        messages = message_pb2_grpc.SessionMessageControllerStub(channel)  # type: ignore[no-untyped-call]
+        conversation = stubs.command.create(make_session("conversation", org="talk")).metadata.id
+        for i in range(1, MESSAGES + 1):
+            messages.appendMessage(
+                AppendSessionMessageRequest(
+                    session_id=conversation, role=SessionMessageRole.role_user, content=content(i)
+                )
+            )
+        big_ids = []
+        for i in range(BIG_SESSIONS):
+            s = make_session(f"big {i}", org="big", agent="ain-big")
+            s.metadata.annotations["blob"] = "a" * ANNOTATION
+            big_ids.append(stubs.command.create(s).metadata.id)
+    return Served(address, conversation, big_ids)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One server holding :func:`fill`'s data: on LMDB a real server process; on PostgreSQL
+    the same server in-process (the command line here has no --store yet), on a schema of
+    its own. The byte budgets are the servicers', the same in both."""
+    if request.param == "postgres":
+        with pg_schema() as dsn, SessionController(store=dsn) as controller:
+            running = start_server(controller, "127.0.0.1:0")
+            try:
+                yield fill(running.address)
+            finally:
+                running.stop(grace=None)
+        return
     data = tmp_path_factory.mktemp("budgets")
     proc, ready = start_server_process(
         "--address", "127.0.0.1:0", "--data-dir", str(data), "--durability", "relaxed"
     )
     try:
-        with grpc.insecure_channel(ready["address"]) as channel:
-            stubs = Stubs(channel)
-            messages = message_pb2_grpc.SessionMessageControllerStub(channel)  # type: ignore[no-untyped-call]
-            conversation = stubs.command.create(make_session("conversation", org="talk")).metadata.id
-            for i in range(1, MESSAGES + 1):
-                messages.appendMessage(
-                    AppendSessionMessageRequest(
-                        session_id=conversation, role=SessionMessageRole.role_user, content=content(i)
-                    )
-                )
-            big_ids = []
-            for i in range(BIG_SESSIONS):
-                s = make_session(f"big {i}", org="big", agent="ain-big")
-                s.metadata.annotations["blob"] = "a" * ANNOTATION
-                big_ids.append(stubs.command.create(s).metadata.id)
-        yield Served(ready["address"], conversation, big_ids)
+        yield fill(ready["address"])
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from pipeline.storage.lmdb import LmdbStorage
+from pipeline.storage import Storage
 from stigmer_sessions import SessionController
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import change_pb2_grpc
 from stigmer_sessions.api import ListSessionChangesRequest, SessionId, WatchSessionChangesRequest
@@ -87,7 +87,7 @@ def test_out_of_range_over_grpc(stubs: Stubs, controller: SessionController) -> 
 
 
 @pytest.fixture
-def small_server(store: LmdbStorage) -> Iterator[RunningServer]:
+def small_server(store: Storage) -> Iterator[RunningServer]:
     controller = SessionController(store=store, bookmark_interval_s=0.05)
     running = start_server(controller, "127.0.0.1:0", max_workers=2, max_watchers=1)
     yield running

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from pipeline.storage.lmdb import LmdbStorage
+from pipeline.storage import Storage
 from stigmer_sessions import Session, SessionController, retry_on_conflict
 from stigmer_sessions.api import (
     ApiResourceOwnerScope,
@@ -60,7 +60,7 @@ def test_update_with_stale_body_version_is_aborted_and_retry_helper_recovers(stu
     assert result.spec.subject == "someone else"
 
 
-def test_x_dry_run_writes_nothing(stubs: Stubs, store: LmdbStorage) -> None:
+def test_x_dry_run_writes_nothing(stubs: Stubs, store: Storage) -> None:
     existing = stubs.command.create(make_session("existing"))
     before = store.snapshot()
     dry = (("x-dry-run", "true"),)

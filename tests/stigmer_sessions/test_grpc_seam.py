@@ -16,7 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from pipeline.grpc_status import bad_request_of
-from pipeline.storage.lmdb import LmdbStorage
+from pipeline.storage import Storage
 from stigmer_sessions import SessionController
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import change_pb2_grpc, message_pb2_grpc
 from stigmer_sessions.api import AppendSessionMessageRequest, WatchSessionChangesRequest
@@ -26,9 +26,7 @@ from tests.conftest import Stubs, data_tables, make_session, start_server_proces
 MIB = 1024 * 1024
 
 
-def test_a_5000_character_name_is_invalid_argument_for_a_default_client(
-    stubs: Stubs, store: LmdbStorage
-) -> None:
+def test_a_5000_character_name_is_invalid_argument_for_a_default_client(stubs: Stubs, store: Storage) -> None:
     with pytest.raises(grpc.RpcError) as err:
         stubs.command.create(make_session("!" * 5000))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
@@ -50,9 +48,7 @@ def test_a_request_with_many_violations_is_invalid_argument_for_a_default_client
 
 
 @pytest.mark.parametrize("method", ["create", "delete", "transition"])
-def test_a_body_that_does_not_parse_is_invalid_argument(
-    stubs: Stubs, store: LmdbStorage, method: str
-) -> None:
+def test_a_body_that_does_not_parse_is_invalid_argument(stubs: Stubs, store: Storage, method: str) -> None:
     call: Any = stubs.channel.unary_unary(f"/{COMMAND_SERVICE}/{method}", request_serializer=None)
     before = data_tables(store)
     with pytest.raises(grpc.RpcError) as err:
@@ -116,7 +112,7 @@ def test_a_failed_rpc_logs_its_error_message(stubs: Stubs, caplog: pytest.LogCap
 
 
 def test_a_watch_line_names_its_actor_like_every_other_line(
-    store: LmdbStorage, caplog: pytest.LogCaptureFixture
+    store: Storage, caplog: pytest.LogCaptureFixture
 ) -> None:
     controller = SessionController(store=store, bookmark_interval_s=0.05)
     running = start_server(controller, "127.0.0.1:0")
@@ -134,7 +130,7 @@ def test_a_watch_line_names_its_actor_like_every_other_line(
 
 
 @pytest.fixture
-def watch_server(store: LmdbStorage) -> Iterator[str]:
+def watch_server(store: Storage) -> Iterator[str]:
     controller = SessionController(store=store, bookmark_interval_s=0.05)
     running = start_server(controller, "127.0.0.1:0", max_watchers=6, max_watchers_per_client=2)
     yield running.address
@@ -225,7 +221,7 @@ def test_receive_limit_follows_max_message_bytes_and_logs(tmp_path: Path) -> Non
 
 
 def test_a_watch_cut_off_by_shutdown_is_logged_cancelled(
-    store: LmdbStorage, caplog: pytest.LogCaptureFixture
+    store: Storage, caplog: pytest.LogCaptureFixture
 ) -> None:
     controller = SessionController(store=store, bookmark_interval_s=0.05)
     running = start_server(controller, "127.0.0.1:0")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +14,7 @@ from pipeline.errors import (
     NotFound,
     ResourceExhausted,
 )
-from pipeline.storage.lmdb import LmdbStorage
+from pipeline.storage import Storage
 from stigmer_sessions import SessionController
 from stigmer_sessions.config import SessionConfig, load_lifecycle
 from tests.conftest import make_session, race
@@ -41,7 +40,7 @@ def test_messages_of_two_sessions_never_mix(controller: SessionController) -> No
         assert all(m.content.startswith(parity) and m.session_id == s.metadata.id for m in messages)
 
 
-def test_delete_cascades_to_messages(controller: SessionController, store: LmdbStorage) -> None:
+def test_delete_cascades_to_messages(controller: SessionController, store: Storage) -> None:
     s, keep = controller.create(make_session("gone")), controller.create(make_session("kept"))
     for target in (s, keep):
         controller.append_message(target.metadata.id, "user", "hi")
@@ -51,7 +50,7 @@ def test_delete_cascades_to_messages(controller: SessionController, store: LmdbS
         controller.list_messages(session_id=s.metadata.id)
 
 
-def test_append_errors(controller: SessionController, store: LmdbStorage) -> None:
+def test_append_errors(controller: SessionController, store: Storage) -> None:
     s = controller.create(make_session())
     with pytest.raises(NotFound):
         controller.append_message("ses-none", "user", "x")
@@ -63,7 +62,7 @@ def test_append_errors(controller: SessionController, store: LmdbStorage) -> Non
     assert store.read(lambda txn: list(txn.children.parents())) == []
 
 
-def test_message_size_limit_is_configurable(store: LmdbStorage) -> None:
+def test_message_size_limit_is_configurable(store: Storage) -> None:
     controller = SessionController(store=store, config=SessionConfig(max_message_bytes=100))
     s = controller.create(make_session())
     controller.append_message(s.metadata.id, "user", "x" * 100)
@@ -83,7 +82,7 @@ def test_history_events_and_idempotent_append(controller: SessionController) -> 
 
 
 @pytest.mark.parametrize("name", ["default", "reveal", "worker"])
-def test_each_lifecycle_end_to_end(store: LmdbStorage, name: str) -> None:
+def test_each_lifecycle_end_to_end(store: Storage, name: str) -> None:
     lifecycle = load_lifecycle(name)
     controller = SessionController(store=store, config=SessionConfig(lifecycle=lifecycle))
     s = controller.create(make_session(name))
@@ -115,7 +114,7 @@ def test_transition_with_stale_version_is_aborted(controller: SessionController)
         controller.transition(s.metadata.id, "active", expected_version=s.metadata.version.id)
 
 
-def test_quota_race_admits_exactly_n(store: LmdbStorage) -> None:
+def test_quota_race_admits_exactly_n(store: Storage) -> None:
     controller = SessionController(store=store, config=SessionConfig(max_sessions_per_org=5))
     for i in range(4):
         controller.create(make_session(f"pre{i}"))
@@ -125,7 +124,7 @@ def test_quota_race_admits_exactly_n(store: LmdbStorage) -> None:
     assert controller.list(org="acme").total_size == 5
 
 
-def test_dry_run_sees_the_quota(store: LmdbStorage) -> None:
+def test_dry_run_sees_the_quota(store: Storage) -> None:
     controller = SessionController(store=store, config=SessionConfig(max_sessions_per_org=1))
     controller.create(make_session("one"))
     with pytest.raises(ResourceExhausted):
@@ -141,9 +140,9 @@ def test_generated_names_are_unique_under_concurrency(controller: SessionControl
     assert sorted(names) == [f"session-{date}-{n:03d}" for n in range(1, 11)]
 
 
-def test_restart_recovery_moves_live_sessions(tmp_path: Path) -> None:
+def test_restart_recovery_moves_live_sessions(store_url: str) -> None:
     worker = SessionConfig(lifecycle=load_lifecycle("worker"))
-    with SessionController(tmp_path / "d", config=worker) as c:
+    with SessionController(store=store_url, config=worker) as c:
         running = c.create(make_session("running"))
         c.transition(running.metadata.id, "active")
         waiting = c.create(make_session("waiting"))
@@ -152,7 +151,7 @@ def test_restart_recovery_moves_live_sessions(tmp_path: Path) -> None:
         stopped = c.create(make_session("stopped"))
         c.transition(stopped.metadata.id, "stopped")
         before = len(list(c.events()))
-    with SessionController(tmp_path / "d", config=worker) as c:  # "restart"
+    with SessionController(store=store_url, config=worker) as c:  # "restart"
         moved = c.recover()
         assert sorted(moved) == sorted([running.metadata.id, waiting.metadata.id])
         assert {c.get(i).state.phase for i in moved} == {"idle"}

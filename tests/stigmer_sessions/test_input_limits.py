@@ -16,7 +16,7 @@ from grpc_status import rpc_status
 from pipeline.errors import InvalidArgument
 from pipeline.grpc_status import bad_request_of
 from pipeline.listing import encode_token, fingerprint
-from pipeline.storage.lmdb import LmdbStorage
+from pipeline.storage import Storage
 from stigmer_sessions import SessionController
 from stigmer_sessions.api import (
     ApiResourceMetadata,
@@ -277,7 +277,7 @@ OVER: list[tuple[str, Call, str, str]] = [
 
 @pytest.mark.parametrize(("call", "field", "limit"), [o[1:] for o in OVER], ids=[o[0] for o in OVER])
 def test_one_byte_over_is_invalid_argument_naming_field_and_limit(
-    store: LmdbStorage, controller: SessionController, call: Call, field: str, limit: str
+    store: Storage, controller: SessionController, call: Call, field: str, limit: str
 ) -> None:
     before = data_tables(store)
     with pytest.raises(InvalidArgument) as err:
@@ -323,7 +323,7 @@ HEADERS = [
 
 @pytest.mark.parametrize(("header", "value", "limit"), HEADERS, ids=[h[0] for h in HEADERS])
 def test_headers_over_their_bound_are_invalid_argument_at_the_seam(
-    stubs: Stubs, store: LmdbStorage, header: str, value: str, limit: str
+    stubs: Stubs, store: Storage, header: str, value: str, limit: str
 ) -> None:
     before = data_tables(store)
     with pytest.raises(grpc.RpcError) as err:
@@ -335,7 +335,7 @@ def test_headers_over_their_bound_are_invalid_argument_at_the_seam(
     assert data_tables(store) == before
 
 
-def test_a_600_byte_org_over_grpc_is_invalid_argument_not_internal(stubs: Stubs, store: LmdbStorage) -> None:
+def test_a_600_byte_org_over_grpc_is_invalid_argument_not_internal(stubs: Stubs, store: Storage) -> None:
     before = data_tables(store)
     with pytest.raises(grpc.RpcError) as err:
         stubs.command.create(_max_session(org="o" * 600))

@@ -2,11 +2,12 @@
 
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.storage.lmdb import LmdbStorage
 from stigmer_sessions import Session, SessionController
+from tests.backends import BACKENDS, open_backend
 from tests.conftest import make_session
 
 
@@ -49,11 +50,14 @@ def test_inserts_and_deletes_between_pages(controller: SessionController) -> Non
     assert [i for i in seen if i in old] == sorted((i for i in seen if i in old), reverse=True)
 
 
+@pytest.mark.parametrize("name", BACKENDS)  # not the backend fixture: hypothesis refuses function fixtures
 @settings(max_examples=25, deadline=None)
 @given(n=st.integers(0, 40), page_size=st.integers(1, 12))
-def test_any_page_size_partitions_the_list(tmp_path_factory: object, n: int, page_size: int) -> None:
-    path = tmp_path_factory.mktemp("p")  # type: ignore[attr-defined]
-    with LmdbStorage(path, durable=False) as store:
+def test_any_page_size_partitions_the_list(
+    name: str, tmp_path_factory: pytest.TempPathFactory, n: int, page_size: int
+) -> None:
+    # A store per example (hypothesis reruns the body; function fixtures would be shared).
+    with open_backend(name, tmp_path_factory.mktemp("p")) as store:
         controller = SessionController(store=store)
         ids = [controller.create(make_session(f"s{i}")).metadata.id for i in range(n)]
         assert _walk(controller, page_size) == ids[::-1]

@@ -10,12 +10,12 @@ import pytest
 
 from pipeline.errors import Aborted, AlreadyExists, InvalidArgument, NotFound
 from pipeline.keys import REPLAYED, RESPONSE
-from pipeline.storage.lmdb import LmdbStorage
+from pipeline.storage import Storage
 from stigmer_sessions import Session, SessionController, retry_on_conflict
 from tests.conftest import make_session, race
 
 
-def dump(store: LmdbStorage) -> dict[str, list[tuple[bytes, bytes]]]:
+def dump(store: Storage) -> dict[str, list[tuple[bytes, bytes]]]:
     """Every key and value of every table: 'nothing written' means this is byte-equal."""
     return store.snapshot()
 
@@ -81,7 +81,7 @@ def test_apply_with_stale_version_is_aborted(controller: SessionController) -> N
 
 
 def test_retried_create_returns_the_same_session_and_stores_one(
-    controller: SessionController, store: LmdbStorage
+    controller: SessionController, store: Storage
 ) -> None:
     first = controller.create(make_session("Retry me"), request_id="req-1")
     after_first = dump(store)
@@ -115,7 +115,7 @@ def test_retried_update_and_delete_replay_instead_of_conflicting(controller: Ses
     assert controller.delete(s.metadata.id, request_id="d1") == deleted  # would be NOT_FOUND
 
 
-def test_request_ids_expire(store: LmdbStorage) -> None:
+def test_request_ids_expire(store: Storage) -> None:
     controller = SessionController(store=store, request_id_ttl_s=60)
     t0 = 10**18
     first = controller.run("create", make_session("A"), request_id="r", now_ns=t0)
@@ -137,7 +137,7 @@ def test_failed_requests_are_not_remembered(controller: SessionController) -> No
 # --- dry-run ------------------------------------------------------------------------------
 
 
-def test_dry_run_writes_nothing_for_any_operation(controller: SessionController, store: LmdbStorage) -> None:
+def test_dry_run_writes_nothing_for_any_operation(controller: SessionController, store: Storage) -> None:
     existing = controller.create(make_session("existing", tags=("t",)))
     before = dump(store)
     created = controller.create(make_session("new"), dry_run=True, request_id="dry")
@@ -156,9 +156,7 @@ def test_dry_run_writes_nothing_for_any_operation(controller: SessionController,
     assert controller.create(make_session("new"), request_id="dry").metadata.slug == "new"
 
 
-def test_dry_run_reports_the_errors_a_real_write_would(
-    controller: SessionController, store: LmdbStorage
-) -> None:
+def test_dry_run_reports_the_errors_a_real_write_would(controller: SessionController, store: Storage) -> None:
     existing = controller.create(make_session("existing"))
     before = dump(store)
     cases: list[tuple[type[Exception], Any]] = [

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from pipeline.errors import InvalidArgument
-from pipeline.storage.lmdb import LmdbStorage
+from pipeline.storage import Storage
 from stigmer_sessions import Session, SessionController
 from stigmer_sessions.config import KIB, MIB, SessionConfig
 from tests.conftest import data_tables, make_session
@@ -47,7 +47,7 @@ Case = tuple[Callable[[], Session], str, str]
 @pytest.mark.parametrize("case", CASES, ids=[c[1] for c in CASES])
 @pytest.mark.parametrize("operation", ["create", "apply", "update"])
 def test_over_a_session_limit_is_invalid_argument_and_writes_nothing(
-    store: LmdbStorage, controller: SessionController, case: Case, operation: str
+    store: Storage, controller: SessionController, case: Case, operation: str
 ) -> None:
     build, field, limit = case
     request = build()
@@ -61,7 +61,7 @@ def test_over_a_session_limit_is_invalid_argument_and_writes_nothing(
     assert data_tables(store) == before
 
 
-def test_message_metadata_limit(store: LmdbStorage, controller: SessionController) -> None:
+def test_message_metadata_limit(store: Storage, controller: SessionController) -> None:
     sid = controller.create(make_session()).metadata.id
     before = data_tables(store)
     with pytest.raises(InvalidArgument) as err:
@@ -72,7 +72,7 @@ def test_message_metadata_limit(store: LmdbStorage, controller: SessionControlle
     controller.append_message(sid, "user", "hi", metadata={"k": "v" * (64 * KIB - 1)})
 
 
-def test_limits_are_configurable(store: LmdbStorage) -> None:
+def test_limits_are_configurable(store: Storage) -> None:
     small = SessionController(store=store, config=SessionConfig(max_annotations_bytes=10))
     s = make_session()
     s.metadata.annotations["k"] = "v" * 10

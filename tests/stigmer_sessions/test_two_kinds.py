@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pipeline import events, maintenance
@@ -19,11 +18,10 @@ from pipeline.pipeline import Pipeline
 from pipeline.resource import ResourceKind
 from pipeline.steps import AppendEvent, Persist
 from pipeline.storage import Storage
-from pipeline.storage.lmdb import LmdbStorage
 from stigmer_sessions import SessionController
 from stigmer_sessions.api import Session, SessionChange
 from stigmer_sessions.resource import SESSION
-from tests.conftest import make_session
+from tests.conftest import OpenStore, make_session
 
 NOTE: ResourceKind[Session] = ResourceKind(
     name="note",
@@ -96,29 +94,29 @@ def test_watch_delivers_only_the_sessions_changes(controller: SessionController)
 
 
 def test_export_writes_each_change_once_and_imports_again(
-    controller: SessionController, tmp_path: Path
+    controller: SessionController, open_store: OpenStore
 ) -> None:
     populate(controller)
     out = io.StringIO()
     counts = maintenance.export(controller.store, [SESSION, NOTE], out)
     assert counts["changes"] == 12  # 6 session changes and 6 note changes, each once
-    with LmdbStorage(tmp_path / "copy", durable=False) as copy:
-        maintenance.import_(copy, [SESSION, NOTE], io.StringIO(out.getvalue()).readlines())
-        with SessionController(store=copy) as restored:
-            assert restored.list_changes(page_size=100) == controller.list_changes(page_size=100)
-        assert copy.read(
-            lambda tx: list(events.scan(tx, SessionChange, kind="note"))
-        ) == controller.store.read(lambda tx: list(events.scan(tx, SessionChange, kind="note")))
-        assert copy.check([SESSION, NOTE]).ok
+    copy = open_store()
+    maintenance.import_(copy, [SESSION, NOTE], io.StringIO(out.getvalue()).readlines())
+    with SessionController(store=copy) as restored:
+        assert restored.list_changes(page_size=100) == controller.list_changes(page_size=100)
+    assert copy.read(lambda tx: list(events.scan(tx, SessionChange, kind="note"))) == controller.store.read(
+        lambda tx: list(events.scan(tx, SessionChange, kind="note"))
+    )
+    assert copy.check([SESSION, NOTE]).ok
 
 
 def test_the_session_controller_exports_and_imports_only_sessions(
-    controller: SessionController, tmp_path: Path
+    controller: SessionController, open_store: OpenStore
 ) -> None:
     populate(controller)
     out = io.StringIO()
     assert controller.export(out)["changes"] == 6
-    with SessionController(tmp_path / "copy", durable=False) as restored:
+    with SessionController(store=open_store()) as restored:
         restored.import_(io.StringIO(out.getvalue()).readlines())
         assert restored.list_changes(page_size=100) == controller.list_changes(page_size=100)
         # The notes' revisions are absent, not lost: the check (which cannot tell) names them.

@@ -8,9 +8,25 @@ previous batch stopped, so a page costs O(page), wherever it starts.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from pipeline.keycodec import pack
 
+#: The largest batch a scan reads in one statement. Batches start at FIRST_BATCH rows and
+#: double up to it: a page that stops early (a byte budget filled by a few 1 MiB messages
+#: or records) reads a few rows more than it returns, not 128 of them, while a long walk
+#: still costs one round trip per 128 rows.
 BATCH = 128
+FIRST_BATCH = 8
+
+
+def batch_sizes() -> Iterator[int]:
+    """The LIMIT of each successive statement of one scan: 8, 16, 32, 64, 128, 128, ..."""
+    size = FIRST_BATCH
+    while True:
+        yield size
+        size = min(size * 2, BATCH)
+
 
 RECORD_GET = "SELECT data FROM records WHERE kind = %s AND id = %s"
 RECORD_GET_FOR_UPDATE = RECORD_GET + " FOR UPDATE"
@@ -20,12 +36,10 @@ RECORD_UPSERT = (
 )
 RECORD_DELETE = "DELETE FROM records WHERE kind = %s AND id = %s"
 RECORD_COUNT = "SELECT count(*) FROM records WHERE kind = %s"
-RECORD_SCAN_FIRST = f"SELECT id, data FROM records WHERE kind = %s ORDER BY id LIMIT {BATCH}"
-RECORD_SCAN_AFTER = f"SELECT id, data FROM records WHERE kind = %s AND id > %s ORDER BY id LIMIT {BATCH}"
-RECORD_SCAN_FIRST_DESC = f"SELECT id, data FROM records WHERE kind = %s ORDER BY id DESC LIMIT {BATCH}"
-RECORD_SCAN_BEFORE = (
-    f"SELECT id, data FROM records WHERE kind = %s AND id < %s ORDER BY id DESC LIMIT {BATCH}"
-)
+RECORD_SCAN_FIRST = "SELECT id, data FROM records WHERE kind = %s ORDER BY id LIMIT %s"
+RECORD_SCAN_AFTER = "SELECT id, data FROM records WHERE kind = %s AND id > %s ORDER BY id LIMIT %s"
+RECORD_SCAN_FIRST_DESC = "SELECT id, data FROM records WHERE kind = %s ORDER BY id DESC LIMIT %s"
+RECORD_SCAN_BEFORE = "SELECT id, data FROM records WHERE kind = %s AND id < %s ORDER BY id DESC LIMIT %s"
 
 UNIQUE_GET = "SELECT id FROM unique_entries WHERE kind = %s AND idx = %s AND key = %s"
 UNIQUE_INSERT = "INSERT INTO unique_entries (kind, idx, key, id) VALUES (%s, %s, %s, %s)"
@@ -38,10 +52,10 @@ _INDEX_SCAN = (
     "SELECT e.id, r.data FROM index_entries e LEFT JOIN records r ON r.kind = e.kind AND r.id = e.id "
     "WHERE e.kind = %s AND e.idx = %s AND e.key = %s"
 )
-INDEX_SCAN_FIRST = f"{_INDEX_SCAN} ORDER BY e.id LIMIT {BATCH}"
-INDEX_SCAN_AFTER = f"{_INDEX_SCAN} AND e.id > %s ORDER BY e.id LIMIT {BATCH}"
-INDEX_SCAN_FIRST_DESC = f"{_INDEX_SCAN} ORDER BY e.id DESC LIMIT {BATCH}"
-INDEX_SCAN_BEFORE = f"{_INDEX_SCAN} AND e.id < %s ORDER BY e.id DESC LIMIT {BATCH}"
+INDEX_SCAN_FIRST = f"{_INDEX_SCAN} ORDER BY e.id LIMIT %s"
+INDEX_SCAN_AFTER = f"{_INDEX_SCAN} AND e.id > %s ORDER BY e.id LIMIT %s"
+INDEX_SCAN_FIRST_DESC = f"{_INDEX_SCAN} ORDER BY e.id DESC LIMIT %s"
+INDEX_SCAN_BEFORE = f"{_INDEX_SCAN} AND e.id < %s ORDER BY e.id DESC LIMIT %s"
 _UNIQUE_SCAN = (
     "SELECT e.id, r.data FROM unique_entries e LEFT JOIN records r ON r.kind = e.kind AND r.id = e.id "
     "WHERE e.kind = %s AND e.idx = %s AND e.key = %s"
@@ -65,13 +79,11 @@ CHANGE_INSERT = (
     "INSERT INTO changes (revision, kind, resource_id, org, time_ns, data) VALUES (%s, %s, %s, %s, %s, %s)"
 )
 _CHANGE_COLS = "SELECT revision, kind, resource_id, org, time_ns, data FROM changes"
-CHANGE_SCAN_KIND = f"{_CHANGE_COLS} WHERE kind = %s AND revision > %s ORDER BY revision LIMIT {BATCH}"
+CHANGE_SCAN_KIND = f"{_CHANGE_COLS} WHERE kind = %s AND revision > %s ORDER BY revision LIMIT %s"
 CHANGE_SCAN_RESOURCE = (
-    f"{_CHANGE_COLS} WHERE kind = %s AND resource_id = %s AND revision > %s ORDER BY revision LIMIT {BATCH}"
+    f"{_CHANGE_COLS} WHERE kind = %s AND resource_id = %s AND revision > %s ORDER BY revision LIMIT %s"
 )
-CHANGE_SCAN_ORG = (
-    f"{_CHANGE_COLS} WHERE kind = %s AND org = %s AND revision > %s ORDER BY revision LIMIT {BATCH}"
-)
+CHANGE_SCAN_ORG = f"{_CHANGE_COLS} WHERE kind = %s AND org = %s AND revision > %s ORDER BY revision LIMIT %s"
 CHANGE_OLDEST = "SELECT revision, time_ns FROM changes WHERE revision >= %s ORDER BY revision LIMIT %s"
 CHANGE_DELETE_UPTO = "DELETE FROM changes WHERE revision >= %s AND revision <= %s"
 
@@ -79,11 +91,11 @@ CHILD_LAST = "SELECT seq FROM children WHERE kind = %s AND parent_id = %s ORDER 
 CHILD_INSERT = "INSERT INTO children (kind, parent_id, seq, data) VALUES (%s, %s, %s, %s)"
 CHILD_SCAN = (
     "SELECT seq, data FROM children WHERE kind = %s AND parent_id = %s AND seq > %s AND seq < %s "
-    f"ORDER BY seq LIMIT {BATCH}"
+    "ORDER BY seq LIMIT %s"
 )
 CHILD_SCAN_DESC = (
     "SELECT seq, data FROM children WHERE kind = %s AND parent_id = %s AND seq > %s AND seq < %s "
-    f"ORDER BY seq DESC LIMIT {BATCH}"
+    "ORDER BY seq DESC LIMIT %s"
 )
 CHILD_DELETE = "DELETE FROM children WHERE kind = %s AND parent_id = %s"
 
@@ -126,10 +138,10 @@ REQUEST_PATH: dict[str, tuple[str, tuple[object, ...]]] = {
     "record upsert": (RECORD_UPSERT, ("k", "id_000100", b"x")),
     "record delete": (RECORD_DELETE, ("k", "id_000100")),
     "record count": (RECORD_COUNT, ("k",)),
-    "record scan first": (RECORD_SCAN_FIRST, ("k",)),
-    "record scan after": (RECORD_SCAN_AFTER, ("k", "id_000100")),
-    "record scan first desc": (RECORD_SCAN_FIRST_DESC, ("k",)),
-    "record scan before": (RECORD_SCAN_BEFORE, ("k", "id_000100")),
+    "record scan first": (RECORD_SCAN_FIRST, ("k", BATCH)),
+    "record scan after": (RECORD_SCAN_AFTER, ("k", "id_000100", BATCH)),
+    "record scan first desc": (RECORD_SCAN_FIRST_DESC, ("k", BATCH)),
+    "record scan before": (RECORD_SCAN_BEFORE, ("k", "id_000100", BATCH)),
     "unique get": (UNIQUE_GET, ("k", "slug", pack("o1", "id_000001"))),
     "unique insert": (UNIQUE_INSERT, ("k", "slug", b"new", "id_x")),
     "unique delete": (UNIQUE_DELETE, ("k", "slug", pack("o1", "id_000001"), "id_1")),
@@ -138,22 +150,22 @@ REQUEST_PATH: dict[str, tuple[str, tuple[object, ...]]] = {
     "index insert": (INDEX_INSERT, ("k", "org", pack("o1"), "id_x")),
     "index delete": (INDEX_DELETE, ("k", "org", pack("o1"), "id_1")),
     "index count": (INDEX_COUNT, ("k", "org", pack("o1"))),
-    "index scan first": (INDEX_SCAN_FIRST, ("k", "org", pack("o1"))),
-    "index scan after": (INDEX_SCAN_AFTER, ("k", "org", pack("o1"), "id_000100")),
-    "index scan first desc": (INDEX_SCAN_FIRST_DESC, ("k", "org", pack("o1"))),
-    "index scan before": (INDEX_SCAN_BEFORE, ("k", "org", pack("o1"), "id_000100")),
+    "index scan first": (INDEX_SCAN_FIRST, ("k", "org", pack("o1"), BATCH)),
+    "index scan after": (INDEX_SCAN_AFTER, ("k", "org", pack("o1"), "id_000100", BATCH)),
+    "index scan first desc": (INDEX_SCAN_FIRST_DESC, ("k", "org", pack("o1"), BATCH)),
+    "index scan before": (INDEX_SCAN_BEFORE, ("k", "org", pack("o1"), "id_000100", BATCH)),
     "lock create": (LOCK_CREATE, (pack("count", "id_000001"),)),
     "lock take": (LOCK_TAKE, (pack("count", "id_000001"),)),
     "change insert": (CHANGE_INSERT, (10**9, "k", "id_1", pack("o1"), 1, b"x")),
-    "change scan kind": (CHANGE_SCAN_KIND, ("k", 100)),
-    "change scan resource": (CHANGE_SCAN_RESOURCE, ("k", "id_000100", 0)),
-    "change scan org": (CHANGE_SCAN_ORG, ("k", pack("o1"), 100)),
+    "change scan kind": (CHANGE_SCAN_KIND, ("k", 100, BATCH)),
+    "change scan resource": (CHANGE_SCAN_RESOURCE, ("k", "id_000100", 0, BATCH)),
+    "change scan org": (CHANGE_SCAN_ORG, ("k", pack("o1"), 100, BATCH)),
     "change oldest": (CHANGE_OLDEST, (1, 100)),
     "change delete": (CHANGE_DELETE_UPTO, (1, 100)),
     "child last": (CHILD_LAST, ("k", "id_000100")),
     "child insert": (CHILD_INSERT, ("k", "id_000100", 10**6, b"x")),
-    "child scan": (CHILD_SCAN, ("k", "id_000100", 0, 2**62)),
-    "child scan desc": (CHILD_SCAN_DESC, ("k", "id_000100", 0, 2**62)),
+    "child scan": (CHILD_SCAN, ("k", "id_000100", 0, 2**62, BATCH)),
+    "child scan desc": (CHILD_SCAN_DESC, ("k", "id_000100", 0, 2**62, BATCH)),
     "child delete": (CHILD_DELETE, ("k", "id_000100")),
     "request claim": (REQUEST_CLAIM, ("k", b"r1")),
     "request get": (REQUEST_GET_FOR_UPDATE, ("k", b"r1")),

@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import random
+import select
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -44,6 +46,9 @@ def channel_for(schema: str) -> str:
     return f"stigmer_changes_{hashlib.sha256(schema.encode()).hexdigest()[:16]}"
 
 
+#: How long the listener sleeps on a quiet connection before it looks again: a safety net
+#: only (a notification, a dropped connection or a stop each wake it at once).
+_LISTEN_WAIT_S = 5.0
 _TABLES = (
     ("records", "kind, id"),
     ("unique_entries", "kind, idx, key"),
@@ -93,6 +98,8 @@ class PostgresStorage:
         self.statement_timeout_s = statement_timeout_s
         self._connect_timeout_s = connect_timeout_s
         self._pool_size = pool_size
+        self._followers: set[Callable[[], None]] = set()
+        self._followers_lock = threading.Lock()
         timeout_ms = max(int(statement_timeout_s * 1000), 1)
 
         def configure(conn: psycopg.Connection[Any]) -> None:
@@ -278,20 +285,33 @@ class PostgresStorage:
     def follow(self, on_revision: Callable[[int], None]) -> Callable[[], None]:
         """LISTEN on a dedicated connection in a daemon thread; reconnect with backoff when
         the database goes away, and after reconnecting announce the current revision (what
-        was notified meanwhile is lost, the log is not)."""
+        was notified meanwhile is lost, the log is not). The returned stopper (and
+        :meth:`close`) ends the listener at once: it waits on its socket and on a wake-up
+        pipe together, so stopping never waits out a poll interval."""
         stop = threading.Event()
+        wake_r, wake_w = os.pipe()
         thread = threading.Thread(
-            target=self._listen, args=(on_revision, stop), name="stigmer-pg-follow", daemon=True
+            target=self._listen, args=(on_revision, stop, wake_r), name="stigmer-pg-follow", daemon=True
         )
-        thread.start()
 
         def stopper() -> None:
+            with self._followers_lock:
+                if stopper not in self._followers:
+                    return  # stopped already
+                self._followers.discard(stopper)
             stop.set()
+            os.write(wake_w, b"x")
             thread.join(timeout=5.0)
+            os.close(wake_w)
+            if not thread.is_alive():
+                os.close(wake_r)
 
+        with self._followers_lock:
+            self._followers.add(stopper)
+        thread.start()
         return stopper
 
-    def _listen(self, on_revision: Callable[[int], None], stop: threading.Event) -> None:
+    def _listen(self, on_revision: Callable[[int], None], stop: threading.Event, wake: int) -> None:
         delay = 0.1
         connected_before = False
         while not stop.is_set():
@@ -303,8 +323,13 @@ class PostgresStorage:
                         _announce(on_revision, int(row[0]) if row else 0)
                     connected_before, delay = True, 0.1
                     while not stop.is_set():
-                        for notice in conn.notifies(timeout=0.5):
+                        # Drain first: notifications that came with a reply are buffered
+                        # by psycopg and never make the socket readable again.
+                        for notice in conn.notifies(timeout=0):
                             _announce(on_revision, int(notice.payload))
+                        readable, _, _ = select.select([conn.fileno(), wake], [], [], _LISTEN_WAIT_S)
+                        if wake in readable:
+                            return
             except psycopg.Error as exc:
                 log.warning("change listener lost the database at %s: %s", self.where, exc)
             stop.wait(delay)
@@ -341,6 +366,12 @@ class PostgresStorage:
         return self.read(lambda tx: tx.is_empty())
 
     def close(self) -> None:
+        """Stop every listener still following (a follower left running would reconnect
+        on its own connection forever), then close the pool."""
+        with self._followers_lock:
+            followers = list(self._followers)
+        for stop in followers:
+            stop()
         self._pool.close()
 
 
@@ -368,27 +399,47 @@ def _expected_entries(kind: ResourceKind[Any], record: Any) -> set[tuple[str, by
     }
 
 
+class _Progress:
+    """The protocol's ``progress(n)``: n more items done (an admin command's bar adds them
+    up), batched so that a large table costs a callback per thousand items, not per item."""
+
+    EVERY = 1000
+
+    def __init__(self, report: Callable[[int], None] | None) -> None:
+        self._report, self._pending = report, 0
+
+    def add(self, n: int = 1) -> None:
+        self._pending += n
+        if self._pending >= self.EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._report is not None and self._pending:
+            self._report(self._pending)
+        self._pending = 0
+
+
 def _check(tx: PgTx, kinds: list[ResourceKind[Any]], progress: Callable[[int], None] | None) -> CheckReport:
+    """Progress counts records and child records read, as LMDB's check does."""
     report = CheckReport()
+    done = _Progress(progress)
     for kind in kinds:
-        _check_kind(tx, kind, report, progress)
+        _check_kind(tx, kind, report, done)
     names = {k.name for k in kinds}
     for kind_name, parent_id, count in tx.children.parents():
         report.children += count
+        done.add(count)
         if kind_name in names:
             row = tx.one("SELECT 1 FROM records WHERE kind = %s AND id = %s", (kind_name, parent_id))
             if row is None:
                 report.problems.append(f"{count} children of missing {kind_name} {parent_id}")
     _check_changes(tx, report)
     report.requests = int(tx.one("SELECT count(*) FROM requests")[0])
-    if progress is not None:
-        progress(report.records)
+    done.flush()
     return report
 
 
-def _check_kind(
-    tx: PgTx, kind: ResourceKind[Any], report: CheckReport, progress: Callable[[int], None] | None
-) -> None:
+def _check_kind(tx: PgTx, kind: ResourceKind[Any], report: CheckReport, done: _Progress) -> None:
     """Parse every record of ``kind`` and compare the entries it implies with those stored:
     records and entries are streamed in id order and merged, so memory stays at one record's
     entries however large the table is."""
@@ -430,20 +481,46 @@ def _check_kind(
             report.problems.append(f"{kind.name} {record_id}: missing entry {key!r} in index {idx}")
         for idx, key, _, _ in sorted(actual - expected):
             report.problems.append(f"{kind.name} {record_id}: stray entry {key!r} in index {idx}")
-        if progress is not None and report.records % 1000 == 0:
-            progress(report.records)
+        done.add()
     stored_up_to(None)
 
 
 def _check_changes(tx: PgTx, report: CheckReport) -> None:
-    """The retained log is exactly oldest..current, without a gap."""
-    count, low, high = tx.one("SELECT count(*), min(revision), max(revision) FROM changes")
+    """The retained log is exactly oldest..current, without a gap; a gap is reported with
+    the first revisions it lacks (what an operator restoring them needs), as LMDB does."""
+    count, high = tx.one("SELECT count(*), max(revision) FROM changes")
     current, oldest = tx.one("SELECT current, oldest FROM change_head WHERE id = 1")
+    oldest = max(int(oldest), 1)
     report.changes = int(count)
-    if count != max(current - oldest + 1, 0) or (count and (low != oldest or high != current)):
+    (outside,) = tx.one(
+        "SELECT count(*) FROM changes WHERE revision < %s OR revision > %s", (oldest, current)
+    )
+    missing = max(current - oldest + 1, 0) - (count - outside)
+    if missing:
+        # Each gap lies between a revision and the next one; the window's ends count as
+        # revisions so that gaps at either end are found. One pass over the primary key.
+        gaps = tx.execute(
+            "SELECT prev + 1, next - 1 FROM ("
+            " SELECT revision AS prev, lead(revision) OVER (ORDER BY revision) AS next FROM ("
+            "  SELECT revision FROM changes WHERE revision BETWEEN %s AND %s"
+            "  UNION ALL SELECT %s::bigint - 1 UNION ALL SELECT %s::bigint + 1) AS r) AS g "
+            "WHERE next > prev + 1 ORDER BY prev LIMIT %s",
+            (oldest, current, oldest, current, _MISSING_SHOWN),
+        ).fetchall()
+        first = [r for start, end in gaps for r in range(start, min(end, start + _MISSING_SHOWN) + 1)]
+        shown = ", ".join(map(str, first[:_MISSING_SHOWN])) + (", ..." if missing > _MISSING_SHOWN else "")
         report.problems.append(
-            f"change log: {count} changes from {low} to {high}, but the head says {oldest}..{current}"
+            f"change log: {missing} revisions missing between {oldest} and {current}: {shown}"
         )
+    if outside:
+        report.problems.append(
+            f"change log: {outside} entries outside the window {oldest}..{current} "
+            f"(the current marker does not match the last entry {high})"
+        )
+
+
+#: How many missing revisions a check names (the count says how many there are in all).
+_MISSING_SHOWN = 10
 
 
 def _reindex(tx: PgTx, kinds: list[ResourceKind[Any]], progress: Callable[[int], None] | None) -> int:
@@ -452,6 +529,7 @@ def _reindex(tx: PgTx, kinds: list[ResourceKind[Any]], progress: Callable[[int],
     entries in pipelined batches. A writer that slips an entry in meanwhile at worst makes
     the whole unit re-run; two records claiming one unique entry stop it with a clear error."""
     done = 0
+    told = _Progress(progress)
     for kind in kinds:
         tx.execute("DELETE FROM unique_entries WHERE kind = %s", (kind.name,))
         tx.execute("DELETE FROM index_entries WHERE kind = %s", (kind.name,))
@@ -473,13 +551,11 @@ def _reindex(tx: PgTx, kinds: list[ResourceKind[Any]], progress: Callable[[int],
                         )
                 (unique if is_unique else plain).append((kind.name, idx, key, record_id))
             done += 1
+            told.add()
             if len(unique) + len(plain) >= 1000:
                 _flush_entries(tx, unique, plain)
-            if progress is not None and done % 1000 == 0:
-                progress(done)
         _flush_entries(tx, unique, plain)
-    if progress is not None:
-        progress(done)
+    told.flush()
     return done
 
 

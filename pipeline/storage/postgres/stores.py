@@ -135,6 +135,10 @@ class PgRecords(Generic[M]):
         self._kind = kind
         self._name = kind.name
         self._unique = {i.name: i.unique for i in kind.indexes}
+        #: Unique entries this unit of work was told are free. READ COMMITTED gives every
+        #: statement a fresh snapshot, so one may be taken by a commit before put() claims
+        #: it: the caller decided on a stale answer, and the unit must run again.
+        self._seen_free: set[tuple[str, bytes]] = set()
 
     def get(self, record_id: str) -> M | None:
         """In a write transaction the row is locked (FOR UPDATE) until commit, so whatever the
@@ -144,6 +148,12 @@ class PgRecords(Generic[M]):
         return None if row is None else self._parse(row[0])
 
     def find_unique(self, index: str, values: tuple[str, ...]) -> str | None:
+        holder = self._holder(index, values)
+        if holder is None:
+            self._seen_free.add((index, pack(*values)))
+        return holder
+
+    def _holder(self, index: str, values: tuple[str, ...]) -> str | None:
         row = self._tx.one(sql.UNIQUE_GET, (self._name, index, pack(*values)))
         return None if row is None else str(row[0])
 
@@ -180,14 +190,16 @@ class PgRecords(Generic[M]):
             first = sql.INDEX_SCAN_FIRST_DESC if reverse else sql.INDEX_SCAN_FIRST
             more = sql.INDEX_SCAN_BEFORE if reverse else sql.INDEX_SCAN_AFTER
         last = after_id
-        while True:
-            rows = self._tx.execute(first if last is None else more, base if last is None else (*base, last))
+        limited = index is None or not self._unique_index(index)  # a unique scan has no LIMIT
+        for limit in sql.batch_sizes():
+            params = base if last is None else (*base, last)
+            rows = self._tx.execute(first if last is None else more, (*params, limit) if limited else params)
             batch = rows.fetchall()
             for record_id, data in batch:
                 if data is None:
                     raise Internal(f"index {index} of {self._name} points to missing {record_id}")
                 yield self._parse(data), len(data)
-            if len(batch) < sql.BATCH:
+            if not limited or len(batch) < limit:
                 return
             last = batch[-1][0]
 
@@ -208,12 +220,16 @@ class PgRecords(Generic[M]):
                 if not index.unique:
                     add_plain.append((self._name, index.name, pack(*values), record_id))
                     continue
-                holder = self.find_unique(index.name, values)
+                holder = self._holder(index.name, values)
                 if holder == record_id:
                     continue
                 if holder is not None:
                     shown = "/".join(values)
-                    raise AlreadyExists(f"{self._name} {holder} already has {index.name} {shown!r}")
+                    conflict = AlreadyExists(f"{self._name} {holder} already has {index.name} {shown!r}")
+                    if (index.name, pack(*values)) in self._seen_free:  # taken since we looked
+                        self._tx.rerun = conflict
+                        raise Rerun("a unique entry seen free was taken by a concurrent commit") from conflict
+                    raise conflict
                 # A concurrent holder that has not committed yet makes this wait, then fail
                 # with a unique violation: the re-run then finds it above.
                 self._tx.execute(sql.UNIQUE_INSERT, (self._name, index.name, pack(*values), record_id))
@@ -296,11 +312,11 @@ class PgChangeLog:
         else:
             query, base = sql.CHANGE_SCAN_KIND, (kind,)
         after = after_revision
-        while True:
-            batch = self._tx.execute(query, (*base, after)).fetchall()
+        for limit in sql.batch_sizes():
+            batch = self._tx.execute(query, (*base, after, limit)).fetchall()
             for row in batch:
                 yield _change(row)
-            if len(batch) < sql.BATCH:
+            if len(batch) < limit:
                 return
             after = int(batch[-1][0])
 
@@ -342,11 +358,11 @@ class PgChildren:
     ) -> Iterator[tuple[int, bytes]]:
         low, high = after, (2**63 - 1) if before is None else before
         query = sql.CHILD_SCAN_DESC if reverse else sql.CHILD_SCAN
-        while True:
-            batch = self._tx.execute(query, (kind, parent_id, low, high)).fetchall()
+        for limit in sql.batch_sizes():
+            batch = self._tx.execute(query, (kind, parent_id, low, high, limit)).fetchall()
             for seq, data in batch:
                 yield int(seq), bytes(data)
-            if len(batch) < sql.BATCH:
+            if len(batch) < limit:
                 return
             if reverse:
                 high = int(batch[-1][0])

@@ -6,7 +6,7 @@ from pipeline.events import EventHub
 from pipeline.keys import CAUSED_BY, EVENT, EXISTING, REQUEST_ID, RESPONSE, UNCHANGED
 from pipeline.resource import ResourceKind
 from pipeline.steps import AppendEvent
-from pipeline.storage.lmdb import LmdbStorage
+from pipeline.storage import Storage
 from stigmer_sessions.api import Session, SessionChange
 from stigmer_sessions.resource import SESSION
 from tests.conftest import RunStep, make_session
@@ -20,7 +20,7 @@ def stored(name: str = "a") -> Session:
     return s
 
 
-def test_created_when_nothing_existed(run_step: RunStep, store: LmdbStorage) -> None:
+def test_created_when_nothing_existed(run_step: RunStep, store: Storage) -> None:
     values = {RESPONSE: stored(), EXISTING: None, REQUEST_ID: "req-1"}
     ctx = run_step(AppendEvent(), make_session(), values=values, actor="alice", now_ns=NOW)
     change = ctx[EVENT]
@@ -54,7 +54,7 @@ def test_caused_by_header_wins_over_request_id(run_step: RunStep) -> None:
     assert run_step(AppendEvent(), make_session(), values=values)[EVENT].caused_by == "chg-upstream"
 
 
-def test_unchanged_records_nothing(run_step: RunStep, store: LmdbStorage) -> None:
+def test_unchanged_records_nothing(run_step: RunStep, store: Storage) -> None:
     ctx = run_step(AppendEvent(), make_session(), values={RESPONSE: stored(), UNCHANGED: True})
     assert EVENT not in ctx
     assert store.read(lambda tx: tx.changes.current_revision()) == 0
@@ -69,7 +69,7 @@ def test_hub_hears_only_after_commit(run_step: RunStep) -> None:
     assert hub.revision == 1
 
 
-def test_kind_without_change_type_is_internal(run_step: RunStep, store: LmdbStorage) -> None:
+def test_kind_without_change_type_is_internal(run_step: RunStep, store: Storage) -> None:
     bare = ResourceKind("thing", "Thing", "v1", "thg", Session)
 
     def step(ctx: object) -> None:

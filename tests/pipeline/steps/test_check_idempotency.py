@@ -4,14 +4,14 @@ from pipeline import idempotency
 from pipeline.errors import AlreadyExists
 from pipeline.keys import REPLAYED, REQUEST_ID, RESPONSE
 from pipeline.steps import CheckIdempotency
-from pipeline.storage.lmdb import LmdbStorage
+from pipeline.storage import Storage
 from stigmer_sessions import Session
 from tests.conftest import RunStep, make_session
 
 NOW = 10**18
 
 
-def _remember(store: LmdbStorage, request: Session, response: Session, *, expires: int = NOW + 100) -> None:
+def _remember(store: Storage, request: Session, response: Session, *, expires: int = NOW + 100) -> None:
     digest = idempotency.fingerprint("op", request)
     store.write(
         lambda txn: txn.requests.remember(
@@ -39,7 +39,7 @@ def test_unknown_request_id_continues(run_step: RunStep) -> None:
     assert not ctx.finished  # type: ignore[attr-defined]
 
 
-def test_same_request_replays_and_finishes(run_step: RunStep, store: LmdbStorage) -> None:
+def test_same_request_replays_and_finishes(run_step: RunStep, store: Storage) -> None:
     request, response = make_session("a"), make_session("the first answer")
     _remember(store, request, response)
     ctx = _run(run_step, request)
@@ -48,13 +48,13 @@ def test_same_request_replays_and_finishes(run_step: RunStep, store: LmdbStorage
     assert ctx.finished  # type: ignore[attr-defined]
 
 
-def test_different_payload_is_already_exists(run_step: RunStep, store: LmdbStorage) -> None:
+def test_different_payload_is_already_exists(run_step: RunStep, store: Storage) -> None:
     _remember(store, make_session("a"), make_session("answer"))
     with pytest.raises(AlreadyExists, match="'r1' was already used for a different request"):
         _run(run_step, make_session("b"))
 
 
-def test_expired_entry_is_ignored(run_step: RunStep, store: LmdbStorage) -> None:
+def test_expired_entry_is_ignored(run_step: RunStep, store: Storage) -> None:
     request = make_session("a")
     _remember(store, request, make_session("answer"), expires=NOW)
     assert not _run(run_step, request).finished  # type: ignore[attr-defined]

@@ -1,12 +1,12 @@
 from pipeline.keys import EXISTING
 from pipeline.steps import DeleteChildren
-from pipeline.storage.lmdb import LmdbStorage
+from pipeline.storage import Storage
 from stigmer_sessions import SessionController, SessionId
 from tests.conftest import RunStep, make_session
 
 
 def test_deletes_the_sessions_messages_only(
-    run_step: RunStep, controller: SessionController, store: LmdbStorage
+    run_step: RunStep, controller: SessionController, store: Storage
 ) -> None:
     a, b = controller.create(make_session("a")), controller.create(make_session("b"))
     for s in (a, b):

@@ -1,13 +1,13 @@
 from pipeline.keys import EXISTING, RESPONSE
 from pipeline.steps import DeleteResource
-from pipeline.storage.lmdb import LmdbStorage
+from pipeline.storage import Storage
 from stigmer_sessions import SessionController
 from stigmer_sessions.api import SessionId
 from tests.conftest import RunStep, data_tables, make_session
 
 
 def test_deletes_record_and_every_index_entry(
-    run_step: RunStep, controller: SessionController, store: LmdbStorage
+    run_step: RunStep, controller: SessionController, store: Storage
 ) -> None:
     created = controller.create(make_session(tags=("a", "b")))
     ctx = run_step(DeleteResource(), SessionId(), values={EXISTING: created})

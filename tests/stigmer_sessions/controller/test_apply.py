@@ -1,7 +1,7 @@
 import pytest
 
 from pipeline.errors import InvalidArgument, NotFound
-from pipeline.storage.lmdb import LmdbStorage
+from pipeline.storage import Storage
 from stigmer_sessions import SessionController
 from tests.conftest import make_session
 
@@ -15,11 +15,11 @@ def test_apply_creates_then_updates_by_name(controller: SessionController) -> No
     assert controller.list().total_size == 1
 
 
-def test_apply_is_idempotent(controller: SessionController, store: LmdbStorage) -> None:
+def test_apply_is_idempotent(controller: SessionController, store: Storage) -> None:
     first = controller.apply(make_session("Standup"))
-    before = store.stat()
+    before = store.snapshot()
     assert controller.apply(make_session("Standup")) == first
-    assert store.stat() == before
+    assert store.snapshot() == before
 
 
 def test_apply_by_id(controller: SessionController) -> None:

@@ -1,7 +1,7 @@
 import pytest
 
 from pipeline.errors import AlreadyExists, InvalidArgument
-from pipeline.storage.lmdb import LmdbStorage
+from pipeline.storage import Storage
 from stigmer_sessions import SessionController
 from tests.conftest import make_session
 
@@ -39,12 +39,12 @@ def test_same_name_same_org_is_already_exists_other_org_is_fine(controller: Sess
     ],
 )
 def test_bad_input_is_invalid_argument_and_changes_nothing(
-    controller: SessionController, store: LmdbStorage, mutate: object, field: str
+    controller: SessionController, store: Storage, mutate: object, field: str
 ) -> None:
     request = make_session()
     mutate(request)  # type: ignore[operator]
-    before = store.stat()
+    before = store.snapshot()
     with pytest.raises(InvalidArgument) as err:
         controller.create(request)
     assert field in [v.field for v in err.value.violations]
-    assert store.stat() == before
+    assert store.snapshot() == before

@@ -1,12 +1,12 @@
 import pytest
 
 from pipeline.errors import InvalidArgument, NotFound
-from pipeline.storage.lmdb import LmdbStorage
+from pipeline.storage import Storage
 from stigmer_sessions import SessionController, SessionId
 from tests.conftest import data_tables, make_session
 
 
-def test_delete_returns_deleted_and_frees_the_slug(controller: SessionController, store: LmdbStorage) -> None:
+def test_delete_returns_deleted_and_frees_the_slug(controller: SessionController, store: Storage) -> None:
     created = controller.create(make_session("a", tags=("t",)))
     assert controller.delete(created.metadata.id) == created
     with pytest.raises(NotFound):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from pipeline.listing import MIN_RESPONSE_BYTES
-from pipeline.storage.lmdb import LmdbStorage
+from pipeline.storage import Storage
 from stigmer_sessions import SessionController
 from stigmer_sessions.config import SessionConfig
 from tests.conftest import make_session
@@ -13,7 +13,7 @@ from tests.conftest import make_session
 BLOB = 30_000  # three of these pass the minimum budget, two do not
 
 
-def test_every_paged_operation_uses_the_configured_budget(store: LmdbStorage) -> None:
+def test_every_paged_operation_uses_the_configured_budget(store: Storage) -> None:
     sessions = SessionController(store=store, config=SessionConfig(max_response_bytes=MIN_RESPONSE_BYTES))
     ids = []
     for i in range(5):

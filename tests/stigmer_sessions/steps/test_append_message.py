@@ -2,7 +2,7 @@ import pytest
 
 from pipeline.errors import InvalidArgument
 from pipeline.keys import CHILD, EXISTING
-from pipeline.storage.lmdb import LmdbStorage
+from pipeline.storage import Storage
 from stigmer_sessions import SessionController
 from stigmer_sessions.api import AppendSessionMessageRequest, SessionMessage, SessionMessageRole
 from stigmer_sessions.steps import AppendMessage
@@ -12,7 +12,7 @@ NOW = 1_700_000_000 * 10**9
 
 
 def test_appends_with_next_sequence_and_bumps_the_session(
-    run_step: RunStep, controller: SessionController, store: LmdbStorage
+    run_step: RunStep, controller: SessionController, store: Storage
 ) -> None:
     session = controller.create(make_session())
     request = AppendSessionMessageRequest(
@@ -37,7 +37,7 @@ def test_appends_with_next_sequence_and_bumps_the_session(
 
 
 def test_content_limit_names_the_limit(
-    run_step: RunStep, controller: SessionController, store: LmdbStorage
+    run_step: RunStep, controller: SessionController, store: Storage
 ) -> None:
     session = controller.create(make_session())
     request = AppendSessionMessageRequest(

@@ -7,35 +7,35 @@ from pipeline.storage.lmdb import LmdbStorage
 from pipeline.storage.lmdb.engine import RawTx, Table
 
 
-def put(store: LmdbStorage, key: bytes, value: bytes) -> None:
-    store.write_raw(lambda txn: txn.put(Table.RECORDS, key, value))
+def put(lmdb_store: LmdbStorage, key: bytes, value: bytes) -> None:
+    lmdb_store.write_raw(lambda txn: txn.put(Table.RECORDS, key, value))
 
 
-def test_write_commits_and_read_sees_it(store: LmdbStorage) -> None:
-    put(store, b"k", b"v")
-    assert store.read_raw(lambda txn: txn.get(Table.RECORDS, b"k")) == b"v"
+def test_write_commits_and_read_sees_it(lmdb_store: LmdbStorage) -> None:
+    put(lmdb_store, b"k", b"v")
+    assert lmdb_store.read_raw(lambda txn: txn.get(Table.RECORDS, b"k")) == b"v"
 
 
-def test_an_error_aborts_everything_the_transaction_wrote(store: LmdbStorage) -> None:
+def test_an_error_aborts_everything_the_transaction_wrote(lmdb_store: LmdbStorage) -> None:
     def body(txn: RawTx) -> None:
         txn.put(Table.RECORDS, b"a", b"1")
         txn.put(Table.INDEX, b"b", b"2")
         raise NotFound("stop")
 
     with pytest.raises(NotFound):
-        store.write_raw(body)
-    assert store.stat() == {t.value: 0 for t in Table}
+        lmdb_store.write_raw(body)
+    assert lmdb_store.stat() == {t.value: 0 for t in Table}
 
 
-def test_scan_prefix_forward_reverse_and_after(store: LmdbStorage) -> None:
+def test_scan_prefix_forward_reverse_and_after(lmdb_store: LmdbStorage) -> None:
     def fill(txn: RawTx) -> None:
         for key in (b"a1", b"b1", b"b2", b"b3", b"c1"):
             txn.put(Table.RECORDS, key, key)
 
-    store.write_raw(fill)
+    lmdb_store.write_raw(fill)
 
     def keys(prefix: bytes, **kw: object) -> list[bytes]:
-        return store.read_raw(lambda txn: [k for k, _ in txn.scan(Table.RECORDS, prefix, **kw)])  # type: ignore[arg-type]
+        return lmdb_store.read_raw(lambda txn: [k for k, _ in txn.scan(Table.RECORDS, prefix, **kw)])  # type: ignore[arg-type]
 
     assert keys(b"b") == [b"b1", b"b2", b"b3"]
     assert keys(b"b", reverse=True) == [b"b3", b"b2", b"b1"]
@@ -48,10 +48,10 @@ def test_scan_prefix_forward_reverse_and_after(store: LmdbStorage) -> None:
     assert keys(b"", reverse=True) == [b"c1", b"b3", b"b2", b"b1", b"a1"]
 
 
-def test_counters_add_and_vanish_at_zero(store: LmdbStorage) -> None:
-    assert store.write_raw(lambda txn: txn.add(Table.COUNTERS, b"n", 2)) == 2
-    assert store.write_raw(lambda txn: txn.add(Table.COUNTERS, b"n", -2)) == 0
-    assert store.stat()["counters"] == 0
+def test_counters_add_and_vanish_at_zero(lmdb_store: LmdbStorage) -> None:
+    assert lmdb_store.write_raw(lambda txn: txn.add(Table.COUNTERS, b"n", 2)) == 2
+    assert lmdb_store.write_raw(lambda txn: txn.add(Table.COUNTERS, b"n", -2)) == 0
+    assert lmdb_store.stat()["counters"] == 0
 
 
 def test_map_grows_instead_of_failing(tmp_path: Path) -> None:
@@ -70,9 +70,9 @@ def test_reopen_keeps_data(tmp_path: Path) -> None:
         assert again.read_raw(lambda txn: txn.get(Table.RECORDS, b"k")) == b"v"
 
 
-def test_second_open_of_the_same_path_is_refused(store: LmdbStorage) -> None:
+def test_second_open_of_the_same_path_is_refused(lmdb_store: LmdbStorage) -> None:
     with pytest.raises(FailedPrecondition, match="already open"):
-        LmdbStorage(store.path)
+        LmdbStorage(lmdb_store.path)
 
 
 def test_use_after_close_is_a_clear_error(tmp_path: Path) -> None:
@@ -82,10 +82,10 @@ def test_use_after_close_is_a_clear_error(tmp_path: Path) -> None:
         s.read_raw(lambda txn: None)
 
 
-def test_lmdb_errors_do_not_leak(store: LmdbStorage) -> None:
+def test_lmdb_errors_do_not_leak(lmdb_store: LmdbStorage) -> None:
     # An empty key is invalid in LMDB (BadValsizeError): callers see our Internal error.
     with pytest.raises(Internal, match="store write failed"):
-        put(store, b"", b"v")
+        put(lmdb_store, b"", b"v")
 
 
 def test_unopenable_path_is_internal_with_the_path(tmp_path: Path) -> None:

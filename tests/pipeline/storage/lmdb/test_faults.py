@@ -81,9 +81,9 @@ class FaultyEnv:
         return _FaultyTxn(txn, self) if kw.get("write") and parent is None else txn
 
 
-def faulty(store: LmdbStorage) -> FaultyEnv:
-    env = FaultyEnv(store._env)
-    store._env = env  # type: ignore[assignment]
+def faulty(lmdb_store: LmdbStorage) -> FaultyEnv:
+    env = FaultyEnv(lmdb_store._env)
+    lmdb_store._env = env  # type: ignore[assignment]
     return env
 
 
@@ -96,58 +96,58 @@ def put(key: bytes, value: bytes = b"v") -> Any:
     return body
 
 
-def records(store: LmdbStorage) -> list[bytes]:
-    return store.read_raw(lambda txn: [k for k, _ in txn.scan(Table.RECORDS, b"")])
+def records(lmdb_store: LmdbStorage) -> list[bytes]:
+    return lmdb_store.read_raw(lambda txn: [k for k, _ in txn.scan(Table.RECORDS, b"")])
 
 
 def test_a_full_disk_on_commit_is_out_of_space_logged_and_lands_nothing(
-    store: LmdbStorage, caplog: pytest.LogCaptureFixture
+    lmdb_store: LmdbStorage, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store.write_raw(put(b"before"))
-    env = faulty(store)
+    lmdb_store.write_raw(put(b"before"))
+    env = faulty(lmdb_store)
     env.commit_fault = enospc()
     with (
         caplog.at_level(logging.ERROR, logger="pipeline.storage.lmdb.engine"),
         pytest.raises(OutOfSpace) as caught,
     ):
-        store.write_raw(put(b"doomed"))
+        lmdb_store.write_raw(put(b"doomed"))
     assert isinstance(caught.value, ResourceExhausted)
     assert "out of disk space" in caught.value.message
     assert "mdb" not in caught.value.message and "No space" not in caught.value.message
     logged = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert any(str(store.path) in m and "No space left on device" in m for m in logged), logged
-    assert records(store) == [b"before"]  # reads go on; nothing of the failed write landed
-    assert store.read_raw(lambda txn: txn.counter(Table.COUNTERS, b"n")) == 1
+    assert any(str(lmdb_store.path) in m and "No space left on device" in m for m in logged), logged
+    assert records(lmdb_store) == [b"before"]  # reads go on; nothing of the failed write landed
+    assert lmdb_store.read_raw(lambda txn: txn.counter(Table.COUNTERS, b"n")) == 1
     env.commit_fault = None  # space freed
-    store.write_raw(put(b"after"))
-    assert records(store) == [b"after", b"before"]
+    lmdb_store.write_raw(put(b"after"))
+    assert records(lmdb_store) == [b"after", b"before"]
 
 
 @pytest.mark.parametrize(("free_bytes", "expected"), [(4096, OutOfSpace), (10 << 30, Internal)])
 def test_eio_is_out_of_space_only_when_the_volume_is_nearly_full(
-    store: LmdbStorage, monkeypatch: pytest.MonkeyPatch, free_bytes: int, expected: type[Exception]
+    lmdb_store: LmdbStorage, monkeypatch: pytest.MonkeyPatch, free_bytes: int, expected: type[Exception]
 ) -> None:
     class Fs:
         f_frsize = 4096
         f_bavail = free_bytes // 4096
 
     monkeypatch.setattr("pipeline.storage.lmdb.engine.os.statvfs", lambda path: Fs())
-    faulty(store).commit_fault = eio()
+    faulty(lmdb_store).commit_fault = eio()
     with pytest.raises(expected) as caught:
-        store.write_raw(put(b"k"))
+        lmdb_store.write_raw(put(b"k"))
     assert type(caught.value) is expected
     assert "Input/output" not in str(caught.value) and "mdb" not in str(caught.value)
-    assert records(store) == []
+    assert records(lmdb_store) == []
 
 
 def test_engine_errors_reach_callers_without_engine_text(
-    store: LmdbStorage, caplog: pytest.LogCaptureFixture
+    lmdb_store: LmdbStorage, caplog: pytest.LogCaptureFixture
 ) -> None:
     with (
         caplog.at_level(logging.ERROR, logger="pipeline.storage.lmdb.engine"),
         pytest.raises(Internal) as caught,
     ):
-        store.write_raw(put(b""))  # an empty key: MDB_BAD_VALSIZE
+        lmdb_store.write_raw(put(b""))  # an empty key: MDB_BAD_VALSIZE
     assert caught.value.message == "store write failed"
     assert isinstance(caught.value.__cause__, lmdb.Error)  # the detail stays reachable in-process
     assert any("MDB_BAD_VALSIZE" in r.getMessage() or "Invalid" in r.getMessage() for r in caplog.records)
@@ -190,22 +190,22 @@ def test_a_failed_map_growth_fails_every_write_of_the_batch(
 
 
 def test_a_fatal_engine_error_reopens_the_store_and_keeps_the_data(
-    store: LmdbStorage, caplog: pytest.LogCaptureFixture
+    lmdb_store: LmdbStorage, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store.write_raw(put(b"kept"))
+    lmdb_store.write_raw(put(b"kept"))
     panic = engine_error(lmdb.PanicError, "mdb_txn_begin: MDB_PANIC", -30795)
-    faulty(store).begin_fault = panic
+    faulty(lmdb_store).begin_fault = panic
     with caplog.at_level(logging.ERROR, logger="pipeline.storage.lmdb.engine"):
-        assert records(store) == [b"kept"]  # the read reopened the environment and went on
+        assert records(lmdb_store) == [b"kept"]  # the read reopened the environment and went on
     assert any("reopening" in r.getMessage() for r in caplog.records)
-    assert not isinstance(store._env, FaultyEnv)
-    faulty(store).begin_fault = panic
-    store.write_raw(put(b"next"))  # a write does the same
-    assert records(store) == [b"kept", b"next"]
+    assert not isinstance(lmdb_store._env, FaultyEnv)
+    faulty(lmdb_store).begin_fault = panic
+    lmdb_store.write_raw(put(b"next"))  # a write does the same
+    assert records(lmdb_store) == [b"kept", b"next"]
 
 
-def test_a_reopen_that_fails_is_internal_and_retried_by_the_next_call(store: LmdbStorage) -> None:
-    store.write_raw(put(b"kept"))
+def test_a_reopen_that_fails_is_internal_and_retried_by_the_next_call(lmdb_store: LmdbStorage) -> None:
+    lmdb_store.write_raw(put(b"kept"))
     real = lmdb.open
 
     def reopen_panicking(path: str, **kw: Any) -> Any:
@@ -213,16 +213,16 @@ def test_a_reopen_that_fails_is_internal_and_retried_by_the_next_call(store: Lmd
         env.begin_fault = engine_error(lmdb.PanicError, "mdb_txn_begin: MDB_PANIC", -30795)
         return env
 
-    faulty(store).begin_fault = engine_error(lmdb.PanicError, "mdb_txn_begin: MDB_PANIC", -30795)
+    faulty(lmdb_store).begin_fault = engine_error(lmdb.PanicError, "mdb_txn_begin: MDB_PANIC", -30795)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("pipeline.storage.lmdb.engine.lmdb.open", reopen_panicking)
         # the reopen's own first begin (opening the tables) panics: the read fails cleanly
         with pytest.raises(Internal) as caught:
-            records(store)
+            records(lmdb_store)
     assert "MDB_PANIC" not in caught.value.message
-    assert records(store) == [b"kept"]  # the next call reopens the store, and it works again
-    store.write_raw(put(b"next"))
-    assert records(store) == [b"kept", b"next"]
+    assert records(lmdb_store) == [b"kept"]  # the next call reopens the store, and it works again
+    lmdb_store.write_raw(put(b"next"))
+    assert records(lmdb_store) == [b"kept", b"next"]
 
 
 # -- for real: a 4 MiB tmpfs -------------------------------------------------------------
@@ -233,26 +233,26 @@ def test_a_really_full_volume_refuses_writes_keeps_reads_and_recovers(
     small_volume: Path, map_size: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="pipeline.storage.lmdb.engine")
-    with LmdbStorage(small_volume / "db", map_size=map_size) as store:
-        store.write_raw(put(b"first"))
+    with LmdbStorage(small_volume / "db", map_size=map_size) as lmdb_store:
+        lmdb_store.write_raw(put(b"first"))
         filler = fill_volume(small_volume, leave_bytes=256 * 1024)
         written = 0
         with pytest.raises(OutOfSpace) as caught:
             for i in range(1000):
-                store.write_raw(put(b"k%04d" % i, os.urandom(50_000)))
+                lmdb_store.write_raw(put(b"k%04d" % i, os.urandom(50_000)))
                 written += 1
         assert "out of disk space" in caught.value.message
         assert "mdb" not in caught.value.message
         failed_key = b"k%04d" % written
-        assert store.read_raw(lambda txn: txn.get(Table.RECORDS, failed_key)) is None
-        assert len(records(store)) == written + 1  # reads work; the failed write left nothing
-        assert store.read_raw(lambda txn: txn.counter(Table.COUNTERS, b"n")) == written + 1
+        assert lmdb_store.read_raw(lambda txn: txn.get(Table.RECORDS, failed_key)) is None
+        assert len(records(lmdb_store)) == written + 1  # reads work; the failed write left nothing
+        assert lmdb_store.read_raw(lambda txn: txn.counter(Table.COUNTERS, b"n")) == written + 1
         with pytest.raises(OutOfSpace):  # still full: still refused, still nothing written
-            store.write_raw(put(failed_key, os.urandom(50_000)))
+            lmdb_store.write_raw(put(failed_key, os.urandom(50_000)))
         filler.unlink()
-        store.write_raw(put(failed_key, os.urandom(50_000)))
-        assert len(records(store)) == written + 2
+        lmdb_store.write_raw(put(failed_key, os.urandom(50_000)))
+        assert len(records(lmdb_store)) == written + 2
         if map_size < 1 << 20:  # the map had to grow while the volume was full
             assert any("growing LMDB map" in r.getMessage() for r in caplog.records)
         engine = [r.getMessage() for r in caplog.records if "out of disk space" in r.getMessage()]
-        assert engine and all(str(store.path) in m for m in engine)
+        assert engine and all(str(lmdb_store.path) in m for m in engine)

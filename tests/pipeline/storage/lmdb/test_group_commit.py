@@ -28,8 +28,8 @@ def put(key: bytes) -> Any:
     return body
 
 
-def get(store: LmdbStorage, key: bytes) -> bytes | None:
-    return store.read_raw(lambda txn: txn.get(Table.RECORDS, key))
+def get(lmdb_store: LmdbStorage, key: bytes) -> bytes | None:
+    return lmdb_store.read_raw(lambda txn: txn.get(Table.RECORDS, key))
 
 
 def test_a_lone_writer_commits_its_own_batch_at_once(durable: LmdbStorage) -> None:
@@ -40,10 +40,10 @@ def test_a_lone_writer_commits_its_own_batch_at_once(durable: LmdbStorage) -> No
     assert (gc.batches, gc.writes, gc.largest_batch) == (20, 20, 1)  # no waiting for company
 
 
-def _queue_behind_a_blocked_leader(store: LmdbStorage, bodies: list[Any]) -> list[Any]:
+def _queue_behind_a_blocked_leader(lmdb_store: LmdbStorage, bodies: list[Any]) -> list[Any]:
     """Hold the current leader inside its write until every body below is queued, so they
     deterministically form the next batch; returns each body's result or exception."""
-    gc = store.group_commit
+    gc = lmdb_store.group_commit
     assert gc is not None
     entered, release = threading.Event(), threading.Event()
 
@@ -52,14 +52,14 @@ def _queue_behind_a_blocked_leader(store: LmdbStorage, bodies: list[Any]) -> lis
         release.wait(30)
         txn.put(Table.RECORDS, b"leader", b"v")
 
-    leader = threading.Thread(target=store.write_raw, args=(blocking,))
+    leader = threading.Thread(target=lmdb_store.write_raw, args=(blocking,))
     leader.start()
     entered.wait(30)
     results: list[Any] = [None] * len(bodies)
 
     def run(i: int) -> None:
         try:
-            results[i] = store.write_raw(bodies[i])
+            results[i] = lmdb_store.write_raw(bodies[i])
         except Exception as exc:
             results[i] = exc
 
@@ -106,11 +106,11 @@ def test_one_failing_request_does_not_affect_its_batch(durable: LmdbStorage) -> 
 def test_every_acknowledged_write_is_there_after_reopening(tmp_path: Path) -> None:
     acknowledged: list[bytes] = []
     lock = threading.Lock()
-    with LmdbStorage(tmp_path / "db") as store:
+    with LmdbStorage(tmp_path / "db") as lmdb_store:
 
         def writer(n: int) -> None:
             for i in range(25):
-                key = store.write_raw(put(b"%d-%d" % (n, i)))
+                key = lmdb_store.write_raw(put(b"%d-%d" % (n, i)))
                 with lock:
                     acknowledged.append(key)
 
@@ -119,15 +119,15 @@ def test_every_acknowledged_write_is_there_after_reopening(tmp_path: Path) -> No
             t.start()
         for t in threads:
             t.join()
-        assert store.group_commit is not None and store.group_commit.writes == 200
+        assert lmdb_store.group_commit is not None and lmdb_store.group_commit.writes == 200
     with LmdbStorage(tmp_path / "db") as reopened:
         assert len(acknowledged) == 200
         assert all(get(reopened, key) == b"v" for key in acknowledged)
 
 
 def test_a_full_map_during_a_batch_grows_and_keeps_every_write(tmp_path: Path) -> None:
-    with LmdbStorage(tmp_path / "db", map_size=64 * 1024) as store:
-        start = store.map_size
+    with LmdbStorage(tmp_path / "db", map_size=64 * 1024) as lmdb_store:
+        start = lmdb_store.map_size
 
         def writer(n: int) -> None:
             for i in range(40):
@@ -136,24 +136,24 @@ def test_a_full_map_during_a_batch_grows_and_keeps_every_write(tmp_path: Path) -
                 def body(txn: RawTx, key: bytes = key) -> None:
                     txn.put(Table.RECORDS, key, b"x" * 1500)
 
-                store.write_raw(body)
+                lmdb_store.write_raw(body)
 
         threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        assert store.map_size > start
-        assert store.read_raw(lambda txn: sum(1 for _ in txn.scan(Table.RECORDS, b""))) == 160
+        assert lmdb_store.map_size > start
+        assert lmdb_store.read_raw(lambda txn: sum(1 for _ in txn.scan(Table.RECORDS, b""))) == 160
 
 
 def test_relaxed_stores_flush_in_the_background(tmp_path: Path) -> None:
-    with LmdbStorage(tmp_path / "db", durable=False, flush_interval_s=0.01) as store:
-        assert store.group_commit is None
-        store.write_raw(put(b"k"))
+    with LmdbStorage(tmp_path / "db", durable=False, flush_interval_s=0.01) as lmdb_store:
+        assert lmdb_store.group_commit is None
+        lmdb_store.write_raw(put(b"k"))
         done = threading.Event()
         for _ in range(500):  # bounded wait for the flusher thread, not a timing assertion
-            if store.flushes >= 2:
+            if lmdb_store.flushes >= 2:
                 done.set()
                 break
             threading.Event().wait(0.01)

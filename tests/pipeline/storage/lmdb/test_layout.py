@@ -19,51 +19,55 @@ def _append(tx: Tx, kind: str, resource_id: str, org: str, time_ns: int) -> int:
     return tx.changes.append(SessionChange(), kind=kind, resource_id=resource_id, org=org, time_ns=time_ns)
 
 
-def events_keys(store: LmdbStorage) -> set[bytes]:
-    return store.read_raw(lambda raw: {key for key, _ in raw.scan(Table.EVENTS, b"")})
+def events_keys(lmdb_store: LmdbStorage) -> set[bytes]:
+    return lmdb_store.read_raw(lambda raw: {key for key, _ in raw.scan(Table.EVENTS, b"")})
 
 
-def test_a_change_is_filed_under_its_kind_with_a_header_saying_where_it_belongs(store: LmdbStorage) -> None:
-    store.write(lambda tx: _append(tx, "session", "ses-1", "acme", 7))
-    store.write(lambda tx: _append(tx, "note", "ses-1", "acme", 8))  # same id and org, other kind
+def test_a_change_is_filed_under_its_kind_with_a_header_saying_where_it_belongs(
+    lmdb_store: LmdbStorage,
+) -> None:
+    lmdb_store.write(lambda tx: _append(tx, "session", "ses-1", "acme", 7))
+    lmdb_store.write(lambda tx: _append(tx, "note", "ses-1", "acme", 8))  # same id and org, other kind
     rev1, rev2 = REV.pack(1), REV.pack(2)
     assert {
         BY_RESOURCE + pack("session", "ses-1") + rev1,
         BY_ORG + pack("session", "acme") + rev1,
         BY_KIND + pack("session") + rev1,
         BY_KIND + pack("note") + rev2,
-    } <= events_keys(store)
-    value = store.read_raw(lambda raw: raw.get(Table.EVENTS, LOG + rev2))
+    } <= events_keys(lmdb_store)
+    value = lmdb_store.read_raw(lambda raw: raw.get(Table.EVENTS, LOG + rev2))
     assert value is not None
     stored = decode_entry(2, value)
     assert (stored.kind, stored.resource_id, stored.org, stored.time_ns) == ("note", "ses-1", "acme", 8)
     for filters in ({}, {"resource_id": "ses-1"}, {"org": "acme"}):
-        scanned = store.read(lambda tx, f=filters: [c.revision for c in tx.changes.scan(kind="session", **f)])  # type: ignore[misc]
+        scanned = lmdb_store.read(
+            lambda tx, f=filters: [c.revision for c in tx.changes.scan(kind="session", **f)]  # type: ignore[misc]
+        )
         assert scanned == [1], filters
 
 
-def test_compaction_removes_every_index_entry_and_reads_only_headers(store: LmdbStorage) -> None:
+def test_compaction_removes_every_index_entry_and_reads_only_headers(lmdb_store: LmdbStorage) -> None:
     for i in range(4):
-        store.write(lambda tx, i=i: _append(tx, "session" if i % 2 else "note", f"r{i}", "acme", i))  # type: ignore[misc]
+        lmdb_store.write(lambda tx, i=i: _append(tx, "session" if i % 2 else "note", f"r{i}", "acme", i))  # type: ignore[misc]
     # a change whose bytes are no SessionChange at all: compaction must not need to parse it
-    store.write(lambda tx: tx.changes.restore(StoredChange(5, "other", "x", "o", 0, b"\xff\xff")))
-    deleted = store.write(lambda tx: tx.changes.compact(below_revision=6, older_than_ns=None, limit=100))
+    lmdb_store.write(lambda tx: tx.changes.restore(StoredChange(5, "other", "x", "o", 0, b"\xff\xff")))
+    deleted = lmdb_store.write(lambda tx: tx.changes.compact(below_revision=6, older_than_ns=None, limit=100))
     assert deleted == 5
-    assert {key[:1] for key in events_keys(store)} == {b"\x00"}  # only the markers are left
-    assert store.read(lambda tx: tx.changes.oldest_revision()) == 6
+    assert {key[:1] for key in events_keys(lmdb_store)} == {b"\x00"}  # only the markers are left
+    assert lmdb_store.read(lambda tx: tx.changes.oldest_revision()) == 6
 
 
-def test_reindex_keeps_named_counters_and_rebuilds_index_counters(store: LmdbStorage) -> None:
+def test_reindex_keeps_named_counters_and_rebuilds_index_counters(lmdb_store: LmdbStorage) -> None:
     session = make_session()
     session.metadata.id = "ses-1"
-    store.write(lambda tx: tx.records(SESSION).put(session))
+    lmdb_store.write(lambda tx: tx.records(SESSION).put(session))
     name = (SESSION.name, "_generated_names", "acme", "2026-01-01")
-    store.write(lambda tx: tx.counters.add(name, 3))
-    store.write_raw(lambda raw: raw.add(Table.COUNTERS, pack(SESSION.name, "org", "acme"), 5))  # damage
-    assert store.reindex([SESSION]) == 1
-    assert store.write(lambda tx: tx.counters.add(name, 0)) == 3  # survived
-    assert store.read(lambda tx: tx.records(SESSION).count("org", ("acme",))) == 1  # rebuilt
-    assert store.check([SESSION]).ok
+    lmdb_store.write(lambda tx: tx.counters.add(name, 3))
+    lmdb_store.write_raw(lambda raw: raw.add(Table.COUNTERS, pack(SESSION.name, "org", "acme"), 5))  # damage
+    assert lmdb_store.reindex([SESSION]) == 1
+    assert lmdb_store.write(lambda tx: tx.counters.add(name, 0)) == 3  # survived
+    assert lmdb_store.read(lambda tx: tx.records(SESSION).count("org", ("acme",))) == 1  # rebuilt
+    assert lmdb_store.check([SESSION]).ok
 
 
 def test_a_log_of_the_first_layout_is_rewritten_when_the_store_opens(tmp_path: Path) -> None:

@@ -16,9 +16,9 @@ def stored(name: str, record_id: str, **kw: object) -> Session:
     return s
 
 
-def test_put_indexes_and_counts(store: LmdbStorage) -> None:
+def test_put_indexes_and_counts(lmdb_store: LmdbStorage) -> None:
     a = stored("a", "ses-1", tags=("x", "y"))
-    store.write(lambda txn: txn.records(SESSION).put(a))
+    lmdb_store.write(lambda txn: txn.records(SESSION).put(a))
 
     def check(txn: Tx) -> None:
         r = txn.records(SESSION)
@@ -29,14 +29,14 @@ def test_put_indexes_and_counts(store: LmdbStorage) -> None:
         assert r.count("org_tag", ("acme", "y")) == 1
         assert [s.metadata.id for s, _ in r.scan_sized(AGENT_INSTANCE_INDEX, ("ain-1",))] == ["ses-1"]
 
-    store.read(check)
+    lmdb_store.read(check)
 
 
-def test_update_moves_only_changed_index_entries(store: LmdbStorage) -> None:
+def test_update_moves_only_changed_index_entries(lmdb_store: LmdbStorage) -> None:
     old = stored("a", "ses-1", tags=("x",), agent="ain-1")
     new = stored("a", "ses-1", tags=("z",), agent="ain-2")
-    store.write(lambda txn: txn.records(SESSION).put(old))
-    store.write(lambda txn: txn.records(SESSION).put(new, old))
+    lmdb_store.write(lambda txn: txn.records(SESSION).put(old))
+    lmdb_store.write(lambda txn: txn.records(SESSION).put(new, old))
 
     def check(txn: Tx) -> None:
         r = txn.records(SESSION)
@@ -45,36 +45,36 @@ def test_update_moves_only_changed_index_entries(store: LmdbStorage) -> None:
         assert list(r.scan_sized(AGENT_INSTANCE_INDEX, ("ain-1",))) == []
         assert [s.metadata.id for s, _ in r.scan_sized(AGENT_INSTANCE_INDEX, ("ain-2",))] == ["ses-1"]
 
-    store.read(check)
+    lmdb_store.read(check)
 
 
-def test_delete_removes_record_index_entries_and_counters(store: LmdbStorage) -> None:
+def test_delete_removes_record_index_entries_and_counters(lmdb_store: LmdbStorage) -> None:
     a = stored("a", "ses-1", tags=("x", "y"))
-    store.write(lambda txn: txn.records(SESSION).put(a))
-    store.write(lambda txn: txn.records(SESSION).delete(a))
-    assert store.stat() == {t.value: 0 for t in Table}
+    lmdb_store.write(lambda txn: txn.records(SESSION).put(a))
+    lmdb_store.write(lambda txn: txn.records(SESSION).delete(a))
+    assert lmdb_store.stat() == {t.value: 0 for t in Table}
 
 
-def test_unique_conflict_is_refused_and_nothing_written(store: LmdbStorage) -> None:
-    store.write(lambda txn: txn.records(SESSION).put(stored("a", "ses-1")))
-    before = store.stat()
+def test_unique_conflict_is_refused_and_nothing_written(lmdb_store: LmdbStorage) -> None:
+    lmdb_store.write(lambda txn: txn.records(SESSION).put(stored("a", "ses-1")))
+    before = lmdb_store.stat()
     with pytest.raises(AlreadyExists):
-        store.write(lambda txn: txn.records(SESSION).put(stored("a", "ses-2")))
-    assert store.stat() == before
+        lmdb_store.write(lambda txn: txn.records(SESSION).put(stored("a", "ses-2")))
+    assert lmdb_store.stat() == before
 
 
-def test_scan_resumes_after_an_id_in_both_directions(store: LmdbStorage) -> None:
+def test_scan_resumes_after_an_id_in_both_directions(lmdb_store: LmdbStorage) -> None:
     def fill(txn: Tx) -> None:
         r = txn.records(SESSION)
         for i in range(5):
             r.put(stored(f"s{i}", f"ses-{i}"))
 
-    store.write(fill)
-    ids = store.read(
+    lmdb_store.write(fill)
+    ids = lmdb_store.read(
         lambda txn: [s.metadata.id for s, _ in txn.records(SESSION).scan_sized(after_id="ses-1")]
     )
     assert ids == ["ses-2", "ses-3", "ses-4"]
-    ids = store.read(
+    ids = lmdb_store.read(
         lambda txn: [
             s.metadata.id
             for s, _ in txn.records(SESSION).scan_sized("org", ("acme",), after_id="ses-3", reverse=True)
@@ -83,14 +83,14 @@ def test_scan_resumes_after_an_id_in_both_directions(store: LmdbStorage) -> None
     assert ids == ["ses-2", "ses-1", "ses-0"]
 
 
-def test_scan_sized_gives_each_record_with_its_stored_size(store: LmdbStorage) -> None:
+def test_scan_sized_gives_each_record_with_its_stored_size(lmdb_store: LmdbStorage) -> None:
     records = [stored(f"r{i}", f"ses-{i}", subject="x" * (100 * i)) for i in range(1, 4)]
 
     def put_all(txn: Tx) -> None:
         for r in records:
             txn.records(SESSION).put(r)
 
-    store.write(put_all)
+    lmdb_store.write(put_all)
 
     def check(txn: Tx) -> None:
         r = txn.records(SESSION)
@@ -98,4 +98,4 @@ def test_scan_sized_gives_each_record_with_its_stored_size(store: LmdbStorage) -
         assert list(r.scan_sized()) == expected
         assert list(r.scan_sized(AGENT_INSTANCE_INDEX, ("ain-1",), reverse=True)) == expected[::-1]
 
-    store.read(check)
+    lmdb_store.read(check)

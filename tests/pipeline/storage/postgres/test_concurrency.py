@@ -37,6 +37,42 @@ def replicas(open_storage: StorageFactory) -> list[PostgresStorage]:
     return [first, *(open_storage(pool_size=1, migrate=False) for _ in range(N - 1))]
 
 
+def test_a_unique_entry_taken_between_the_check_and_the_write_reruns_the_unit(
+    replicas: list[PostgresStorage],
+) -> None:
+    # READ COMMITTED: the check and the claim are separate snapshots. A commit landing
+    # between them must re-run the unit (whose check then sees it), not fail it with
+    # AlreadyExists: an apply that found no such name must update, not refuse.
+    a, b = replicas[0], replicas[1]
+    attempts: list[str | None] = []
+
+    def apply(tx: PgTx) -> str:
+        records = tx.records(SESSION)
+        holder = records.find_unique("slug", ("acme", "standup"))
+        attempts.append(holder)
+        if holder is not None:
+            return f"updated {holder}"
+        b.write(lambda other: other.records(SESSION).put(stored("ses-b", "standup")))  # lands meanwhile
+        records.put(stored("ses-a", "standup"))
+        return "created ses-a"
+
+    assert a.write(apply) == "updated ses-b"
+    assert attempts == [None, "ses-b"]
+
+
+def test_a_unique_entry_never_seen_free_is_already_exists_at_once(replicas: list[PostgresStorage]) -> None:
+    replicas[0].write(lambda tx: tx.records(SESSION).put(stored("ses-1", "standup")))
+    calls: list[int] = []
+
+    def blind(tx: PgTx) -> None:
+        calls.append(1)
+        tx.records(SESSION).put(stored("ses-2", "standup"))
+
+    with pytest.raises(AlreadyExists, match="ses-1 already has slug 'acme/standup'"):
+        replicas[1].write(blind)
+    assert calls == [1]  # no re-run: nothing this unit decided on went stale
+
+
 def test_same_name_creates_have_one_winner(replicas: list[PostgresStorage]) -> None:
     def create(i: int) -> str:
         def fn(tx: PgTx) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import threading
 
 from pipeline.storage.postgres import PostgresStorage
 from pipeline.storage.postgres.stores import PgTx
@@ -154,3 +155,15 @@ def test_stores_in_other_schemas_of_the_database_do_not_wake_this_one(open_stora
             stop()
     finally:
         drop_schema(name)
+
+
+def test_closing_the_storage_stops_its_followers(open_storage: StorageFactory) -> None:
+    # A controller that is never closed leaves its follower running; closing the storage
+    # must still end it, or its listener reconnects on a connection of its own forever
+    # (and a process that opens many storages runs the database out of connections).
+    a = open_storage()
+    before = set(threading.enumerate())
+    a.follow(lambda revision: None)
+    (listener,) = [t for t in set(threading.enumerate()) - before if t.name == "stigmer-pg-follow"]
+    a.close()
+    assert not listener.is_alive()

@@ -3,6 +3,9 @@ what is particular to this one (keyset batches, bytes for users' strings, check 
 
 from __future__ import annotations
 
+from itertools import islice
+from typing import Any
+
 import pytest
 
 from pipeline.errors import AlreadyExists, FailedPrecondition, Internal
@@ -198,7 +201,7 @@ def test_check_finds_damage_and_reindex_repairs_the_entries(pg: PostgresStorage)
     assert f"session ses-1: missing entry {pack('t')!r} in index tag" in problems
     assert f"session ses-9: stray entry {pack('acme')!r} in index org" in problems
     assert f"session a-first: stray entry {pack('acme', 'z')!r} in index slug" in problems
-    assert any(p.startswith("change log: 1 changes from 1 to 1, but the head says 1..5") for p in problems)
+    assert "change log: 4 revisions missing between 1 and 5: 2, 3, 4, 5" in problems
     assert pg.reindex([SESSION]) == 3
     after = pg.check([SESSION]).problems
     assert not any("index" in p for p in after), after
@@ -253,3 +256,34 @@ def test_reindex_rebuilds_many_records_in_batches(pg: PostgresStorage) -> None:
     assert pg.reindex([SESSION]) == MANY
     assert pg.snapshot() == before
     assert pg.check([SESSION]).ok
+
+
+def test_scans_start_with_a_small_batch_and_double_up_to_the_largest(pg: PostgresStorage) -> None:
+    # A page that a byte budget stops after a few 1 MiB messages must not have fetched 128.
+    def fill(tx: PgTx) -> None:
+        for seq in range(1, 40):
+            tx.children.append("session", "p", seq, b"m")
+
+    pg.write(fill)
+
+    def limits_of(consume: int | None) -> list[int]:
+        seen: list[int] = []
+
+        def body(tx: PgTx) -> None:
+            real = tx.execute
+
+            def spy(query: str, params: Any = ()) -> Any:
+                seen.append(params[-1])
+                return real(query, params)
+
+            tx.execute = spy  # type: ignore[method-assign]
+            rows = tx.children.scan("session", "p")
+            for _ in islice(rows, consume):
+                pass
+
+        pg.read(body)
+        return seen
+
+    assert limits_of(1) == [sql.FIRST_BATCH]
+    assert limits_of(None) == [8, 16, 32]  # 8 + 16 rows, then 15 of 32: the end
+    assert list(islice(sql.batch_sizes(), 7)) == [8, 16, 32, 64, 128, 128, 128]
