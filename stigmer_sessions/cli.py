@@ -262,6 +262,20 @@ class ServeOptions:
     watch_poll_s: float | None = None
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a line is written, not when the handler was
+    made: a thread that outlives a redirection of stderr (an embedding application's, or a
+    test runner's capture) then never writes to a closed stream."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        del value  # always sys.stderr
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: easy to grep by eye and to ship to a log store."""
 
@@ -575,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(store, str):
         print(f"stigmer-sessions {args.command}: error: {store}", file=sys.stderr)
         return 2
-    handler = logging.StreamHandler()
+    handler = StderrHandler()
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=args.log_level, handlers=[handler], force=True)
     if args.command != "serve":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import random
 import signal
 import subprocess
@@ -207,3 +209,23 @@ def test_check_runs_again_around_the_pass_the_engine_aborted_in(
     out = capfd.readouterr().out
     assert "session records (forward): not read" in out
     assert "stopped by the storage engine" not in out
+
+
+def test_log_lines_go_to_the_stderr_of_the_moment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A thread that logs after stderr was redirected and the old stream closed (a watch
+    ending after a test's capture) writes to the new stderr, not into a closed file."""
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    handler = cli.StderrHandler()
+    handler.setFormatter(cli.JsonFormatter())
+    log = logging.getLogger("test.stderr.handler")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        log.warning("one")
+        first.close()
+        monkeypatch.setattr(sys, "stderr", second)
+        log.warning("two")
+    finally:
+        log.removeHandler(handler)
+    assert [json.loads(line)["msg"] for line in second.getvalue().splitlines()] == ["two"]
