@@ -140,6 +140,22 @@ def race(n: int, fn: Callable[[int], Any]) -> list[Any]:
     return results
 
 
+def run_cli(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``server.py *args`` (the command line as a user runs it) to completion; its exit
+    code, stdout and stderr."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
 def start_server_process(
     *args: str, env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[str], dict[str, Any]]:

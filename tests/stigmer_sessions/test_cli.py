@@ -19,7 +19,7 @@ from stigmer_sessions import SessionController, cli
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import command_pb2_grpc, query_pb2_grpc
 from stigmer_sessions.api import SessionId
 from stigmer_sessions.config import SessionConfig, load_lifecycle
-from tests.conftest import make_session, start_server_process
+from tests.conftest import make_session, run_cli, start_server_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,35 +73,24 @@ def test_unusable_data_dir_is_a_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
-def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "server.py"), *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=60,
-    )
-
-
 def test_admin_commands_check_export_import(tmp_path: Path) -> None:
     with SessionController(tmp_path / "a") as c:
         s = c.create(make_session("exported"))
         c.append_message(s.metadata.id, "user", "hello")
-    check = _cli("check", "--data-dir", str(tmp_path / "a"))
+    check = run_cli("check", "--data-dir", str(tmp_path / "a"))
     # no tags or labels: slug, org, agent_instance, org_agent_instance, phase, org_owner
     assert (check.returncode, check.stdout.strip().splitlines()[-1]) == (
         0,
         "ok: 1 sessions, 6 index entries, 0 problems",
     )
     dump = tmp_path / "dump.jsonl"
-    assert _cli("export", "--data-dir", str(tmp_path / "a"), str(dump)).returncode == 0
-    imported = _cli("import", "--data-dir", str(tmp_path / "b"), str(dump))
+    assert run_cli("export", "--data-dir", str(tmp_path / "a"), str(dump)).returncode == 0
+    imported = run_cli("import", "--data-dir", str(tmp_path / "b"), str(dump))
     assert imported.returncode == 0, imported.stderr
     assert '"records": 1' in imported.stderr
-    again = _cli("import", "--data-dir", str(tmp_path / "b"), str(dump))
+    again = run_cli("import", "--data-dir", str(tmp_path / "b"), str(dump))
     assert (again.returncode, "nothing was written" in again.stderr) == (1, True)
-    assert _cli("reindex", "--data-dir", str(tmp_path / "b")).stdout.strip() == "reindexed 1 sessions"
+    assert run_cli("reindex", "--data-dir", str(tmp_path / "b")).stdout.strip() == "reindexed 1 sessions"
 
 
 def test_corrupted_store_is_a_clear_error_and_left_untouched(tmp_path: Path) -> None:
@@ -109,7 +98,7 @@ def test_corrupted_store_is_a_clear_error_and_left_untouched(tmp_path: Path) -> 
     data.mkdir()
     garbage = bytes(range(256)) * 256
     (data / "data.mdb").write_bytes(garbage)
-    result = _cli("--address", "127.0.0.1:0", "--data-dir", str(data))
+    result = run_cli("--address", "127.0.0.1:0", "--data-dir", str(data))
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert str(data) in result.stderr
@@ -143,7 +132,9 @@ def test_server_start_recovers_live_sessions_of_the_chosen_lifecycle(tmp_path: P
 
 
 def test_unknown_lifecycle_is_a_clear_error(tmp_path: Path) -> None:
-    result = _cli("--address", "127.0.0.1:0", "--data-dir", str(tmp_path / "d"), "--lifecycle", "nope.toml")
+    result = run_cli(
+        "--address", "127.0.0.1:0", "--data-dir", str(tmp_path / "d"), "--lifecycle", "nope.toml"
+    )
     assert result.returncode == 2
     assert "cannot load lifecycle 'nope.toml'" in result.stderr
     assert "Traceback" not in result.stderr
@@ -158,7 +149,7 @@ def test_check_reports_overwritten_pages_exits_3_and_never_crashes(tmp_path: Pat
                 c.append_message(s.metadata.id, "user", f"message {i}.{j} " * 20)
             if i % 5 == 0:
                 c.pin(s.metadata.id)
-    healthy = _cli("check", "--data-dir", str(data))
+    healthy = run_cli("check", "--data-dir", str(data))
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     pages = (data / "data.mdb").stat().st_size // 4096
     rng = random.Random(9)
@@ -166,7 +157,7 @@ def test_check_reports_overwritten_pages_exits_3_and_never_crashes(tmp_path: Pat
         for page in range(pages // 2 - 10, pages // 2 + 10):
             f.seek(page * 4096)
             f.write(rng.randbytes(4096))
-    result = _cli("check", "--data-dir", str(data))
+    result = run_cli("check", "--data-dir", str(data))
     assert result.returncode == 3, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     assert "the store is corrupted" in result.stdout

@@ -13,23 +13,13 @@ import pytest
 
 from stigmer_sessions import cli
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import command_pb2_grpc
-from tests.conftest import make_session, start_server_process
+from tests.conftest import make_session, run_cli, start_server_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "server.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_help_lists_every_command_with_one_line_each() -> None:
-    result = _run("--help")
+    result = run_cli("--help")
     assert result.returncode == 0
     lines = result.stdout.splitlines()
     for command in cli.COMMANDS:
@@ -39,7 +29,7 @@ def test_help_lists_every_command_with_one_line_each() -> None:
 
 
 def test_version_comes_from_the_package_metadata() -> None:
-    result = _run("--version")
+    result = run_cli("--version")
     assert (result.returncode, result.stdout.split()) == (
         0,
         ["stigmer-sessions", metadata.version("stigmer-sessions")],
@@ -127,7 +117,7 @@ def test_an_environment_default_is_checked_too(tmp_path: Path) -> None:
 
 
 def test_a_bad_port_is_a_one_line_usage_error_not_a_server_on_another_port(tmp_path: Path) -> None:
-    result = _run("--address", "127.0.0.1:70000", "--data-dir", str(tmp_path / "d"))
+    result = run_cli("--address", "127.0.0.1:70000", "--data-dir", str(tmp_path / "d"))
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1].startswith("stigmer-sessions serve: error: argument --address")
     assert "Traceback" not in result.stderr and '"serving"' not in result.stderr

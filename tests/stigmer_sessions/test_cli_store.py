@@ -7,7 +7,6 @@ import json
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,24 +19,9 @@ from stigmer_sessions import SessionController, cli
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import command_pb2_grpc, query_pb2_grpc
 from stigmer_sessions.api import SessionId
 from tests.backends import PG_PASSWORD, pg_admin, pg_database, pg_schema
-from tests.conftest import make_session, start_server_process
+from tests.conftest import make_session, run_cli, start_server_process
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 90
-) -> subprocess.CompletedProcess[str]:
-    import os  # noqa: PLC0415
-
-    return subprocess.run(
-        [sys.executable, str(ROOT / "server.py"), *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def _stop(proc: subprocess.Popen[str], event: dict[str, Any]) -> list[dict[str, Any]]:
@@ -134,7 +118,7 @@ def test_unreachable_database_at_start_is_one_line_naming_host_and_port() -> Non
     port = _closed_port()
     dsn = f"postgresql://someone:{PG_PASSWORD}@127.0.0.1:{port}/db"
     for argv in (["serve", "--address", "127.0.0.1:0"], ["migrate"], ["check"], ["export", "-"]):
-        result = _cli(*argv, "--store", dsn, "--pg-connect-timeout", "1")
+        result = run_cli(*argv, "--store", dsn, "--pg-connect-timeout", "1")
         assert result.returncode == 1, result.stderr
         said = [line for line in result.stderr.splitlines() if not line.startswith("{")]
         assert len(said) == 1, result.stderr  # one line for the user (beside the "starting" log line)
@@ -148,10 +132,10 @@ def test_unreachable_database_at_start_is_one_line_naming_host_and_port() -> Non
 
 def test_migrate_creates_the_schema_and_prints_its_version() -> None:
     with pg_schema() as dsn:
-        result = _cli("migrate", "--store", dsn)
+        result = run_cli("migrate", "--store", dsn)
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip().endswith(": schema version 1")
-        again = _cli("migrate", "--store", dsn)  # idempotent
+        again = run_cli("migrate", "--store", dsn)  # idempotent
         assert again.returncode == 0 and again.stdout == result.stdout
         with psycopg.connect(dsn) as conn:
             assert conn.execute("SELECT version FROM schema_version").fetchone() == (1,)
@@ -159,7 +143,7 @@ def test_migrate_creates_the_schema_and_prints_its_version() -> None:
 
 def test_no_migrate_refuses_an_empty_database_and_serve_migrates_by_default(tmp_path: Path) -> None:
     with pg_schema() as dsn:
-        refused = _cli("serve", "--address", "127.0.0.1:0", "--store", dsn, "--no-migrate")
+        refused = run_cli("serve", "--address", "127.0.0.1:0", "--store", dsn, "--no-migrate")
         assert refused.returncode == 1
         assert "schema is version 0" in refused.stderr and "stigmer-sessions migrate" in refused.stderr
         proc, event = start_server_process("--address", "127.0.0.1:0", "--store", dsn)
@@ -170,11 +154,11 @@ def test_no_migrate_refuses_an_empty_database_and_serve_migrates_by_default(tmp_
 
 def test_server_refuses_a_schema_newer_than_it_knows() -> None:
     with pg_schema() as dsn:
-        assert _cli("migrate", "--store", dsn).returncode == 0
+        assert run_cli("migrate", "--store", dsn).returncode == 0
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("UPDATE schema_version SET version = 99")
         for argv in (["serve", "--address", "127.0.0.1:0"], ["serve", "--no-migrate"], ["migrate"]):
-            result = _cli(*argv, "--store", dsn)
+            result = run_cli(*argv, "--store", dsn)
             assert result.returncode == 1, result.stderr
             assert "schema is version 99" in result.stderr and "upgrade stigmer-sessions" in result.stderr
             assert "Traceback" not in result.stderr
@@ -228,17 +212,17 @@ def test_admin_commands_on_postgres(tmp_path: Path) -> None:
             s = c.create(make_session("exported", tags=("t",)))
             c.append_message(s.metadata.id, "user", "hello")
             s = c.get(s.metadata.id)
-        check = _cli("check", "--store", source)
+        check = run_cli("check", "--store", source)
         assert check.returncode == 0, check.stderr
         assert check.stdout.strip().splitlines()[-1].startswith("ok: 1 sessions")
-        assert _cli("reindex", "--store", source).stdout.strip() == "reindexed 1 sessions"
+        assert run_cli("reindex", "--store", source).stdout.strip() == "reindexed 1 sessions"
         dump = tmp_path / "dump.jsonl"
-        exported = _cli("export", "--store", source, str(dump))
+        exported = run_cli("export", "--store", source, str(dump))
         assert exported.returncode == 0, exported.stderr
-        imported = _cli("import", "--store", target, str(dump))  # an empty database: import migrates
+        imported = run_cli("import", "--store", target, str(dump))  # an empty database: import migrates
         assert imported.returncode == 0, imported.stderr
         assert '"records": 1' in imported.stderr
-        again = _cli("import", "--store", target, str(dump))
+        again = run_cli("import", "--store", target, str(dump))
         assert (again.returncode, "nothing was written" in again.stderr) == (1, True)
         with SessionController(store=target) as c:
             assert c.get(s.metadata.id) == s
@@ -248,7 +232,7 @@ def test_admin_commands_on_postgres(tmp_path: Path) -> None:
 def test_check_and_export_do_not_create_a_schema(tmp_path: Path) -> None:
     with pg_schema() as dsn:
         for argv in (["check"], ["export", str(tmp_path / "x.jsonl")], ["reindex"]):
-            result = _cli(*argv, "--store", dsn)
+            result = run_cli(*argv, "--store", dsn)
             assert result.returncode == 1 and "stigmer-sessions migrate" in result.stderr, result.stderr
         with psycopg.connect(dsn) as conn:
             assert conn.execute("SELECT to_regclass('schema_version')").fetchone() == (None,)

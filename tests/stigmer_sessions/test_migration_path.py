@@ -4,8 +4,6 @@ Afterwards the two stores must answer every read the API has identically."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -24,19 +22,9 @@ from stigmer_sessions.api import (
     SessionChangeList,
 )
 from tests.backends import pg_schema
-from tests.conftest import make_session
+from tests.conftest import make_session, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "server.py"), *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def _fill(c: SessionController) -> list[str]:
@@ -157,12 +145,12 @@ def test_export_from_lmdb_then_import_into_postgres_answers_every_read_identical
     with SessionController(data) as lmdb_sessions:
         ids = _fill(lmdb_sessions)
     dump = tmp_path / "sessions.jsonl"
-    exported = _cli("export", "--data-dir", str(data), str(dump))
+    exported = run_cli("export", "--data-dir", str(data), str(dump))
     assert exported.returncode == 0, exported.stderr
     with pg_schema() as dsn:
-        imported = _cli("import", "--store", dsn, str(dump))
+        imported = run_cli("import", "--store", dsn, str(dump))
         assert imported.returncode == 0, imported.stderr
-        checked = _cli("check", "--store", dsn)
+        checked = run_cli("check", "--store", dsn)
         assert checked.returncode == 0 and checked.stdout.startswith("ok: 20 sessions"), checked.stdout
         with SessionController(data) as lmdb_sessions, SessionController(store=dsn) as pg_sessions:
             expected = _reads(lmdb_sessions, ids)
@@ -196,8 +184,8 @@ def test_the_retained_change_window_survives_the_move(tmp_path: Path) -> None:
         oldest = c.list_changes().oldest_revision
     assert oldest > 1  # the fill compacted: the export names its window
     dump = tmp_path / "sessions.jsonl"
-    assert _cli("export", "--data-dir", str(data), str(dump)).returncode == 0
+    assert run_cli("export", "--data-dir", str(data), str(dump)).returncode == 0
     with pg_schema() as dsn:
-        assert _cli("import", "--store", dsn, str(dump)).returncode == 0
+        assert run_cli("import", "--store", dsn, str(dump)).returncode == 0
         with SessionController(store=dsn) as pg_sessions:
             assert pg_sessions.list_changes().oldest_revision == oldest
