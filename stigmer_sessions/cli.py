@@ -294,28 +294,6 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
-def _positive_int(text: str) -> int:
-    """argparse ``type`` for counts and byte limits: an integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def _response_bytes(text: str) -> int:
-    """``--max-response-bytes``: an integer of at least MIN_RESPONSE_BYTES."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < MIN_RESPONSE_BYTES:
-        raise argparse.ArgumentTypeError(f"{value} is below the minimum of {MIN_RESPONSE_BYTES} bytes")
-    return value
-
-
 def _store_arguments(parser: argparse.ArgumentParser) -> None:
     """Which store a command works on: every command takes the same flags."""
     where = parser.add_argument_group("store")
@@ -488,11 +466,11 @@ def _parser() -> argparse.ArgumentParser:
         ("--max-session-bytes", DEFAULT_MAX_SESSION_BYTES, "a session as sent (serialized)"),
     ):
         serve.add_argument(
-            flag, type=_positive_int, default=default, metavar="BYTES", help=f"{what} (default {default})"
+            flag, type=_int_in(1), default=default, metavar="BYTES", help=f"{what} (default {default})"
         )
     serve.add_argument(
         "--max-watchers-per-client",
-        type=_positive_int,
+        type=_int_in(1),
         default=DEFAULT_MAX_WATCHERS_PER_CLIENT,
         metavar="N",
         help="concurrent watch streams of one client (its x-actor-id, else its address; default "
@@ -501,7 +479,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--max-response-bytes",
-        type=_response_bytes,
+        type=_int_in(MIN_RESPONSE_BYTES),
         default=DEFAULT_MAX_RESPONSE_BYTES,
         metavar="BYTES",
         help="pages and watch batches stop before this size, with at least one entry "

@@ -216,10 +216,10 @@ def test_the_budget_is_set_by_a_serve_flag(tmp_path: Path) -> None:
     [
         (
             str(MIN_RESPONSE_BYTES - 1),
-            f"{MIN_RESPONSE_BYTES - 1} is below the minimum of {MIN_RESPONSE_BYTES}",
+            f"{MIN_RESPONSE_BYTES - 1} is out of range: must be at least {MIN_RESPONSE_BYTES}",
         ),
-        ("0", "0 is below the minimum"),
-        ("-5", "-5 is below the minimum"),
+        ("0", "0 is out of range"),
+        ("-5", "-5 is out of range"),
         ("3MiB", "'3MiB' is not an integer"),
     ],
 )
