@@ -31,6 +31,18 @@ def next_at_least(heard: queue.Queue[int], revision: int) -> int:
             return got
 
 
+def until_connected(storage: PostgresStorage, heard: queue.Queue[int]) -> None:
+    """Write until the follower (which connects in the background) hears a commit; bounded:
+    50 writes of 0.2 s each."""
+    for _ in range(50):
+        storage.write(append)
+        try:
+            heard.get(timeout=0.2)
+            return
+        except queue.Empty:
+            continue
+
+
 def test_a_commit_on_one_replica_wakes_a_follower_on_another(open_storage: StorageFactory) -> None:
     a: PostgresStorage = open_storage()
     b: PostgresStorage = open_storage(migrate=False)
@@ -56,13 +68,7 @@ def test_a_rolled_back_write_notifies_nobody(open_storage: StorageFactory) -> No
     heard: queue.Queue[int] = queue.Queue()
     stop = a.follow(heard.put)
     try:
-        for _ in range(50):
-            a.write(append)
-            try:
-                heard.get(timeout=0.2)
-                break
-            except queue.Empty:
-                continue
+        until_connected(a, heard)
         while not heard.empty():
             heard.get()
 
@@ -85,13 +91,7 @@ def test_the_follower_reconnects_and_announces_the_current_revision(
     heard: queue.Queue[int] = queue.Queue()
     stop = a.follow(heard.put)
     try:
-        for _ in range(50):
-            a.write(append)
-            try:
-                heard.get(timeout=0.2)
-                break
-            except queue.Empty:
-                continue
+        until_connected(a, heard)
         assert terminate_backends(pg_schema[0]) >= 1  # the pool's and the listener's
         missed = a.write(append)  # may commit while the listener is away: announced on return
         assert next_at_least(heard, missed) >= missed
@@ -115,13 +115,7 @@ def test_a_failing_callback_does_not_stop_the_follower(open_storage: StorageFact
 
     stop = a.follow(flaky)
     try:
-        for _ in range(50):  # until the listener is connected and has failed once
-            a.write(append)
-            try:
-                heard.get(timeout=0.2)
-                break
-            except queue.Empty:
-                continue
+        until_connected(a, heard)
         assert calls >= 2
         later = a.write(append)
         assert next_at_least(heard, later) == later
@@ -138,13 +132,7 @@ def test_stores_in_other_schemas_of_the_database_do_not_wake_this_one(open_stora
         heard: queue.Queue[int] = queue.Queue()
         stop = mine.follow(heard.put)
         try:
-            for _ in range(50):  # until the listener is connected
-                mine.write(append)
-                try:
-                    heard.get(timeout=0.2)
-                    break
-                except queue.Empty:
-                    continue
+            until_connected(mine, heard)
             while not heard.empty():
                 heard.get()
             for _ in range(5):
