@@ -25,6 +25,9 @@ REQUEST_ID: Key[str] = Key("request_id")
 REPLAYED: Key[bool] = Key("replayed")
 #: What caused this command (``x-caused-by``); the change's caused_by, else the request id.
 CAUSED_BY: Key[str] = Key("caused_by")
+#: A delete may take the resource's dependents along (``x-cascade``; a keyword in the
+#: library); without it, a kind that guards its dependents refuses the delete.
+CASCADE: Key[bool] = Key("cascade")
 #: The change AppendEvent recorded (with its revision).
 EVENT: Key[Any] = Key("event")
 #: A child record a command created (e.g. the appended message).

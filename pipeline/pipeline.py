@@ -39,15 +39,29 @@ def step_name(step: Step) -> str:
 
 
 class Pipeline(Generic[I]):
-    """An ordered, named list of steps; ``write`` says which kind of transaction it needs."""
+    """An ordered, named list of steps; ``write`` says which kind of transaction it needs and
+    ``doc`` (one sentence) what the operation promises, for the generated operation docs."""
 
-    __slots__ = ("_names", "name", "steps", "write")
+    __slots__ = ("_names", "doc", "name", "steps", "write")
 
-    def __init__(self, name: str, steps: list[Step] | tuple[Step, ...], *, write: bool) -> None:
+    def __init__(
+        self, name: str, steps: list[Step] | tuple[Step, ...], *, write: bool, doc: str = ""
+    ) -> None:
         self.name = name
         self.steps = tuple(steps)
         self.write = write
+        self.doc = doc
         self._names = tuple(step_name(s) for s in self.steps)
+
+    @property
+    def step_names(self) -> tuple[str, ...]:
+        return self._names
+
+    def without(self, index: int) -> Pipeline[I]:
+        """The same pipeline minus step ``index``: how the step-removal tests prove that
+        every step of every operation is needed."""
+        steps = self.steps[:index] + self.steps[index + 1 :]
+        return Pipeline(self.name, steps, write=self.write, doc=self.doc)
 
     def run(self, ctx: RequestContext[I]) -> None:
         """Run every step on ``ctx`` in order (inside the caller's transaction).

@@ -1,1 +1,1 @@
-"""One handler (pipeline) per Session operation, and the SessionController that runs them."""
+"""The typed in-process façades over the kinds a store serves (SessionController)."""

@@ -17,16 +17,18 @@ from typing import IO, Any, TypeVar
 import protovalidate
 from google.protobuf.message import Message
 
-from pipeline import events, limits, maintenance, watch
-from pipeline.context import Key, RequestContext
+from pipeline import events, maintenance, watch
+from pipeline.context import RequestContext
 from pipeline.events import CompactionResult, EventHub
 from pipeline.idempotency import DEFAULT_TTL_NS
-from pipeline.keys import CAUSED_BY, EXPECTED_VERSION, REQUEST_ID, RESPONSE
+from pipeline.keys import RESPONSE
+from pipeline.operations import Settings
 from pipeline.pipeline import Pipeline
+from pipeline.service import Resources
 from pipeline.storage import CheckReport, Storage, Tx
 from pipeline.storage.lmdb import LmdbStorage
 from pipeline.storage_url import open_storage
-from pipeline.validation import shared_validator, validate, warm_up
+from pipeline.validation import shared_validator
 from stigmer_sessions.api import (
     ApiResourceReference,
     AppendSessionMessageRequest,
@@ -49,24 +51,8 @@ from stigmer_sessions.api import (
     WatchSessionChangesResponse,
 )
 from stigmer_sessions.config import SessionConfig
-from stigmer_sessions.controller import (
-    append_message,
-    apply,
-    create,
-    delete,
-    get,
-    get_by_reference,
-    list_by_agent,
-    list_changes,
-    list_messages,
-    pin,
-    resume,
-    transition,
-    unpin,
-    update,
-)
-from stigmer_sessions.controller import list as list_
 from stigmer_sessions.resource import PHASE_INDEX, SESSION
+from stigmer_sessions.session import session_service
 
 R = TypeVar("R", bound=Message)
 
@@ -104,54 +90,41 @@ class SessionController:
             self.store = open_storage(store, durable=durable, **(store_options or {}))
         else:
             self.store = store
-        v = self._validator = validator or shared_validator()
-        ttl = int(request_id_ttl_s * 1e9)
-        #: How long a watch stays silent before it sends a bookmark.
-        self.bookmark_interval_s = bookmark_interval_s
-        #: With several processes on one store, watches also poll the log this often (by
-        #: default as often as the backend asks: never for one that hears other processes).
-        self.watch_poll_s = self.store.poll_s if watch_poll_s is None else watch_poll_s
-        #: Wakes watchers after each committed change (ours, and others' the backend hears of).
-        self.hub = EventHub(self.store.read(lambda tx: tx.changes.current_revision()))
-        hub = self.hub
+        v = validator or shared_validator()
+        hub = EventHub(self.store.read(lambda tx: tx.changes.current_revision()))
         self._stop_following = self.store.follow(hub.publish)
         #: Lifecycle, quotas, generated names, message size limit, response byte budget.
         self.config = cfg = config or SessionConfig()
-        budget = cfg.max_response_bytes
-        self.pipelines: dict[str, Pipeline[Any]] = {
-            "create": create.build(v, request_ttl_ns=ttl, hub=hub, config=cfg),
-            "update": update.build(v, request_ttl_ns=ttl, hub=hub, config=cfg),
-            "apply": apply.build(v, request_ttl_ns=ttl, hub=hub, config=cfg),
-            "delete": delete.build(v, request_ttl_ns=ttl, hub=hub),
-            "pin": pin.build(v, request_ttl_ns=ttl, hub=hub),
-            "unpin": unpin.build(v, request_ttl_ns=ttl, hub=hub),
-            "transition": transition.build(v, request_ttl_ns=ttl, hub=hub, config=cfg),
-            "appendMessage": append_message.build(v, request_ttl_ns=ttl, hub=hub, config=cfg),
-            "listMessages": list_messages.build(v, max_response_bytes=budget),
-            "resume": resume.build(v, max_response_bytes=budget),
-            "listChanges": list_changes.build(v, max_response_bytes=budget),
-            "get": get.build(v),
-            "getByReference": get_by_reference.build(v),
-            "list": list_.build(v, max_response_bytes=budget),
-            "listByAgent": list_by_agent.build(v, max_response_bytes=budget),
-        }
-        # Compile every request type's rules now rather than on the first request.
-        warm_up(
-            [
-                Session(),
-                SessionId(),
-                ApiResourceReference(),
-                ListSessionsRequest(),
-                ListSessionsByAgentRequest(),
-                ListSessionChangesRequest(),
-                WatchSessionChangesRequest(),
-                TransitionSessionRequest(),
-                AppendSessionMessageRequest(),
-                ListSessionMessagesRequest(),
-                ResumeSessionRequest(),
-            ],
-            v,
+        ttl = int(request_id_ttl_s * 1e9)
+        settings = Settings(
+            validator=v, request_ttl_ns=ttl, hub=hub, max_response_bytes=cfg.max_response_bytes
         )
+        #: Every kind this controller serves, run on its store; the gRPC server serves the same.
+        self.resources = Resources(
+            self.store,
+            [session_service(cfg, settings)],
+            hub=hub,
+            validator=v,
+            bookmark_interval_s=bookmark_interval_s,
+            # With several processes on one store, watches also poll the log this often (by
+            # default as often as the backend asks: never for one that hears other processes).
+            watch_poll_s=self.store.poll_s if watch_poll_s is None else watch_poll_s,
+            batch_bytes=cfg.max_response_bytes,
+        )
+
+    @property
+    def watch_poll_s(self) -> float | None:
+        return self.resources.watch_poll_s
+
+    @property
+    def hub(self) -> EventHub:
+        """Wakes watchers after each committed change (ours, and others' the backend hears of)."""
+        return self.resources.hub
+
+    @property
+    def pipelines(self) -> dict[str, Pipeline[Any]]:
+        """The session operations by name (the gRPC method names)."""
+        return self.resources.kinds[SESSION.name].pipelines
 
     def run(
         self,
@@ -165,32 +138,17 @@ class SessionController:
         now_ns: int | None = None,
         caused_by: str = "",
     ) -> RequestContext[Any]:
-        """Run one operation's pipeline and return its context (response, step timings).
-
-        ``request_id`` makes a write idempotent (a retry with the same id and payload returns
-        the first response); ``expected_version`` makes it conditional (ABORTED if the stored
-        version differs); ``dry_run`` runs every check and returns what would be stored,
-        writing nothing; ``caused_by`` goes into the recorded change. Queries ignore them.
-        Each is bounded (:mod:`pipeline.limits`): INVALID_ARGUMENT naming it when too long.
-        """
-        if actor or request_id or expected_version or caused_by:
-            limits.check(
-                (
-                    ("actor", actor, limits.MAX_ACTOR_BYTES),
-                    ("request_id", request_id, limits.MAX_REQUEST_ID_BYTES),
-                    ("expected_version", expected_version, limits.MAX_VERSION_BYTES),
-                    ("caused_by", caused_by, limits.MAX_CAUSED_BY_BYTES),
-                )
-            )
-        values: dict[Key[Any], Any] = {}
-        if request_id:
-            values[REQUEST_ID] = request_id
-        if expected_version:
-            values[EXPECTED_VERSION] = expected_version
-        if caused_by:
-            values[CAUSED_BY] = caused_by
-        return self.pipelines[operation].execute(
-            self.store, request, kind=SESSION, actor=actor, values=values, dry_run=dry_run, now_ns=now_ns
+        """Run one session operation and return its context; see :meth:`Resources.run`."""
+        return self.resources.run(
+            SESSION.name,
+            operation,
+            request,
+            actor=actor,
+            request_id=request_id,
+            expected_version=expected_version,
+            dry_run=dry_run,
+            now_ns=now_ns,
+            caused_by=caused_by,
         )
 
     def create(
@@ -426,31 +384,10 @@ class SessionController:
         Ends when ``stop`` is set or the caller stops iterating; OUT_OF_RANGE for a compacted
         start, RESOURCE_EXHAUSTED when more than ``max_lag`` changes behind."""
         request = request or WatchSessionChangesRequest(**fields)
-        validate(request, self._validator)
-        items = watch.watch(
-            self.store,
-            self.hub,
-            SessionChange,
-            kind=SESSION.name,
-            after_revision=request.after_revision,
-            from_now=request.from_now,
-            where=watch.WatchFilter(request.session_id, request.org, frozenset(request.types)),
-            bookmark_interval_s=self.bookmark_interval_s
-            if bookmark_interval_s is None
-            else bookmark_interval_s,
-            max_lag=max_lag,
-            batch_bytes=self.config.max_response_bytes,
-            stop=stop,
-            poll_s=self.watch_poll_s,
-        )
-        for item in items:
-            if item.change is not None:
-                yield WatchSessionChangesResponse(change=item.change)
-            else:
-                response = WatchSessionChangesResponse()
-                response.bookmark.revision = item.revision
-                response.bookmark.time.GetCurrentTime()
-                yield response
+        for response in self.resources.watch(
+            SESSION.name, request, stop=stop, bookmark_interval_s=bookmark_interval_s, max_lag=max_lag
+        ):
+            yield _expect(response, WatchSessionChangesResponse)
 
     def compact_changes(
         self, *, keep_revisions: int | None = None, max_age_s: float | None = None, now_ns: int | None = None
