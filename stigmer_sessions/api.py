@@ -1,5 +1,20 @@
-"""The Session API messages, re-exported from the generated code under stable names."""
+"""The Session and AgentInstance API messages, re-exported from the generated code under stable names."""
 
+from stigmer_sessions._gen.ai.stigmer.agentic.agentinstance.v1.api_pb2 import AgentInstance
+from stigmer_sessions._gen.ai.stigmer.agentic.agentinstance.v1.change_pb2 import (
+    AgentInstanceChange,
+    AgentInstanceChangeBookmark,
+    AgentInstanceChangeList,
+    ListAgentInstanceChangesRequest,
+    WatchAgentInstanceChangesRequest,
+    WatchAgentInstanceChangesResponse,
+)
+from stigmer_sessions._gen.ai.stigmer.agentic.agentinstance.v1.io_pb2 import (
+    AgentInstanceId,
+    AgentInstanceList,
+    GetAgentInstancesByAgentRequest,
+)
+from stigmer_sessions._gen.ai.stigmer.agentic.agentinstance.v1.spec_pb2 import AgentInstanceSpec
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1.api_pb2 import Session, SessionState
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1.change_pb2 import (
     ListSessionChangesRequest,
@@ -44,8 +59,16 @@ from stigmer_sessions._gen.ai.stigmer.commons.apiresource.status_pb2 import (
     ApiResourceAuditInfo,
     ApiResourceAuditStatus,
 )
+from stigmer_sessions._gen.ai.stigmer.commons.rpc.pagination_pb2 import PageInfo
 
 __all__ = [
+    "AgentInstance",
+    "AgentInstanceChange",
+    "AgentInstanceChangeBookmark",
+    "AgentInstanceChangeList",
+    "AgentInstanceId",
+    "AgentInstanceList",
+    "AgentInstanceSpec",
     "ApiResourceAudit",
     "ApiResourceAuditActor",
     "ApiResourceAuditInfo",
@@ -57,10 +80,13 @@ __all__ = [
     "ApiResourceOwnerScope",
     "ApiResourceReference",
     "AppendSessionMessageRequest",
+    "GetAgentInstancesByAgentRequest",
+    "ListAgentInstanceChangesRequest",
     "ListSessionChangesRequest",
     "ListSessionMessagesRequest",
     "ListSessionsByAgentRequest",
     "ListSessionsRequest",
+    "PageInfo",
     "ResumeSessionRequest",
     "ResumeSessionResponse",
     "Session",
@@ -75,6 +101,8 @@ __all__ = [
     "SessionSpec",
     "SessionState",
     "TransitionSessionRequest",
+    "WatchAgentInstanceChangesRequest",
+    "WatchAgentInstanceChangesResponse",
     "WatchSessionChangesRequest",
     "WatchSessionChangesResponse",
 ]

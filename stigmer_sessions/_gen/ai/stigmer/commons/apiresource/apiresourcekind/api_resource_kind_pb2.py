@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\nFai/stigmer/commons/apiresource/apiresourcekind/api_resource_kind.proto\x12.ai.stigmer.commons.apiresource.apiresourcekind*`\n\x0f\x41piResourceKind\x12!\n\x1d\x61pi_resource_kind_unspecified\x10\x00\x12\t\n\x05\x61gent\x10(\x12\x0b\n\x07session\x10*\x12\x12\n\x0e\x61gent_instance\x10-BYZWgithub.com/stigmer/stigmer/apis/stubs/go/ai/stigmer/commons/apiresource/apiresourcekindb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\nFai/stigmer/commons/apiresource/apiresourcekind/api_resource_kind.proto\x12.ai.stigmer.commons.apiresource.apiresourcekind*\x89\x01\n\x0f\x41piResourceKind\x12!\n\x1d\x61pi_resource_kind_unspecified\x10\x00\x12\t\n\x05\x61gent\x10(\x12\x0b\n\x07session\x10*\x12\x12\n\x0e\x61gent_instance\x10-\x12\x16\n\x12workflow_execution\x10\x34\x12\x0f\n\x0b\x65nvironment\x10\x35\x42YZWgithub.com/stigmer/stigmer/apis/stubs/go/ai/stigmer/commons/apiresource/apiresourcekindb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,6 +32,6 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ai.stigmer.commons.apiresou
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'ZWgithub.com/stigmer/stigmer/apis/stubs/go/ai/stigmer/commons/apiresource/apiresourcekind'
-  _globals['_APIRESOURCEKIND']._serialized_start=122
-  _globals['_APIRESOURCEKIND']._serialized_end=218
+  _globals['_APIRESOURCEKIND']._serialized_start=123
+  _globals['_APIRESOURCEKIND']._serialized_end=260
 # @@protoc_insertion_point(module_scope)

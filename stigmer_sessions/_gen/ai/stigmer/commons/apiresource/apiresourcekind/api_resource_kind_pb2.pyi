@@ -10,7 +10,11 @@ class ApiResourceKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     agent: _ClassVar[ApiResourceKind]
     session: _ClassVar[ApiResourceKind]
     agent_instance: _ClassVar[ApiResourceKind]
+    workflow_execution: _ClassVar[ApiResourceKind]
+    environment: _ClassVar[ApiResourceKind]
 api_resource_kind_unspecified: ApiResourceKind
 agent: ApiResourceKind
 session: ApiResourceKind
 agent_instance: ApiResourceKind
+workflow_execution: ApiResourceKind
+environment: ApiResourceKind
