@@ -87,6 +87,9 @@ def test_metadata_is_required() -> None:
 
 def test_agent_id_must_not_be_empty() -> None:
     assert _rules(make_agent_instance(agent_id="")) == {("spec.agent_id", "string.min_len")}
+    no_spec = make_agent_instance()
+    no_spec.ClearField("spec")
+    assert _rules(no_spec) == {("spec", "required")}
 
 
 def test_environment_refs_must_reference_kind_environment() -> None:

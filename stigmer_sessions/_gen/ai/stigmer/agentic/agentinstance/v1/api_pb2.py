@@ -28,7 +28,7 @@ from stigmer_sessions._gen.ai.stigmer.commons.apiresource import status_pb2 as a
 from stigmer_sessions._gen.buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-ai/stigmer/agentic/agentinstance/v1/api.proto\x12#ai.stigmer.agentic.agentinstance.v1\x1a.ai/stigmer/agentic/agentinstance/v1/spec.proto\x1a-ai/stigmer/commons/apiresource/metadata.proto\x1a+ai/stigmer/commons/apiresource/status.proto\x1a\x1b\x62uf/validate/validate.proto\"\xc9\x02\n\rAgentInstance\x12\x34\n\x0b\x61pi_version\x18\x01 \x01(\tB\x1f\xbaH\x1cr\x17\n\x15\x61gentic.stigmer.ai/v1\xd8\x01\x01\x12%\n\x04kind\x18\x02 \x01(\tB\x17\xbaH\x14r\x0f\n\rAgentInstance\xd8\x01\x01\x12M\n\x08metadata\x18\x03 \x01(\x0b\x32\x33.ai.stigmer.commons.apiresource.ApiResourceMetadataB\x06\xbaH\x03\xc8\x01\x01\x12\x44\n\x04spec\x18\x04 \x01(\x0b\x32\x36.ai.stigmer.agentic.agentinstance.v1.AgentInstanceSpec\x12\x46\n\x06status\x18\x05 \x01(\x0b\x32\x36.ai.stigmer.commons.apiresource.ApiResourceAuditStatusBNZLgithub.com/stigmer/stigmer/apis/stubs/go/ai/stigmer/agentic/agentinstance/v1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-ai/stigmer/agentic/agentinstance/v1/api.proto\x12#ai.stigmer.agentic.agentinstance.v1\x1a.ai/stigmer/agentic/agentinstance/v1/spec.proto\x1a-ai/stigmer/commons/apiresource/metadata.proto\x1a+ai/stigmer/commons/apiresource/status.proto\x1a\x1b\x62uf/validate/validate.proto\"\xd1\x02\n\rAgentInstance\x12\x34\n\x0b\x61pi_version\x18\x01 \x01(\tB\x1f\xbaH\x1cr\x17\n\x15\x61gentic.stigmer.ai/v1\xd8\x01\x01\x12%\n\x04kind\x18\x02 \x01(\tB\x17\xbaH\x14r\x0f\n\rAgentInstance\xd8\x01\x01\x12M\n\x08metadata\x18\x03 \x01(\x0b\x32\x33.ai.stigmer.commons.apiresource.ApiResourceMetadataB\x06\xbaH\x03\xc8\x01\x01\x12L\n\x04spec\x18\x04 \x01(\x0b\x32\x36.ai.stigmer.agentic.agentinstance.v1.AgentInstanceSpecB\x06\xbaH\x03\xc8\x01\x01\x12\x46\n\x06status\x18\x05 \x01(\x0b\x32\x36.ai.stigmer.commons.apiresource.ApiResourceAuditStatusBNZLgithub.com/stigmer/stigmer/apis/stubs/go/ai/stigmer/agentic/agentinstance/v1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,6 +42,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AGENTINSTANCE'].fields_by_name['kind']._serialized_options = b'\272H\024r\017\n\rAgentInstance\330\001\001'
   _globals['_AGENTINSTANCE'].fields_by_name['metadata']._loaded_options = None
   _globals['_AGENTINSTANCE'].fields_by_name['metadata']._serialized_options = b'\272H\003\310\001\001'
+  _globals['_AGENTINSTANCE'].fields_by_name['spec']._loaded_options = None
+  _globals['_AGENTINSTANCE'].fields_by_name['spec']._serialized_options = b'\272H\003\310\001\001'
   _globals['_AGENTINSTANCE']._serialized_start=256
-  _globals['_AGENTINSTANCE']._serialized_end=585
+  _globals['_AGENTINSTANCE']._serialized_end=593
 # @@protoc_insertion_point(module_scope)
