@@ -1,4 +1,4 @@
-"""The Session resource kind: what the generic pipeline needs to store and index sessions."""
+"""The resource kinds (Session, AgentInstance): what the generic pipeline needs to store and index them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pipeline.resource import Index, ResourceKind, metadata_indexes, owner_index
-from stigmer_sessions.api import Session, SessionChange
+from stigmer_sessions.api import AgentInstance, AgentInstanceChange, Session, SessionChange
 
 AGENT_INSTANCE_INDEX = "agent_instance"
 PHASE_INDEX = "phase"
@@ -41,5 +41,33 @@ SESSION: ResourceKind[Session] = ResourceKind(
         Index(ORG_AGENT_INSTANCE_INDEX, _org_agent_instance),
         Index(PHASE_INDEX, _phase),  # restart recovery finds live sessions without a scan
         owner_index(),  # per-owner quotas
+    ),
+)
+
+
+AGENT_INDEX = "agent"
+ORG_AGENT_INDEX = "org_agent"
+
+
+def _agent(a: Any) -> Iterable[tuple[str, ...]]:
+    return [(a.spec.agent_id,)]
+
+
+def _org_agent(a: Any) -> Iterable[tuple[str, ...]]:
+    return [(a.metadata.org, a.spec.agent_id)]
+
+
+AGENT_INSTANCE: ResourceKind[AgentInstance] = ResourceKind(
+    name="agent_instance",
+    kind="AgentInstance",
+    api_version="agentic.stigmer.ai/v1",
+    id_prefix="ain",
+    message_type=AgentInstance,
+    event_type=AgentInstanceChange,
+    event_resource_field="agent_instance",
+    indexes=(
+        *metadata_indexes(),
+        Index(AGENT_INDEX, _agent),  # getByAgent
+        Index(ORG_AGENT_INDEX, _org_agent),  # getByAgent within one org
     ),
 )
