@@ -21,7 +21,46 @@ from typing import Any
 from google.protobuf.message import Message
 
 from pipeline.errors import Internal, OutOfRange
+from pipeline.ids import new_id
+from pipeline.resource import ResourceKind
 from pipeline.storage import ChangeLog, Storage, StoredChange, Tx
+
+
+def record(
+    tx: Tx,
+    kind: ResourceKind[Any],
+    resource: Any,
+    verb: str,
+    *,
+    actor: str,
+    now_ns: int,
+    request_id: str = "",
+    caused_by: str = "",
+    reason: str = "",
+) -> Any:
+    """Append one ``kind.event_type`` change of type ``<Kind><verb>`` carrying ``resource`` at
+    the next revision, in ``tx``, and return it (with its revision). ``caused_by`` defaults to
+    the request id. Internal when the kind records no changes."""
+    event_type = kind.event_type
+    if event_type is None:
+        raise Internal(f"{kind.name} has no change type; its changes cannot be recorded")
+    event: Any = event_type(
+        id=new_id("chg", now_ns),
+        type=f"{kind.kind}{verb}",
+        resource_kind=kind.name,
+        resource_id=resource.metadata.id,
+        org=resource.metadata.org,
+        actor_id=actor,
+        request_id=request_id,
+        caused_by=caused_by or request_id,
+        reason=reason,
+    )
+    event.time.FromNanoseconds(now_ns)
+    getattr(event, kind.event_resource_field).CopyFrom(resource)
+    tx.changes.append(
+        event, kind=kind.name, resource_id=resource.metadata.id, org=resource.metadata.org, time_ns=now_ns
+    )
+    return event
 
 
 def check_retained(changes: ChangeLog, after_revision: int) -> None:

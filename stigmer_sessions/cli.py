@@ -487,6 +487,13 @@ def _parser() -> argparse.ArgumentParser:
         f"at least {MIN_RESPONSE_BYTES})",
     )
     serve.add_argument(
+        "--require-agent-instance",
+        action="store_true",
+        help="a session's spec.agent_instance_id must name an agent instance of its org "
+        "(FAILED_PRECONDITION otherwise), and an agent instance with sessions is deleted only with "
+        "x-cascade: true (off by default, as in Stigmer)",
+    )
+    serve.add_argument(
         "--no-recovery",
         dest="recover",
         action="store_false",
@@ -602,6 +609,7 @@ def main(argv: list[str] | None = None) -> int:
             max_spec_metadata_bytes=args.max_spec_metadata_bytes,
             max_session_bytes=args.max_session_bytes,
             max_response_bytes=args.max_response_bytes,
+            require_agent_instance=args.require_agent_instance,
         ),
         recover=args.recover,
         worker_index=args.worker_index,
@@ -687,6 +695,8 @@ def _worker_args(args: argparse.Namespace, store: StoreOptions | None = None) ->
             out += [flag, str(value)]
     if not args.recover:
         out.append("--no-recovery")
+    if args.require_agent_instance:
+        out.append("--require-agent-instance")
     return out
 
 

@@ -55,6 +55,9 @@ class SessionConfig:
     #: before this many bytes, still with at least one entry (default 3 MiB: under a
     #: default client's 4 MiB receive limit).
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    #: Referential integrity (off by default, as in Stigmer): a session's agent instance must
+    #: exist in its org, and an agent instance with sessions is deleted only with cascade.
+    require_agent_instance: bool = False
 
     def session_size_limits(self) -> tuple[SizeLimit, ...]:
         """What create, update and apply check (EnforceSizeLimits)."""

@@ -14,7 +14,7 @@ from typing import Any
 from pipeline import operations as ops
 from pipeline.keys import CHILD
 from pipeline.operations import Rules, Settings, operation
-from pipeline.pipeline import Pipeline, Step
+from pipeline.pipeline import Pipeline
 from pipeline.service import ChangeFeed, KindService
 from pipeline.steps import (
     AppendEvent,
@@ -51,6 +51,7 @@ from stigmer_sessions.steps import (
     ApplyTransition,
     FilterByAgentInstance,
     ListMessages,
+    RequireAgentInstance,
     ResumeConversation,
     SetPinned,
 )
@@ -63,15 +64,16 @@ SERVICES = (
 )
 
 
-def session_service(config: SessionConfig, s: Settings, *, checks: tuple[Step, ...] = ()) -> KindService:
-    """Every Session operation; ``checks`` run on a session about to be stored (create,
-    update, apply), e.g. that its agent instance exists."""
+def session_service(config: SessionConfig, s: Settings) -> KindService:
+    """Every Session operation, shaped by the deployment's ``config``; with
+    ``require_agent_instance`` a session about to be stored must name an existing agent
+    instance of its org."""
     rules = Rules(
         size_limits=EnforceSizeLimits(config.session_size_limits(), "Session"),
         naming=GenerateName(config.name_pattern),
         quota=EnforceQuota(config.max_sessions_per_org, config.max_sessions_per_owner),
         initial_phase=SetInitialPhase(config.lifecycle),
-        checks=checks,
+        checks=(RequireAgentInstance(),) if config.require_agent_instance else (),
         children=True,
     )
     return KindService(

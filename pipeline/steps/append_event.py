@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline import events
 from pipeline.context import RequestContext
-from pipeline.errors import Internal
 from pipeline.events import EventHub
-from pipeline.ids import new_id
 from pipeline.keys import CAUSED_BY, EVENT, EXISTING, REQUEST_ID, RESPONSE, UNCHANGED
 
 
@@ -31,33 +30,19 @@ class AppendEvent:
     def __call__(self, ctx: RequestContext[Any]) -> None:
         if ctx.get(UNCHANGED, False):
             return
-        event_type = ctx.kind.event_type
-        if event_type is None:
-            raise Internal(f"{ctx.kind.name} has no change type; AppendEvent cannot record it")
-        resource = ctx[RESPONSE]
         verb = self.verb or ("Updated" if ctx.get(EXISTING) is not None else "Created")
-        request_id = ctx.get(REQUEST_ID, "")
-        event = event_type(
-            id=new_id("chg", ctx.now_ns),
-            type=f"{ctx.kind.kind}{verb}",
-            resource_kind=ctx.kind.name,
-            resource_id=resource.metadata.id,
-            org=resource.metadata.org,
-            actor_id=ctx.actor,
-            request_id=request_id,
-            caused_by=ctx.get(CAUSED_BY) or request_id,
+        event = events.record(
+            ctx.tx,
+            ctx.kind,
+            ctx[RESPONSE],
+            verb,
+            actor=ctx.actor,
+            now_ns=ctx.now_ns,
+            request_id=ctx.get(REQUEST_ID, ""),
+            caused_by=ctx.get(CAUSED_BY, ""),
             reason=getattr(ctx.input, "reason", ""),
-        )
-        event.time.FromNanoseconds(ctx.now_ns)  # type: ignore[attr-defined]
-        getattr(event, ctx.kind.event_resource_field).CopyFrom(resource)
-        revision = ctx.tx.changes.append(
-            event,
-            kind=ctx.kind.name,
-            resource_id=resource.metadata.id,
-            org=resource.metadata.org,
-            time_ns=ctx.now_ns,
         )
         ctx[EVENT] = event
         if self.hub is not None:
-            hub = self.hub
+            hub, revision = self.hub, event.revision
             ctx.after_commit.append(lambda: hub.publish(revision))

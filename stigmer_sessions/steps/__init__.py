@@ -3,7 +3,9 @@
 from stigmer_sessions.steps.append_message import AppendMessage
 from stigmer_sessions.steps.apply_transition import ApplyTransition
 from stigmer_sessions.steps.filter_by_agent_instance import FilterByAgentInstance
+from stigmer_sessions.steps.guard_sessions import GuardSessions
 from stigmer_sessions.steps.list_messages import ListMessages
+from stigmer_sessions.steps.require_agent_instance import RequireAgentInstance
 from stigmer_sessions.steps.resume_conversation import ResumeConversation
 from stigmer_sessions.steps.set_pinned import SetPinned
 
@@ -11,7 +13,9 @@ __all__ = [
     "AppendMessage",
     "ApplyTransition",
     "FilterByAgentInstance",
+    "GuardSessions",
     "ListMessages",
+    "RequireAgentInstance",
     "ResumeConversation",
     "SetPinned",
 ]
