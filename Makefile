@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test protos protos-check lint typecheck check wheel-check bench clean
+.PHONY: serve test protos protos-check operations-doc lint typecheck check wheel-check bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ protos: $(STAMP)  ## regenerate stigmer_sessions/_gen from proto/
 
 protos-check: $(STAMP)
 	$(BIN)/python tools/protos.py --check
+
+operations-doc: $(STAMP)  ## rewrite docs/operations.md from the operations the server builds
+	$(BIN)/python tools/operations_doc.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
