@@ -256,6 +256,7 @@ def assert_new_session(target: Target, request: Any, response: Any) -> None:
     assert stored.metadata.slug == slug_from_name(request.metadata.name)
     assert stored.spec == request.spec
     assert (stored.api_version, stored.kind) == ("agentic.stigmer.ai/v1", "Session")
+    assert target.lifecycle is not None
     assert stored.state.phase == target.lifecycle.initial, f"phase {stored.state.phase!r}, not the initial"
     assert stored.status.audit.spec_audit.created_by.id == ACTOR
     assert stored.metadata.version.id and not stored.metadata.version.previous_version_id

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from google.protobuf.message import Message
 
 from pipeline import events
+from pipeline.context import RequestContext
 from pipeline.keys import RESPONSE
 from pipeline.lifecycle import Lifecycle
 from pipeline.pipeline import Pipeline, step_name
@@ -43,6 +44,26 @@ OWNER_QUOTA = 3
 SMALL_BYTES = 1024
 
 
+class Runner(Protocol):
+    """What runs a kind's operations by name (today a ``SessionController``)."""
+
+    @property
+    def store(self) -> Storage: ...
+
+    def run(
+        self,
+        operation: str,
+        request: Message,
+        *,
+        actor: str = ...,
+        request_id: str = ...,
+        expected_version: str = ...,
+        dry_run: bool = ...,
+        now_ns: int | None = ...,
+        caused_by: str = ...,
+    ) -> RequestContext[Any]: ...
+
+
 class Target:
     """One kind's operations on one store, as the promise checks see them."""
 
@@ -50,10 +71,10 @@ class Target:
         self,
         kind: ResourceKind[Any],
         operations: MutableMapping[str, Pipeline[Any]],
-        subject: SessionController,
-        setup: SessionController,
+        subject: Runner,
+        setup: Runner,
         *,
-        lifecycle: Lifecycle,
+        lifecycle: Lifecycle | None,
         quota: int | None,
         owner_quota: int | None,
         children_type: type[Message] | None,
@@ -62,7 +83,7 @@ class Target:
         self.kind = kind
         #: Operation name -> the pipeline run for it; replace an entry to test a variant.
         self.operations = operations
-        #: The kind's lifecycle (its initial phase, legal moves).
+        #: The kind's lifecycle (its initial phase, legal moves), if it has one.
         self.lifecycle = lifecycle
         #: How many records of the kind one org may hold (None: unlimited).
         self.quota = quota
