@@ -13,7 +13,6 @@ pipeline in :attr:`Target.operations`, and a broken create must not break every 
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import MutableMapping
 from contextlib import ExitStack
@@ -34,6 +33,8 @@ from stigmer_sessions import SessionController
 from stigmer_sessions.api import SessionMessage
 from stigmer_sessions.config import SessionConfig
 from stigmer_sessions.resource import SESSION
+
+OPERATIONS_PAGE = Path(__file__).resolve().parents[3] / "docs" / "operations.md"
 
 #: The per-org quota every target enforces (each check stays well below it, except the
 #: quota check, which fills the org up to it).
@@ -172,12 +173,14 @@ class Target:
         return [step_name(s) for s in self.operations[op].steps]
 
     def documented_steps(self, op: str) -> list[str]:
-        """The step list ``op``'s handler documents (today: the first ``A -> B`` span in the
-        docstring of ``stigmer_sessions.controller.<op in snake case>``)."""
-        module = importlib.import_module(f"stigmer_sessions.controller.{_snake(op)}")
-        for span in re.findall(r"``([^`]*->[^`]*)``", module.__doc__ or "", flags=re.S):
-            return [name.strip() for name in span.split("->")]
-        raise AssertionError(f"{module.__name__} documents no step list")
+        """The step list docs/operations.md gives for ``op`` of this kind (the first
+        ``A → B`` line under its heading)."""
+        page = OPERATIONS_PAGE.read_text()
+        section = page.split(f"(`{self.kind.name}`)\n", 1)[1].split("\n## ", 1)[0]
+        entry = section.split(f"### `{op}` (", 1)[1].split("\n### ", 1)[0]
+        for span in re.findall(r"^`([^`]*→[^`]*)`$", entry, flags=re.M):
+            return [name.strip() for name in span.split("→")]
+        raise AssertionError(f"docs/operations.md documents no step list for {self.kind.name} {op}")
 
     def close(self) -> None:
         self._closing.close()
@@ -187,10 +190,6 @@ class Target:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 class Factory(Protocol):
