@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -32,8 +33,8 @@ def test_a_step_the_page_does_not_list_makes_the_check_fail(monkeypatch: pytest.
     tool = _load()
     kinds = tool._kinds
 
-    def one_step_fewer(config: object) -> dict[str, object]:
-        services = kinds(config)
+    def one_step_fewer(config: object) -> dict[str, Any]:
+        services: dict[str, Any] = kinds(config)
         session = services["session"]
         session.pipelines["create"] = session.pipelines["create"].without(0)
         return services
