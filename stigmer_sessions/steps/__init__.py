@@ -2,7 +2,6 @@
 
 from stigmer_sessions.steps.append_message import AppendMessage
 from stigmer_sessions.steps.apply_transition import ApplyTransition
-from stigmer_sessions.steps.filter_by_agent_instance import FilterByAgentInstance
 from stigmer_sessions.steps.list_messages import ListMessages
 from stigmer_sessions.steps.resume_conversation import ResumeConversation
 from stigmer_sessions.steps.set_pinned import SetPinned
@@ -10,7 +9,6 @@ from stigmer_sessions.steps.set_pinned import SetPinned
 __all__ = [
     "AppendMessage",
     "ApplyTransition",
-    "FilterByAgentInstance",
     "ListMessages",
     "ResumeConversation",
     "SetPinned",
