@@ -14,6 +14,7 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from stigmer_sessions import SessionController
 from stigmer_sessions._gen.ai.stigmer.agentic.agentinstance.v1 import command_pb2, query_pb2
 from stigmer_sessions.agent_instance import SERVICES
 from stigmer_sessions.api import (
@@ -26,6 +27,7 @@ from stigmer_sessions.api import (
     WatchAgentInstanceChangesRequest,
 )
 from tests.conftest import Stubs, make_agent_instance, make_session
+from tests.stigmer_sessions.controller.test_agent_instances import guard_deletes
 
 COMMAND, QUERY, CHANGES = (s.full_name for s in SERVICES)
 
@@ -343,3 +345,11 @@ def test_stigmers_errors_reach_a_stigmer_client(stigmer: StigmerClient) -> None:
     with pytest.raises(grpc.RpcError) as err:
         stigmer.command("create", _instance(stigmer, "wrong env", environment_refs=[bad_environment]))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_the_cascade_header_reaches_on_delete(stubs: Stubs, controller: SessionController) -> None:
+    guard_deletes(controller)
+    created = stubs.agent_command.create(make_agent_instance())
+    instance_id = AgentInstanceId(value=created.metadata.id)
+    assert _code(lambda: stubs.agent_command.delete(instance_id)) == grpc.StatusCode.FAILED_PRECONDITION
+    assert stubs.agent_command.delete(instance_id, metadata=(("x-cascade", "true"),)) == created

@@ -6,14 +6,19 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
 import pytest
 
-from pipeline.errors import Aborted, AlreadyExists, InvalidArgument, NotFound
+from pipeline.context import RequestContext
+from pipeline.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from pipeline.keys import CASCADE
+from pipeline.operations import Settings
 from pipeline.storage import Storage
 from stigmer_sessions import AgentInstance, SessionController
+from stigmer_sessions.agent_instance import agent_instance_service
 from stigmer_sessions.api import (
     ApiResourceKind,
     ApiResourceOwnerScope,
@@ -375,6 +380,9 @@ def test_list_changes_holds_the_instances_changes_only(controller: SessionContro
         "AgentInstanceUpdated"
     ]
     assert change_types(controller, org="beta") == []
+    other = controller.agent_instances.create(make_agent_instance("other"))
+    assert change_types(controller, agent_instance_id=other.metadata.id) == ["AgentInstanceCreated"]
+    assert len(change_types(controller, agent_instance_id=instance_id)) == 3
 
 
 def take(
@@ -397,6 +405,8 @@ def test_watch_follows_the_instances_changes_only(controller: SessionController)
     controller.create(make_session("later"))
     again = controller.agent_instances.create(make_agent_instance("again"))
     assert [r.change.resource_id for r in take(items, 2)] == [later.metadata.id, again.metadata.id]
+    one = take(controller.agent_instances.watch(agent_instance_id=again.metadata.id, stop=stop), 1)
+    assert [r.change.resource_id for r in one] == [again.metadata.id]
     stop.set()
     controller.hub.wake()
     stop_sessions = threading.Event()
@@ -480,3 +490,34 @@ def test_export_of_both_kinds_imports_back_whole(
         assert restored.agent_instances.list_changes() == controller.agent_instances.list_changes()
         assert restored.list_changes() == controller.list_changes()
         assert restored.agent_instances.get_by_reference(org="acme", slug="one-0").metadata.id == fleet[-1]
+
+
+# --- on_delete and cascade ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefuseUnlessCascade:
+    """Reads ``ctx[CASCADE]``; raises FailedPrecondition without it (a stand-in for the
+    referential-integrity guard an on_delete rule adds)."""
+
+    def __call__(self, ctx: RequestContext[Any]) -> None:
+        if not ctx.get(CASCADE):
+            raise FailedPrecondition("still referenced")
+
+
+def guard_deletes(controller: SessionController) -> None:
+    """Serve the delete of agent_instance_service(on_delete=(RefuseUnlessCascade(),))."""
+    settings = Settings(validator=controller.resources.validator, hub=controller.hub)
+    guarded = agent_instance_service(controller.config, settings, on_delete=(RefuseUnlessCascade(),))
+    controller.resources.kinds["agent_instance"].pipelines["delete"] = guarded.pipelines["delete"]
+
+
+def test_on_delete_steps_run_and_cascade_reaches_them(controller: SessionController, store: Storage) -> None:
+    guard_deletes(controller)
+    created = controller.agent_instances.create(make_agent_instance())
+    before = store.snapshot()
+    with pytest.raises(FailedPrecondition):
+        controller.agent_instances.delete(created.metadata.id)
+    assert store.snapshot() == before
+    assert controller.agent_instances.delete(created.metadata.id, cascade=True) == created
+    assert change_types(controller) == ["AgentInstanceCreated", "AgentInstanceDeleted"]
