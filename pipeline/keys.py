@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.context import Key
-from pipeline.listing import ListScope, Page
+from pipeline.listing import ListScope, Page, PageRequest
 
 #: The slug the request resolves to (ResolveSlug).
 SLUG: Key[str] = Key("slug")
@@ -38,3 +38,6 @@ RESPONSE: Key[Any] = Key("response")
 LIST_SCOPE: Key[ListScope] = Key("list_scope")
 #: One page of a list (ListPage).
 LIST_PAGE: Key[Page] = Key("list_page")
+#: Which page a list asks for, set by a step that reads paging fields other than
+#: ``page_size``/``page_token`` (PageByNumber); ListPage reads the request's own when absent.
+PAGE_REQUEST: Key[PageRequest] = Key("page_request")

@@ -132,6 +132,17 @@ class Page:
         return -(-self.total_size // self.page_size) if self.total_size else 0
 
 
+@dataclass(frozen=True)
+class PageRequest:
+    """Which page a list request asks for, when a step other than ListPage reads the paging
+    fields (PageByNumber): ``size`` entries (already clamped), after the entry ``token``
+    names, or else after skipping the first ``skip`` matches."""
+
+    size: int = DEFAULT_PAGE_SIZE
+    token: str = ""
+    skip: int = 0
+
+
 def clamp_page_size(requested: int) -> int:
     """0 (unset) means the default; anything above the maximum is clamped to it."""
     if requested <= 0:

@@ -32,6 +32,7 @@ from pipeline.steps import (
     RememberRequest,
     RequirePhase,
     Respond,
+    ScopeToIndex,
     SetInitialPhase,
     SizeLimit,
     ValidateProto,
@@ -45,11 +46,10 @@ from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import (
 )
 from stigmer_sessions.api import SessionChangeList, SessionList, SessionMessage, WatchSessionChangesResponse
 from stigmer_sessions.config import SessionConfig
-from stigmer_sessions.resource import SESSION
+from stigmer_sessions.resource import AGENT_INSTANCE_INDEX, ORG_AGENT_INSTANCE_INDEX, SESSION
 from stigmer_sessions.steps import (
     AppendMessage,
     ApplyTransition,
-    FilterByAgentInstance,
     ListMessages,
     RequireAgentInstance,
     ResumeConversation,
@@ -198,7 +198,8 @@ def list_by_agent(s: Settings) -> Pipeline[Any]:
         "listByAgent",
         [
             ValidateProto(s.validator),
-            FilterByAgentInstance(),
+            # agent_id is matched against spec.agent_instance_id, as Stigmer does.
+            ScopeToIndex("agent_id", AGENT_INSTANCE_INDEX, ORG_AGENT_INSTANCE_INDEX),
             ListPage(max_bytes=s.max_response_bytes),
             BuildListResponse(SessionList),
         ],

@@ -21,8 +21,24 @@ from pipeline.context import Key, RequestContext
 from pipeline.storage import Storage
 from pipeline.storage.lmdb import LmdbStorage
 from stigmer_sessions import SessionController
+from stigmer_sessions._gen.ai.stigmer.agentic.agentinstance.v1 import (
+    change_pb2_grpc as agent_instance_change_grpc,
+)
+from stigmer_sessions._gen.ai.stigmer.agentic.agentinstance.v1 import (
+    command_pb2_grpc as agent_instance_command_grpc,
+)
+from stigmer_sessions._gen.ai.stigmer.agentic.agentinstance.v1 import (
+    query_pb2_grpc as agent_instance_query_grpc,
+)
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import command_pb2_grpc, query_pb2_grpc
-from stigmer_sessions.api import ApiResourceMetadata, ApiResourceOwnerScope, Session, SessionSpec
+from stigmer_sessions.api import (
+    AgentInstance,
+    AgentInstanceSpec,
+    ApiResourceMetadata,
+    ApiResourceOwnerScope,
+    Session,
+    SessionSpec,
+)
 from stigmer_sessions.grpc_server import RunningServer, start_server
 from stigmer_sessions.resource import SESSION
 from tests.backends import BACKENDS, open_backend, pg_schema
@@ -55,6 +71,16 @@ def make_session(
     return Session(
         metadata=ApiResourceMetadata(name=name, slug=slug, org=org, owner_scope=ORG, tags=list(tags)),
         spec=SessionSpec(agent_instance_id=agent, **spec),
+    )
+
+
+def make_agent_instance(
+    name: str = "Support Bot", *, org: str = "acme", agent: str = "agt-1", slug: str = "", **spec: Any
+) -> AgentInstance:
+    """A valid agent instance create request."""
+    return AgentInstance(
+        metadata=ApiResourceMetadata(name=name, slug=slug, org=org, owner_scope=ORG),
+        spec=AgentInstanceSpec(agent_id=agent, **spec),
     )
 
 
@@ -221,6 +247,9 @@ class Stubs:
         self.channel = channel
         self.command = command_pb2_grpc.SessionCommandControllerStub(channel)  # type: ignore[no-untyped-call]
         self.query = query_pb2_grpc.SessionQueryControllerStub(channel)  # type: ignore[no-untyped-call]
+        self.agent_command = agent_instance_command_grpc.AgentInstanceCommandControllerStub(channel)  # type: ignore[no-untyped-call]
+        self.agent_query = agent_instance_query_grpc.AgentInstanceQueryControllerStub(channel)  # type: ignore[no-untyped-call]
+        self.agent_changes = agent_instance_change_grpc.AgentInstanceChangeControllerStub(channel)  # type: ignore[no-untyped-call]
 
 
 @pytest.fixture

@@ -21,12 +21,14 @@ from pipeline.steps.load_existing import LoadExisting
 from pipeline.steps.load_existing_for_delete import LoadExistingForDelete
 from pipeline.steps.load_for_apply import LoadForApply
 from pipeline.steps.load_target import LoadTarget
+from pipeline.steps.page_by_number import PageByNumber
 from pipeline.steps.persist import Persist
 from pipeline.steps.reject_client_id import RejectClientId
 from pipeline.steps.remember_request import RememberRequest
 from pipeline.steps.require_phase import RequirePhase
 from pipeline.steps.resolve_slug import ResolveSlug
 from pipeline.steps.respond import Respond
+from pipeline.steps.scope_to_index import ScopeToIndex
 from pipeline.steps.set_initial_phase import SetInitialPhase
 from pipeline.steps.validate_proto import ValidateProto
 from pipeline.steps.validate_transition import ValidateTransition
@@ -53,12 +55,14 @@ __all__ = [
     "LoadExistingForDelete",
     "LoadForApply",
     "LoadTarget",
+    "PageByNumber",
     "Persist",
     "RejectClientId",
     "RememberRequest",
     "RequirePhase",
     "ResolveSlug",
     "Respond",
+    "ScopeToIndex",
     "SetInitialPhase",
     "SizeLimit",
     "ValidateProto",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from pipeline.context import RequestContext
-from pipeline.keys import LIST_PAGE, LIST_SCOPE
+from pipeline.keys import LIST_PAGE, LIST_SCOPE, PAGE_REQUEST
 from pipeline.listing import (
     DEFAULT_MAX_RESPONSE_BYTES,
     Filters,
@@ -50,7 +51,10 @@ def plan_scope(records: RecordStore[Any], filters: Filters) -> ListScope:
 class ListPage:
     """Reads ``ctx.input.page_size``/``.page_token`` and whichever generic filters the request
     has (``org``, ``tags``, ``label_selector``, ``owner_scope``, ``order_by``); reads
-    ``ctx[LIST_SCOPE]`` when a kind-specific step chose the index; writes ``ctx[LIST_PAGE]``.
+    ``ctx[LIST_SCOPE]`` when a kind-specific step chose the index, and ``ctx[PAGE_REQUEST]``
+    instead of ``page_size``/``page_token`` when a step read other paging fields
+    (PageByNumber: its ``skip`` drops that many matches first, at O(skip)); writes
+    ``ctx[LIST_PAGE]``.
 
     Newest first unless ``order_by`` (or ``newest_first=False``) says otherwise. Pages are
     full (``page_size`` entries unless the list ends, or the next entry would take the
@@ -66,7 +70,11 @@ class ListPage:
 
     def __call__(self, ctx: RequestContext[Any]) -> None:
         request = ctx.input
-        page_size = clamp_page_size(request.page_size)
+        paging = ctx.get(PAGE_REQUEST)
+        if paging is None:
+            page_size, token, skip = clamp_page_size(request.page_size), request.page_token, 0
+        else:
+            page_size, token, skip = paging.size, paging.token, paging.skip
         filters = Filters.of(request)
         reverse = newest_first(getattr(request, "order_by", ""), self.newest_first)
         given = ctx.get(LIST_SCOPE)
@@ -75,13 +83,15 @@ class ListPage:
         else:
             scope = plan_scope(ctx.records, filters)
         query = fingerprint(ctx.kind.name, given, filters.key(), reverse)
-        after = decode_token(request.page_token, query) if request.page_token else None
+        after = decode_token(token, query) if token else None
 
         found: Iterator[tuple[Any, int]] = ctx.records.scan_sized(
             scope.index, scope.values, after_id=after, reverse=reverse
         )
         if not scope.exact:  # an exact index already is the filter: nothing to re-check
             found = (entry for entry in found if filters.matches(entry[0]))
+        if skip:
+            found = itertools.islice(found, skip, None)
         page = Page(page_size=page_size)
         page.entries, more = fill_page(found, page_size=page_size, max_bytes=self.max_bytes)
         if more:

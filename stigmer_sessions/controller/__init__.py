@@ -1,1 +1,1 @@
-"""The typed in-process façades over the kinds a store serves (SessionController)."""
+"""The typed in-process façades over the kinds a store serves (SessionController, AgentInstanceController)."""

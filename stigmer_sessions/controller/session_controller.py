@@ -29,6 +29,7 @@ from pipeline.storage import CheckReport, Storage, Tx
 from pipeline.storage.lmdb import LmdbStorage
 from pipeline.storage_url import open_storage
 from pipeline.validation import shared_validator
+from stigmer_sessions.agent_instance import agent_instance_service
 from stigmer_sessions.api import (
     ApiResourceReference,
     AppendSessionMessageRequest,
@@ -51,14 +52,17 @@ from stigmer_sessions.api import (
     WatchSessionChangesResponse,
 )
 from stigmer_sessions.config import SessionConfig
-from stigmer_sessions.resource import PHASE_INDEX, SESSION
+from stigmer_sessions.controller.agent_instance_controller import AgentInstanceController
+from stigmer_sessions.resource import AGENT_INSTANCE, PHASE_INDEX, SESSION
 from stigmer_sessions.session import session_service
 
 R = TypeVar("R", bound=Message)
+#: Every kind a controller serves, for the maintenance commands (check, export, ...).
+KINDS = (SESSION, AGENT_INSTANCE)
 
 
 class SessionController:
-    """Session operations on a store.
+    """Session operations on a store; :attr:`agent_instances` serves agent instances on it.
 
     ``SessionController("./data")`` opens (and owns) an LMDB store in that directory;
     ``SessionController(store="postgresql://...")`` (or ``"lmdb:///path"``) opens and owns
@@ -102,7 +106,7 @@ class SessionController:
         #: Every kind this controller serves, run on its store; the gRPC server serves the same.
         self.resources = Resources(
             self.store,
-            [session_service(cfg, settings)],
+            [session_service(cfg, settings), agent_instance_service(cfg, settings)],
             hub=hub,
             validator=v,
             bookmark_interval_s=bookmark_interval_s,
@@ -111,6 +115,8 @@ class SessionController:
             watch_poll_s=self.store.poll_s if watch_poll_s is None else watch_poll_s,
             batch_bytes=cfg.max_response_bytes,
         )
+        #: The agent instances on the same store (create, getByAgent, watch, ...).
+        self.agent_instances = AgentInstanceController(self.resources)
 
     @property
     def watch_poll_s(self) -> float | None:
@@ -320,28 +326,29 @@ class SessionController:
     ) -> CheckReport:
         """Read everything in the store and check it (see ``pipeline.maintenance.verify``).
         ``progress(n)``: n more items checked (see :mod:`pipeline.maintenance`)."""
-        return maintenance.verify(self.store, [SESSION], progress=progress, avoid=avoid, journal=journal)
+        return maintenance.verify(self.store, KINDS, progress=progress, avoid=avoid, journal=journal)
 
     def reindex(self, *, progress: maintenance.Progress | None = None) -> int:
         """Rebuild every secondary index and counter from the records."""
-        return maintenance.reindex(self.store, [SESSION], progress=progress)
+        return maintenance.reindex(self.store, KINDS, progress=progress)
 
     def export(self, out: IO[str], *, progress: maintenance.Progress | None = None) -> dict[str, int]:
-        """A consistent JSONL snapshot: sessions, their messages, the change log."""
-        return maintenance.export(self.store, [SESSION], out, progress=progress)
+        """A consistent JSONL snapshot: sessions, their messages, agent instances, the change log."""
+        return maintenance.export(self.store, KINDS, out, progress=progress)
 
     def import_(
         self, lines: Iterable[str], *, progress: maintenance.Progress | None = None
     ) -> dict[str, int]:
         """Restore an export into this (empty) store. ``lines`` must be iterable again from
         the start (a list, or a file): the store re-runs the write if the map must grow."""
-        counts = maintenance.import_(self.store, [SESSION], lines, progress=progress)
+        counts = maintenance.import_(self.store, KINDS, lines, progress=progress)
         self.hub.publish(self.store.read(lambda tx: tx.changes.current_revision()))
         return counts
 
     def sizes(self) -> maintenance.Sizes:
-        """How many sessions, messages and retained changes there are (progress totals)."""
-        return maintenance.sizes(self.store, [SESSION])
+        """How many records (sessions and agent instances), messages and retained changes
+        there are (progress totals)."""
+        return maintenance.sizes(self.store, KINDS)
 
     def list_changes(
         self, request: ListSessionChangesRequest | None = None, **fields: Any

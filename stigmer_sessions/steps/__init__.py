@@ -1,8 +1,7 @@
-"""Session-specific steps."""
+"""Steps only these kinds use (sessions, and what ties sessions to agent instances)."""
 
 from stigmer_sessions.steps.append_message import AppendMessage
 from stigmer_sessions.steps.apply_transition import ApplyTransition
-from stigmer_sessions.steps.filter_by_agent_instance import FilterByAgentInstance
 from stigmer_sessions.steps.guard_sessions import GuardSessions
 from stigmer_sessions.steps.list_messages import ListMessages
 from stigmer_sessions.steps.require_agent_instance import RequireAgentInstance
@@ -12,7 +11,6 @@ from stigmer_sessions.steps.set_pinned import SetPinned
 __all__ = [
     "AppendMessage",
     "ApplyTransition",
-    "FilterByAgentInstance",
     "GuardSessions",
     "ListMessages",
     "RequireAgentInstance",

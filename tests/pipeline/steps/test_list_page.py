@@ -1,8 +1,8 @@
 import pytest
 
 from pipeline.errors import InvalidArgument
-from pipeline.keys import LIST_PAGE, LIST_SCOPE
-from pipeline.listing import Filters, ListScope
+from pipeline.keys import LIST_PAGE, LIST_SCOPE, PAGE_REQUEST
+from pipeline.listing import Filters, ListScope, PageRequest
 from pipeline.steps import ListPage
 from pipeline.steps.list_page import plan_scope
 from stigmer_sessions import SessionController
@@ -240,3 +240,47 @@ def test_byte_bounded_pages_with_a_per_record_filter(run_step: RunStep, bulky: l
 def test_page_size_still_applies_under_the_budget(run_step: RunStep, bulky: list[str]) -> None:
     pages, _ = walk(run_step, ListPage(max_bytes=10**7), page_size=5)
     assert [len(p) for p in pages] == [5, 5, 2]
+
+
+def test_page_request_skips_matches_and_counts_them_all(run_step: RunStep, seeded: list[str]) -> None:
+    paged = {PAGE_REQUEST: PageRequest(size=3, skip=3)}
+    page = run_step(ListPage(), ListSessionsRequest(), values=paged, write=False)[LIST_PAGE]
+    assert ids_of(page) == seeded[::-1][3:6]
+    assert page.next_page_token  # the token leads on from this page, not from page 1
+    after = {PAGE_REQUEST: PageRequest(size=3, token=page.next_page_token)}
+    rest = run_step(ListPage(), ListSessionsRequest(), values=after, write=False)[LIST_PAGE]
+    assert ids_of(rest) == seeded[::-1][6:]
+    assert (page.total_size, rest.total_size) == (8, 8)
+
+
+def test_page_request_beyond_the_end_is_empty_with_the_total(run_step: RunStep, seeded: list[str]) -> None:
+    paged = {PAGE_REQUEST: PageRequest(size=3, skip=9)}
+    page = run_step(ListPage(), ListSessionsRequest(), values=paged, write=False)[LIST_PAGE]
+    assert (ids_of(page), page.next_page_token, page.total_size) == ([], "", 8)
+
+
+def test_page_request_wins_over_page_size_and_token(run_step: RunStep, seeded: list[str]) -> None:
+    """A step that read other paging fields decides; the request's own are not read."""
+    paged = {PAGE_REQUEST: PageRequest(size=2)}
+    request = ListSessionsRequest(page_size=1, page_token="not-a-token")
+    page = run_step(ListPage(), request, values=paged, write=False)[LIST_PAGE]
+    assert ids_of(page) == seeded[::-1][:2]
+
+
+def test_page_request_skips_after_a_per_record_filter(run_step: RunStep, seeded: list[str]) -> None:
+    """Skipped are matches, not index entries: acme+even matches a4, a2, a0 (newest first)."""
+    paged = {PAGE_REQUEST: PageRequest(size=1, skip=1)}
+    request = ListSessionsRequest(org="acme", tags=["even"])
+    page = run_step(ListPage(), request, values=paged, write=False)[LIST_PAGE]
+    assert ids_of(page) == [seeded[2]]
+    assert page.total_size == 3
+
+
+def test_page_request_on_a_given_scope(run_step: RunStep, controller: SessionController) -> None:
+    ids = [controller.create(make_session(f"s{i}", agent="ain-7")).metadata.id for i in range(4)]
+    controller.create(make_session("other", agent="ain-8"))
+    values = {LIST_SCOPE: ListScope("agent_instance", ("ain-7",)), PAGE_REQUEST: PageRequest(size=3, skip=3)}
+    page = run_step(ListPage(), ListSessionsByAgentRequest(agent_id="ain-7"), values=values, write=False)[
+        LIST_PAGE
+    ]
+    assert (ids_of(page), page.total_size, page.next_page_token) == ([ids[0]], 4, "")
