@@ -9,19 +9,17 @@ write transaction atomic and reads run concurrently).
 from __future__ import annotations
 
 import os
-import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import IO, Any, TypeVar
 
 import protovalidate
 from google.protobuf.message import Message
 
 from pipeline import events, maintenance, watch
-from pipeline.context import RequestContext
+from pipeline.controller import KindController, KindTypes
 from pipeline.events import CompactionResult, EventHub
 from pipeline.idempotency import DEFAULT_TTL_NS
-from pipeline.keys import RESPONSE
 from pipeline.operations import Settings
 from pipeline.pipeline import Pipeline
 from pipeline.service import Resources
@@ -40,7 +38,6 @@ from stigmer_sessions.api import (
     ResumeSessionRequest,
     ResumeSessionResponse,
     Session,
-    SessionChange,
     SessionChangeList,
     SessionId,
     SessionList,
@@ -59,9 +56,18 @@ from stigmer_sessions.session import session_service
 R = TypeVar("R", bound=Message)
 #: Every kind a controller serves, for the maintenance commands (check, export, ...).
 KINDS = (SESSION, AGENT_INSTANCE)
+TYPES = KindTypes(
+    Session,
+    SessionId,
+    ApiResourceReference,
+    ListSessionChangesRequest,
+    SessionChangeList,
+    WatchSessionChangesRequest,
+    WatchSessionChangesResponse,
+)
 
 
-class SessionController:
+class SessionController(KindController[Session, SessionChangeList, WatchSessionChangesResponse]):
     """Session operations on a store; :attr:`agent_instances` serves agent instances on it.
 
     ``SessionController("./data")`` opens (and owns) an LMDB store in that directory;
@@ -115,6 +121,7 @@ class SessionController:
             watch_poll_s=self.store.poll_s if watch_poll_s is None else watch_poll_s,
             batch_bytes=cfg.max_response_bytes,
         )
+        super().__init__(self.resources, SESSION.name, TYPES)
         #: The agent instances on the same store (create, getByAgent, watch, ...).
         self.agent_instances = AgentInstanceController(self.resources)
 
@@ -132,115 +139,21 @@ class SessionController:
         """The session operations by name (the gRPC method names)."""
         return self.resources.kinds[SESSION.name].pipelines
 
-    def run(
-        self,
-        operation: str,
-        request: Message,
-        *,
-        actor: str = "",
-        request_id: str = "",
-        expected_version: str = "",
-        dry_run: bool = False,
-        now_ns: int | None = None,
-        caused_by: str = "",
-    ) -> RequestContext[Any]:
-        """Run one session operation and return its context; see :meth:`Resources.run`."""
-        return self.resources.run(
-            SESSION.name,
-            operation,
-            request,
-            actor=actor,
-            request_id=request_id,
-            expected_version=expected_version,
-            dry_run=dry_run,
-            now_ns=now_ns,
-            caused_by=caused_by,
-        )
-
-    def create(
-        self, session: Session, *, actor: str = "", request_id: str = "", dry_run: bool = False
-    ) -> Session:
-        """Create; ALREADY_EXISTS if (org, slug) is taken, INVALID_ARGUMENT for bad input."""
-        ctx = self.run("create", session, actor=actor, request_id=request_id, dry_run=dry_run)
-        return _expect(ctx[RESPONSE], Session)
-
-    def update(
-        self,
-        session: Session,
-        *,
-        actor: str = "",
-        request_id: str = "",
-        expected_version: str = "",
-        dry_run: bool = False,
-    ) -> Session:
-        """Replace spec, name, labels, annotations and tags of session ``metadata.id``.
-
-        Conditional on ``expected_version`` or, when that is empty, on the request's
-        ``metadata.version.id`` if set: ABORTED when the stored version differs."""
-        ctx = self.run(
-            "update",
-            session,
-            actor=actor,
-            request_id=request_id,
-            expected_version=expected_version,
-            dry_run=dry_run,
-        )
-        return _expect(ctx[RESPONSE], Session)
-
-    def apply(
-        self,
-        session: Session,
-        *,
-        actor: str = "",
-        request_id: str = "",
-        expected_version: str = "",
-        dry_run: bool = False,
-    ) -> Session:
-        """Create or update, by id if given, else by (org, slug from name); conditional as
-        :meth:`update` is."""
-        ctx = self.run(
-            "apply",
-            session,
-            actor=actor,
-            request_id=request_id,
-            expected_version=expected_version,
-            dry_run=dry_run,
-        )
-        return _expect(ctx[RESPONSE], Session)
-
-    def delete(
-        self,
-        session_id: str | SessionId,
-        *,
-        actor: str = "",
-        request_id: str = "",
-        expected_version: str = "",
-        dry_run: bool = False,
-    ) -> Session:
-        """Delete and return the deleted session; only if at ``expected_version`` when given."""
-        ctx = self.run(
-            "delete",
-            _session_id(session_id),
-            actor=actor,
-            request_id=request_id,
-            expected_version=expected_version,
-            dry_run=dry_run,
-        )
-        return _expect(ctx[RESPONSE], Session)
-
     def pin(
         self, session_id: str | SessionId, *, actor: str = "", request_id: str = "", dry_run: bool = False
     ) -> Session:
         """Pin (idempotent: a pinned session is returned unchanged, with no change recorded)."""
-        ctx = self.run("pin", _session_id(session_id), actor=actor, request_id=request_id, dry_run=dry_run)
-        return _expect(ctx[RESPONSE], Session)
+        return self.call(
+            "pin", self.id_of(session_id), Session, actor=actor, request_id=request_id, dry_run=dry_run
+        )
 
     def unpin(
         self, session_id: str | SessionId, *, actor: str = "", request_id: str = "", dry_run: bool = False
     ) -> Session:
         """Unpin (idempotent like :meth:`pin`)."""
-        ctx = self.run("unpin", _session_id(session_id), actor=actor, request_id=request_id, dry_run=dry_run)
-        return _expect(ctx[RESPONSE], Session)
+        return self.call(
+            "unpin", self.id_of(session_id), Session, actor=actor, request_id=request_id, dry_run=dry_run
+        )
 
     def transition(
         self,
@@ -258,10 +171,8 @@ class SessionController:
         request = TransitionSessionRequest(
             session_id=session_id, phase=phase, reason=reason, expected_version=expected_version
         )
-        ctx = self.run(
-            "transition", request, actor=actor, request_id=request_id, dry_run=dry_run, caused_by=caused_by
-        )
-        return _expect(ctx[RESPONSE], Session)
+        options = {"request_id": request_id, "dry_run": dry_run, "caused_by": caused_by}
+        return self.call("transition", request, Session, actor=actor, **options)
 
     def append_message(
         self,
@@ -283,8 +194,9 @@ class SessionController:
             content=content,
             metadata=metadata,
         )
-        ctx = self.run("appendMessage", request, actor=actor, request_id=request_id, dry_run=dry_run)
-        return _expect(ctx[RESPONSE], SessionMessage)
+        return self.call(
+            "appendMessage", request, SessionMessage, actor=actor, request_id=request_id, dry_run=dry_run
+        )
 
     def list_messages(
         self, request: ListSessionMessagesRequest | None = None, **fields: Any
@@ -292,12 +204,12 @@ class SessionController:
         """One page of a session's history (``session_id=``, ``after_sequence=``,
         ``newest_first=``, ``page_size=``, ``page_token=``)."""
         request = request or ListSessionMessagesRequest(**fields)
-        return _expect(self.run("listMessages", request)[RESPONSE], SessionMessageList)
+        return self.call("listMessages", request, SessionMessageList)
 
     def resume(self, session_id: str, *, page_size: int = 0) -> ResumeSessionResponse:
         """The session and its latest ``page_size`` (default 100) messages, in one read."""
         request = ResumeSessionRequest(session_id=session_id, page_size=page_size)
-        return _expect(self.run("resume", request)[RESPONSE], ResumeSessionResponse)
+        return self.call("resume", request, ResumeSessionResponse)
 
     def recover(self, *, actor: str = "recovery") -> list[str]:
         """Move every session in a live phase of the lifecycle to its recovery phase, each
@@ -350,52 +262,6 @@ class SessionController:
         there are (progress totals)."""
         return maintenance.sizes(self.store, KINDS)
 
-    def list_changes(
-        self, request: ListSessionChangesRequest | None = None, **fields: Any
-    ) -> SessionChangeList:
-        """One page of the change feed, oldest first (OUT_OF_RANGE below the oldest retained)."""
-        request = request or ListSessionChangesRequest(**fields)
-        return _expect(self.run("listChanges", request)[RESPONSE], SessionChangeList)
-
-    def events(
-        self, *, after: int = 0, session_id: str = "", org: str = "", types: tuple[str, ...] = ()
-    ) -> Iterator[SessionChange]:
-        """Every retained change after revision ``after`` matching the filters, oldest first,
-        fetched a page at a time (OUT_OF_RANGE if ``after`` was compacted away)."""
-        token = ""
-        while True:
-            page = self.list_changes(
-                after_revision=after,
-                session_id=session_id,
-                org=org,
-                types=list(types),
-                page_size=1000,
-                page_token=token,
-            )
-            yield from page.changes
-            token = page.next_page_token
-            if not token:
-                return
-
-    def watch(
-        self,
-        request: WatchSessionChangesRequest | None = None,
-        *,
-        stop: threading.Event | None = None,
-        bookmark_interval_s: float | None = None,
-        max_lag: int = watch.DEFAULT_MAX_LAG,
-        **fields: Any,
-    ) -> Iterator[WatchSessionChangesResponse]:
-        """Follow the change feed: every later matching change exactly once, in revision order,
-        and a bookmark after ``bookmark_interval_s`` (default: the controller's) without one.
-        Ends when ``stop`` is set or the caller stops iterating; OUT_OF_RANGE for a compacted
-        start, RESOURCE_EXHAUSTED when more than ``max_lag`` changes behind."""
-        request = request or WatchSessionChangesRequest(**fields)
-        for response in self.resources.watch(
-            SESSION.name, request, stop=stop, bookmark_interval_s=bookmark_interval_s, max_lag=max_lag
-        ):
-            yield _expect(response, WatchSessionChangesResponse)
-
     def compact_changes(
         self, *, keep_revisions: int | None = None, max_age_s: float | None = None, now_ns: int | None = None
     ) -> CompactionResult:
@@ -407,25 +273,13 @@ class SessionController:
             now_ns=time.time_ns() if now_ns is None else now_ns,
         )
 
-    def get(self, session_id: str | SessionId) -> Session:
-        return _expect(self.run("get", _session_id(session_id))[RESPONSE], Session)
-
-    def get_by_reference(
-        self, reference: ApiResourceReference | None = None, *, org: str = "", slug: str = ""
-    ) -> Session:
-        """By an ``ApiResourceReference``, or by ``org=`` and ``slug=``."""
-        ref = reference if reference is not None else ApiResourceReference(org=org, slug=slug)
-        return _expect(self.run("getByReference", ref)[RESPONSE], Session)
-
     def list(self, request: ListSessionsRequest | None = None, **fields: Any) -> SessionList:
         """One page, newest first: ``list(org="acme", tags=["x"], page_size=20, page_token=...)``."""
-        return _expect(self.run("list", request or ListSessionsRequest(**fields))[RESPONSE], SessionList)
+        return self.call("list", request or ListSessionsRequest(**fields), SessionList)
 
     def list_by_agent(self, request: ListSessionsByAgentRequest | None = None, **fields: Any) -> SessionList:
         """One page of the sessions whose ``spec.agent_instance_id`` is ``agent_id``."""
-        return _expect(
-            self.run("listByAgent", request or ListSessionsByAgentRequest(**fields))[RESPONSE], SessionList
-        )
+        return self.call("listByAgent", request or ListSessionsByAgentRequest(**fields), SessionList)
 
     def close(self) -> None:
         """Stop following the store, and close it if this controller opened it."""
@@ -438,13 +292,3 @@ class SessionController:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _expect(response: Any, response_type: type[R]) -> R:
-    if not isinstance(response, response_type):  # a pipeline wiring bug, never user input
-        raise TypeError(f"expected {response_type.__name__}, got {type(response).__name__}")
-    return response
-
-
-def _session_id(value: str | SessionId) -> SessionId:
-    return value if isinstance(value, SessionId) else SessionId(value=value)
