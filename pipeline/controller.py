@@ -9,10 +9,12 @@ subclasses it with its message types and adds what only that kind does.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from google.protobuf import message_factory
+from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import Message
 
 from pipeline import watch
@@ -37,6 +39,25 @@ class KindTypes(Generic[M, L, W]):
     change_list: type[L]
     watch_request: type[Message]
     watch_response: type[W]
+
+    @classmethod
+    def served_by(cls, services: Sequence[ServiceDescriptor]) -> KindTypes[Any, Any, Any]:
+        """The types, read from the kind's gRPC services (the messages of its create, get,
+        getByReference, listChanges and watch methods), so they cannot disagree."""
+        methods = {m.name: m for service in services for m in service.methods}
+
+        def message(method: str, part: str) -> type[Any]:
+            return message_factory.GetMessageClass(getattr(methods[method], part))
+
+        return cls(
+            message("create", "output_type"),
+            message("get", "input_type"),
+            message("getByReference", "input_type"),
+            message("listChanges", "input_type"),
+            message("listChanges", "output_type"),
+            message("watch", "input_type"),
+            message("watch", "output_type"),
+        )
 
 
 class KindController(Generic[M, L, W]):

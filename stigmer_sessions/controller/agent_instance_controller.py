@@ -11,28 +11,17 @@ from typing import Any
 
 from pipeline.controller import KindController, KindTypes
 from pipeline.service import Resources
+from stigmer_sessions.agent_instance import SERVICES
 from stigmer_sessions.api import (
     AgentInstance,
     AgentInstanceChangeList,
-    AgentInstanceId,
     AgentInstanceList,
-    ApiResourceReference,
     GetAgentInstancesByAgentRequest,
-    ListAgentInstanceChangesRequest,
-    WatchAgentInstanceChangesRequest,
     WatchAgentInstanceChangesResponse,
 )
 from stigmer_sessions.resource import AGENT_INSTANCE
 
-TYPES = KindTypes(
-    AgentInstance,
-    AgentInstanceId,
-    ApiResourceReference,
-    ListAgentInstanceChangesRequest,
-    AgentInstanceChangeList,
-    WatchAgentInstanceChangesRequest,
-    WatchAgentInstanceChangesResponse,
-)
+TYPES = KindTypes.served_by(SERVICES)
 
 
 class AgentInstanceController(

@@ -29,9 +29,7 @@ from pipeline.storage_url import open_storage
 from pipeline.validation import shared_validator
 from stigmer_sessions.agent_instance import agent_instance_service
 from stigmer_sessions.api import (
-    ApiResourceReference,
     AppendSessionMessageRequest,
-    ListSessionChangesRequest,
     ListSessionMessagesRequest,
     ListSessionsByAgentRequest,
     ListSessionsRequest,
@@ -45,26 +43,17 @@ from stigmer_sessions.api import (
     SessionMessageList,
     SessionMessageRole,
     TransitionSessionRequest,
-    WatchSessionChangesRequest,
     WatchSessionChangesResponse,
 )
 from stigmer_sessions.config import SessionConfig
 from stigmer_sessions.controller.agent_instance_controller import AgentInstanceController
 from stigmer_sessions.resource import AGENT_INSTANCE, PHASE_INDEX, SESSION
-from stigmer_sessions.session import session_service
+from stigmer_sessions.session import SERVICES, session_service
 
 R = TypeVar("R", bound=Message)
 #: Every kind a controller serves, for the maintenance commands (check, export, ...).
 KINDS = (SESSION, AGENT_INSTANCE)
-TYPES = KindTypes(
-    Session,
-    SessionId,
-    ApiResourceReference,
-    ListSessionChangesRequest,
-    SessionChangeList,
-    WatchSessionChangesRequest,
-    WatchSessionChangesResponse,
-)
+TYPES = KindTypes.served_by(SERVICES)
 
 
 class SessionController(KindController[Session, SessionChangeList, WatchSessionChangesResponse]):
