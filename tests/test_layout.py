@@ -1,5 +1,6 @@
 """Layering rules that keep the library reusable."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -48,3 +49,33 @@ def test_console_script_help_lists_the_serve_options() -> None:
     assert result.returncode == 0, result.stderr
     for option in ("--address", "--data-dir", "STIGMER_SESSIONS_ADDRESS", "STIGMER_SESSIONS_DATA_DIR"):
         assert option in result.stdout
+
+
+KIND_FILES = (
+    "stigmer_sessions/agent_instance.py",
+    "stigmer_sessions/controller/agent_instance_controller.py",
+    "stigmer_sessions/resource.py",
+    "stigmer_sessions/controller/session_controller.py",
+)
+
+
+def _adding_a_kind() -> str:
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    return page.split("## Adding a resource kind", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_add_a_kind_guide_quotes_the_code_as_it_is() -> None:
+    sources = [(ROOT / f).read_text() for f in KIND_FILES]
+    blocks = re.findall(r"```python\n(.*?)\n *```", _adding_a_kind(), flags=re.S)
+    assert len(blocks) == 4
+    for block in blocks:
+        code = "\n".join(line.removeprefix("   ") for line in block.splitlines())
+        assert any(code in source for source in sources), f"architecture.md quotes code that is gone:\n{code}"
+
+
+def test_agent_instance_takes_as_little_kind_specific_code_as_the_guide_says() -> None:
+    resource = (ROOT / "stigmer_sessions" / "resource.py").read_text()
+    block = resource[resource.index('AGENT_INDEX = "agent"') :].count("\n")
+    own = sum((ROOT / f).read_text().count("\n") for f in KIND_FILES[:2])
+    assert "155 lines together" in _adding_a_kind()
+    assert own + block <= 160, own + block
