@@ -129,20 +129,31 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
         return self.resources.kinds[SESSION.name].pipelines
 
     def pin(
-        self, session_id: str | SessionId, *, actor: str = "", request_id: str = "", dry_run: bool = False
+        self,
+        session_id: str | SessionId,
+        *,
+        actor: str = "",
+        request_id: str = "",
+        expected_version: str = "",
+        dry_run: bool = False,
     ) -> Session:
-        """Pin (idempotent: a pinned session is returned unchanged, with no change recorded)."""
-        return self.call(
-            "pin", self.id_of(session_id), Session, actor=actor, request_id=request_id, dry_run=dry_run
-        )
+        """Pin (idempotent: a pinned session is returned unchanged, with no change recorded);
+        only if at ``expected_version`` when given (ABORTED otherwise)."""
+        options = {"request_id": request_id, "expected_version": expected_version, "dry_run": dry_run}
+        return self.call("pin", self.id_of(session_id), Session, actor=actor, **options)
 
     def unpin(
-        self, session_id: str | SessionId, *, actor: str = "", request_id: str = "", dry_run: bool = False
+        self,
+        session_id: str | SessionId,
+        *,
+        actor: str = "",
+        request_id: str = "",
+        expected_version: str = "",
+        dry_run: bool = False,
     ) -> Session:
-        """Unpin (idempotent like :meth:`pin`)."""
-        return self.call(
-            "unpin", self.id_of(session_id), Session, actor=actor, request_id=request_id, dry_run=dry_run
-        )
+        """Unpin (idempotent and conditional like :meth:`pin`)."""
+        options = {"request_id": request_id, "expected_version": expected_version, "dry_run": dry_run}
+        return self.call("unpin", self.id_of(session_id), Session, actor=actor, **options)
 
     def transition(
         self,

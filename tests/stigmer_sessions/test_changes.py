@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pipeline.errors import AlreadyExists, NotFound, OutOfRange, ResourceExhausted
+from pipeline.errors import Aborted, AlreadyExists, NotFound, OutOfRange, ResourceExhausted
 from stigmer_sessions import Session, SessionController
 from stigmer_sessions.api import SessionChange, WatchSessionChangesResponse
 from tests.conftest import make_session
@@ -160,3 +160,14 @@ def test_events_iterator_pages_through_everything_after_a_revision(controller: S
         controller.create(make_session(f"s{i}"))
     assert [c.revision for c in controller.events(after=200)] == list(range(201, 1204))
     assert [c.revision for c in controller.events(after=1203)] == []
+
+
+def test_pin_and_unpin_take_an_expected_version(controller: SessionController) -> None:
+    created = controller.create(make_session("conditional"))
+    with pytest.raises(Aborted):
+        controller.pin(created.metadata.id, expected_version="not-the-version")
+    assert not controller.get(created.metadata.id).state.pinned
+    pinned = controller.pin(created.metadata.id, expected_version=created.metadata.version.id)
+    with pytest.raises(Aborted):
+        controller.unpin(created.metadata.id, expected_version=created.metadata.version.id)  # stale now
+    assert not controller.unpin(created.metadata.id, expected_version=pinned.metadata.version.id).state.pinned
