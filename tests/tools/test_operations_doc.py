@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "operations_doc.py"
+from tests.tools import TOOLS, load_tool
+
+TOOL = TOOLS / "operations_doc.py"
 
 
 def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("operations_doc", TOOL)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("operations_doc")
 
 
 def test_the_committed_page_lists_what_every_operation_runs() -> None:

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "with_pg.py"
+from tests.tools import TOOLS, load_tool
+
+TOOL = TOOLS / "with_pg.py"
 
 
 def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("with_pg", TOOL)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("with_pg")
 
 
 def test_a_given_database_is_used_and_the_exit_code_passed_through() -> None:
