@@ -253,8 +253,10 @@ class RpcInvoker:
         self.log = log or logging.getLogger("pipeline.rpc")
         self._watch_slots = _WatchSlots(max_watchers, max_watchers_per_client)
 
-    def unary(self, kind: str, method: str, request: Message, context: grpc.ServicerContext) -> Any:
-        """Run ``kind``'s operation named by the last part of ``method`` (``/service/name``)."""
+    def unary(
+        self, kind: str, operation: str, method: str, request: Message, context: grpc.ServicerContext
+    ) -> Any:
+        """Run ``kind``'s ``operation`` for the RPC ``method`` (``/service/name``, for the log)."""
         start = time.perf_counter()
         code = grpc.StatusCode.OK
         options = _NO_OPTIONS
@@ -263,7 +265,7 @@ class RpcInvoker:
             options = CallOptions.of(context)
             ctx = self.resources.run(
                 kind,
-                method.rsplit("/", 1)[1],
+                operation,
                 _decoded(request),
                 actor=options.actor,
                 request_id=options.request_id,
@@ -347,7 +349,7 @@ def _behavior(invoke: RpcInvoker, kind: str, service: ServiceDescriptor, method:
         return stream
 
     def unary(request: Any, context: grpc.ServicerContext) -> Any:
-        return invoke.unary(kind, path, request, context)
+        return invoke.unary(kind, method.name, path, request, context)
 
     return unary
 
