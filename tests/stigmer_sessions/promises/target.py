@@ -4,7 +4,9 @@ The checks (``checks.py``) and the table (``cases.py``) only talk to a :class:`T
 an operation, read the kind's records, children and change log (or another kind's, for what
 an operation does to its dependents), snapshot the store, and swap an operation's pipeline.
 A target runs one kind of a controller's :class:`~pipeline.service.Resources`; a new kind is
-a new factory in :data:`FACTORIES` plus rows in ``cases.py``.
+a new factory in :data:`FACTORIES` plus rows in ``cases.py``. A *variant* (``kind+variant``)
+is the same kind served with a deployment flag that changes what its operations run (today
+``session+integrity`` and ``agent_instance+integrity``: ``--require-agent-instance``).
 
 Setup (seeding records, moving them on between a first try and its retry) always runs the
 *pristine* pipelines, never the ones under test: the step-removal proof replaces a pipeline
@@ -43,6 +45,8 @@ QUOTA = 5
 OWNER_QUOTA = 3
 #: Small size limits, so "too large" requests are cheap to build.
 SMALL_BYTES = 1024
+#: The serve flag a variant stands for (docs/operations.md's "With `FLAG`:" lines).
+VARIANT_FLAGS = {"integrity": "--require-agent-instance"}
 #: Child records by kind (a session's messages), to decode them.
 CHILD_TYPES: dict[str, type[Message]] = {"session": SessionMessage}
 
@@ -172,11 +176,16 @@ class Target:
         return [step_name(s) for s in self.operations[op].steps]
 
     def documented_steps(self, op: str) -> list[str]:
-        """The step list docs/operations.md gives for ``op`` of this kind (the first
-        ``A → B`` line under its heading)."""
+        """The step list docs/operations.md gives for ``op`` of this kind: the first
+        ``A → B`` line under its heading, or for a variant its "With `FLAG`:" line when there
+        is one (the page gives one only where the flag changes the steps)."""
         page = OPERATIONS_PAGE.read_text()
         section = page.split(f"(`{self.kind.name}`)\n", 1)[1].split("\n## ", 1)[0]
         entry = section.split(f"### `{op}` (", 1)[1].split("\n### ", 1)[0]
+        if self.variant:
+            flag = re.escape(VARIANT_FLAGS[self.variant])
+            for span in re.findall(rf"^With `{flag}`: `([^`]*→[^`]*)`$", entry, flags=re.M):
+                return [name.strip() for name in span.split("→")]
         for span in re.findall(r"^`([^`]*→[^`]*)`$", entry, flags=re.M):
             return [name.strip() for name in span.split("→")]
         raise AssertionError(f"docs/operations.md documents no step list for {self.kind.name} {op}")
@@ -269,6 +278,8 @@ def _factory(name: str, *, require_agent_instance: bool = False) -> Factory:
 FACTORIES: dict[str, Factory] = {
     "session": _factory("session"),
     "agent_instance": _factory("agent_instance"),
+    "session+integrity": _factory("session+integrity", require_agent_instance=True),
+    "agent_instance+integrity": _factory("agent_instance+integrity", require_agent_instance=True),
 }
 
 

@@ -1,8 +1,8 @@
-"""Every applicable promise for every operation of every kind, on every backend.
+"""Every applicable promise for every operation of every kind (and variant), on every backend.
 
 Test ids read ``test_promise[lmdb-session-pin-replay]``: the backend, the case, the promise
-(``test_promise[postgres-agent_instance-delete+cascade-dry-run]``: the delete of an agent
-instance asking for the cascade).
+(``test_promise[postgres-agent_instance+integrity-delete+cascade-dry-run]``: the delete of
+an agent instance asking for the cascade, served with ``--require-agent-instance``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from stigmer_sessions import SessionController
 from tests.stigmer_sessions.promises.cases import ACTOR, Case
 from tests.stigmer_sessions.promises.checks import Promise, promises
 from tests.stigmer_sessions.promises.table import CASES, OPERATIONS
-from tests.stigmer_sessions.promises.target import FACTORIES, make_target, without_step
+from tests.stigmer_sessions.promises.target import FACTORIES, make_target, signature, without_step
 
 PAIRS = [pytest.param(case, p, id=f"{case.id}-{p.name}") for case in CASES for p in promises(case)]
 
@@ -38,8 +38,21 @@ def test_every_kind_served_has_a_target_and_cases(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("kind", sorted(OPERATIONS))
 def test_every_operation_has_a_case(kind: str, tmp_path: Path) -> None:
-    with make_target(kind, tmp_path) as target:
-        assert set(target.operations) == OPERATIONS[kind]
+    """Every operation of every kind has a case; a variant (``kind+variant``) has one for
+    every operation its flag changes (other steps, or steps set otherwise) and no other."""
+    base, _, variant = kind.partition("+")
+    with make_target(kind, tmp_path / "target") as target:
+        if not variant:
+            assert set(target.operations) == OPERATIONS[kind]
+            return
+        with make_target(base, tmp_path / "plain") as plain:
+            changed = {
+                op
+                for op, pipeline in target.operations.items()
+                if signature(pipeline) != signature(plain.operations[op])
+            }
+        assert changed, f"{kind} runs what {base} runs: it is no variant"
+        assert changed == OPERATIONS[kind]
 
 
 DOCUMENTED = sorted({(c.kind, c.operation) for c in CASES})
@@ -47,6 +60,8 @@ DOCUMENTED = sorted({(c.kind, c.operation) for c in CASES})
 
 @pytest.mark.parametrize(("kind", "operation"), [pytest.param(*d, id="-".join(d)) for d in DOCUMENTED])
 def test_documented_steps_are_the_steps_run(kind: str, operation: str, tmp_path: Path) -> None:
+    """docs/operations.md lists what each operation runs; for a variant, its "With
+    `--require-agent-instance`:" line (or the plain one, where the flag adds no step)."""
     with make_target(kind, tmp_path) as target:
         assert target.documented_steps(operation) == target.steps(operation)
 

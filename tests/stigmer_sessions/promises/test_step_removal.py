@@ -1,10 +1,11 @@
-"""Removing any one step from any operation of any kind fails a promise.
+"""Removing any one step from any operation of any kind (and variant) fails a promise.
 
-For every operation of every kind and every step it runs, the
+For every operation of every kind or ``kind+variant`` and every step it runs, the
 operation runs without that step, on a fresh LMDB store per promise, and at least one
 promise of one of its cases (a delete has a second case, asking for the cascade) must
 catch it (an AssertionError, or any unexpected exception). Test ids read
-``session-create-without-CheckDuplicate`` or ``agent_instance-delete-without-GuardSessions``.
+``session-create-without-CheckDuplicate`` or
+``agent_instance+integrity-delete-without-GuardSessions``.
 """
 
 from __future__ import annotations
@@ -91,3 +92,29 @@ def test_the_removals_that_once_went_unnoticed_fail_their_promise(
     operation: str, step: str, promise_name: str, tmp_path: Path
 ) -> None:
     _fails_its_promise(f"session-{operation}", step, promise_name, tmp_path)
+
+
+#: The referential-integrity steps, and the promise written for each removal (case id,
+#: step, promise). Without ``--require-agent-instance`` GuardSessions only acts when asked
+#: to cascade, so the cascading delete is what misses it there.
+INTEGRITY = [
+    ("session+integrity-create", "RequireAgentInstance", "refuses-naming-missing-instance"),
+    ("session+integrity-create", "RequireAgentInstance", "refuses-naming-other-orgs-instance"),
+    ("session+integrity-update", "RequireAgentInstance", "refuses-moving-to-missing-instance"),
+    ("session+integrity-update", "RequireAgentInstance", "refuses-moving-to-other-orgs-instance"),
+    ("session+integrity-apply", "RequireAgentInstance", "refuses-moving-to-missing-instance"),
+    ("session+integrity-apply", "RequireAgentInstance", "refuses-creating-naming-missing-instance"),
+    ("agent_instance+integrity-delete", "GuardSessions", "refuses-has-sessions"),
+    ("agent_instance+integrity-delete+cascade", "GuardSessions", "effect"),
+    ("agent_instance-delete+cascade", "GuardSessions", "effect"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case_id", "step", "promise_name"),
+    [pytest.param(*row, id=f"{row[0]}-without-{row[1]}-{row[2]}") for row in INTEGRITY],
+)
+def test_removing_an_integrity_step_fails_its_promise(
+    case_id: str, step: str, promise_name: str, tmp_path: Path
+) -> None:
+    _fails_its_promise(case_id, step, promise_name, tmp_path)
