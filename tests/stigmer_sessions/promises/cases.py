@@ -5,7 +5,10 @@ request (``prepare``), what that request must do (``effect``), and which cross-c
 promises apply: an invalid request only proto validation refuses, whether it is
 versioned, whether a quota caps it, its no-op request, more scenarios and refusals. The
 checks (``checks.py``) are written once against these fields; adding a kind is adding
-rows (and a factory in ``target.py``).
+rows (and a factory in ``target.py``). This module holds the table's types, the helpers
+every kind's rows use, and the Session rows; ``agent_instance_cases.py`` the AgentInstance
+rows, ``integrity_cases.py`` the rows run with ``--require-agent-instance``, and
+``table.py`` all of them.
 
 Every request is built fresh by its ``prepare`` (after the setup it needs, through the
 target's pristine pipelines), so checks can run it more than once.
@@ -23,6 +26,8 @@ from google.protobuf.message import Message
 
 from pipeline.steps.resolve_slug import slug_from_name
 from stigmer_sessions.api import (
+    AgentInstance,
+    AgentInstanceSpec,
     ApiResourceKind,
     ApiResourceMetadata,
     ApiResourceOwnerScope,
@@ -107,10 +112,19 @@ class Case:
     seed: Callable[[Target, str, str], Any] | None = None
     more: tuple[Scenario, ...] = ()
     refusals: tuple[Refusal, ...] = ()
+    #: Every run of the operation under test asks for the cascade (x-cascade: true), so
+    #: each promise is checked for the cascading delete too.
+    cascade: bool = False
 
     @property
     def id(self) -> str:
-        return f"{self.kind}-{self.operation}"
+        return f"{self.kind}-{self.operation}" + ("+cascade" if self.cascade else "")
+
+    def run(self, target: Target, request: Message, **options: Any) -> Any:
+        """Run the operation under test on ``target`` (with the case's own options)."""
+        if self.cascade:
+            options["cascade"] = True
+        return target.run(self.operation, request, **options)
 
     @property
     def scenarios(self) -> tuple[Scenario, ...]:
@@ -118,18 +132,77 @@ class Case:
         return (Scenario("main", self.prepare, self.effect, self.change_type), *self.more)
 
 
+# --- Building requests and seeding, of either kind -------------------------------------------
+
+
+def new_instance(
+    name: str = "Support Bot", *, org: str = ORG, agent: str = "agt-1", description: str = "", **meta: Any
+) -> AgentInstance:
+    """A valid agent instance create request."""
+    return AgentInstance(
+        metadata=ApiResourceMetadata(
+            name=name, org=org, owner_scope=ApiResourceOwnerScope.organization, **meta
+        ),
+        spec=AgentInstanceSpec(agent_id=agent, description=description),
+    )
+
+
+def seed_instance(
+    target: Target,
+    name: str = "Support Bot",
+    *,
+    org: str = ORG,
+    agent: str = "agt-1",
+    sessions: int = 0,
+    messages: int = 0,
+) -> AgentInstance:
+    """A stored agent instance (named by ``sessions`` sessions of its org, each with
+    ``messages`` messages), as stored now, on a target of any kind."""
+    created = target.seed(
+        "create", new_instance(name, org=org, agent=agent), kind="agent_instance", actor=f"setup: {name}"
+    )
+    for i in range(sessions):
+        seed_session(
+            target, f"{name} session {i}", org=org, instance_id=created.metadata.id, messages=messages
+        )
+    stored: AgentInstance = target.record(created.metadata.id, kind="agent_instance")
+    return stored
+
+
 # --- Session: building requests and seeding ---------------------------------------------------
 
 
+def agent_instance_id(target: Target, label: str = "ain-1", *, org: str = ORG) -> str:
+    """The agent instance id a session of ``org`` names for ``label``: the label itself
+    (Stigmer checks nothing), or, where sessions must name an existing instance of their
+    org, the id of the instance named ``label`` in ``org``, created when missing."""
+    if not target.config.require_agent_instance:
+        return label
+    found = target.find(org, slug_from_name(label), kind="agent_instance")
+    if found is None:
+        found = target.seed("create", new_instance(label, org=org), kind="agent_instance", actor="setup")
+    return str(found.metadata.id)
+
+
 def new_session(
-    name: str = "Daily Standup", *, org: str = ORG, agent: str = "ain-1", subject: str = "", **meta: Any
+    target: Target,
+    name: str = "Daily Standup",
+    *,
+    org: str = ORG,
+    agent: str = "ain-1",
+    instance_id: str = "",
+    subject: str = "",
+    **meta: Any,
 ) -> Session:
-    """A valid create request."""
+    """A valid create request, naming ``instance_id``, else the agent instance ``agent``
+    stands for in ``org`` (see :func:`agent_instance_id`)."""
     return Session(
         metadata=ApiResourceMetadata(
             name=name, org=org, owner_scope=ApiResourceOwnerScope.organization, **meta
         ),
-        spec=SessionSpec(agent_instance_id=agent, subject=subject),
+        spec=SessionSpec(
+            agent_instance_id=instance_id or agent_instance_id(target, agent, org=org), subject=subject
+        ),
     )
 
 
@@ -139,28 +212,33 @@ def seed_session(
     *,
     org: str = ORG,
     agent: str = "ain-1",
+    instance_id: str = "",
     messages: int = 0,
     phase: str = "",
     pinned: bool = False,
     creator: str = "",
 ) -> Session:
-    """A stored session (with ``messages`` messages, in ``phase``, pinned), as stored now.
+    """A stored session (with ``messages`` messages, in ``phase``, pinned), as stored now,
+    on a target of any kind (a session target, or an agent instance's, for its dependents).
 
     Created by ``creator``, by default one of its own ("setup: <name>"), so seeding never
     runs into the per-creator quota."""
     creator = creator or f"setup: {name}"
-    created = target.seed("create", new_session(name, org=org, agent=agent), actor=creator)
+    request = new_session(target, name, org=org, agent=agent, instance_id=instance_id)
+    created = target.seed("create", request, kind="session", actor=creator)
     session_id = created.metadata.id
     for i in range(messages):
-        request = AppendSessionMessageRequest(
+        message = AppendSessionMessageRequest(
             session_id=session_id, role=SessionMessageRole.role_user, content=f"message {i + 1}"
         )
-        target.seed("appendMessage", request, actor="setup")
+        target.seed("appendMessage", message, kind="session", actor="setup")
     if pinned:
-        target.seed("pin", SessionId(value=session_id), actor="setup")
+        target.seed("pin", SessionId(value=session_id), kind="session", actor="setup")
     if phase:
-        target.seed("transition", TransitionSessionRequest(session_id=session_id, phase=phase))
-    stored: Session = target.record(session_id)
+        target.seed(
+            "transition", TransitionSessionRequest(session_id=session_id, phase=phase), kind="session"
+        )
+    stored: Session = target.record(session_id, kind="session")
     return stored
 
 
@@ -176,7 +254,7 @@ def fill_org(target: Target, org: str) -> None:
         seed_session(target, f"filler {i}", org=org)
 
 
-def _owner_full(request: Callable[[], Session]) -> Prepare:
+def _owner_full(request: Callable[[Target], Session]) -> Prepare:
     """The request, once its creator (:data:`ACTOR`) has as many sessions in its org as the
     per-creator quota allows (and the org itself still has room)."""
 
@@ -184,7 +262,7 @@ def _owner_full(request: Callable[[], Session]) -> Prepare:
         assert target.owner_quota is not None, "the target has no per-creator quota"
         for i in range(target.owner_quota):
             seed_session(target, f"mine {i}", creator=ACTOR)
-        return request()
+        return request(target)
 
     return prepare
 
@@ -266,7 +344,7 @@ def assert_new_session(target: Target, request: Any, response: Any) -> None:
 
 
 def _create_unnamed(target: Target) -> Message:
-    return new_session("")
+    return new_session(target, "")
 
 
 def _create_unnamed_effect(target: Target, request: Any, response: Any, before: Any) -> None:
@@ -278,24 +356,24 @@ def _create_unnamed_effect(target: Target, request: Any, response: Any, before: 
 
 def _duplicate(target: Target) -> Message:
     seed_session(target, "Daily Standup")
-    return new_session("Daily Standup")
+    return new_session(target, "Daily Standup")
 
 
 def _duplicate_in_full_org(target: Target) -> Message:
     seed_session(target, "Daily Standup")
     fill_org(target, ORG)
-    return new_session("Daily Standup")
+    return new_session(target, "Daily Standup")
 
 
 def _client_id(target: Target) -> Message:
-    request = new_session()
+    request = new_session(target)
     request.metadata.id = "ses-01jchosenbytheclient000000"
     return request
 
 
-def _platform_scoped() -> Message:
+def _platform_scoped(target: Target) -> Message:
     """A session in platform scope: only the protos' CEL rule (org or identity) refuses it."""
-    request = new_session()
+    request = new_session(target)
     request.metadata.owner_scope = ApiResourceOwnerScope.platform
     return request
 
@@ -304,13 +382,13 @@ CREATE = Case(
     "session",
     "create",
     write=True,
-    prepare=lambda t: new_session(subject="Standup"),
+    prepare=lambda t: new_session(t, subject="Standup"),
     effect=lambda t, request, response, before: assert_new_session(t, request, response),
     change_type="SessionCreated",
-    invalid=lambda t: _platform_scoped(),
+    invalid=_platform_scoped,
     subject=session_subject,
     vary=vary_labels,
-    quota=lambda t: new_session("One Too Many"),
+    quota=lambda t: new_session(t, "One Too Many"),
     seed=seed_one_session,
     more=(Scenario("unnamed", _create_unnamed, _create_unnamed_effect, "SessionCreated"),),
     refusals=(
@@ -319,17 +397,17 @@ CREATE = Case(
         Refusal("duplicate-in-full-org", _duplicate_in_full_org, grpc.StatusCode.ALREADY_EXISTS, "slug"),
         Refusal(
             "creator-full",
-            _owner_full(lambda: new_session("One Too Many")),
+            _owner_full(lambda t: new_session(t, "One Too Many")),
             grpc.StatusCode.RESOURCE_EXHAUSTED,
             repr(ACTOR),
         ),
         Refusal("client-id", _client_id, grpc.StatusCode.INVALID_ARGUMENT, "metadata.id"),
         Refusal(
-            "oversized", lambda t: oversized(new_session()), grpc.StatusCode.INVALID_ARGUMENT, "annotations"
+            "oversized", lambda t: oversized(new_session(t)), grpc.StatusCode.INVALID_ARGUMENT, "annotations"
         ),
         Refusal(
             "invalid-slug",
-            lambda t: new_session(slug="Not A Slug"),
+            lambda t: new_session(t, slug="Not A Slug"),
             grpc.StatusCode.INVALID_ARGUMENT,
             "metadata.slug",
         ),
@@ -359,7 +437,7 @@ def _update_effect(target: Target, request: Any, response: Any, before: Any) -> 
 
 
 def _unknown_id(target: Target) -> Message:
-    request = new_session()
+    request = new_session(target)
     request.metadata.id = "ses-01jnosuchsession0000000000"
     return request
 
@@ -378,7 +456,7 @@ UPDATE = Case(
     versioned=True,
     refusals=(
         Refusal("unknown-id", _unknown_id, grpc.StatusCode.NOT_FOUND, "ses-01jnosuchsession"),
-        Refusal("no-id", lambda t: new_session(), grpc.StatusCode.INVALID_ARGUMENT, "metadata.id"),
+        Refusal("no-id", new_session, grpc.StatusCode.INVALID_ARGUMENT, "metadata.id"),
         Refusal("oversized", lambda t: oversized(_update_request(t)), grpc.StatusCode.INVALID_ARGUMENT),
     ),
 )
@@ -389,7 +467,7 @@ UPDATE = Case(
 
 def _apply_update(target: Target) -> Message:
     seed_session(target, "Plan")
-    return new_session("Plan", subject="Second draft")
+    return new_session(target, "Plan", subject="Second draft")
 
 
 def _apply_update_effect(target: Target, request: Any, response: Any, before: Any) -> None:
@@ -409,11 +487,11 @@ def _apply_update_in_full_org(target: Target) -> Message:
 
 def _apply_noop(target: Target) -> Message:
     seed_session(target, "Plan")
-    return new_session("Plan")
+    return new_session(target, "Plan")
 
 
 def _apply_version_of_nothing(target: Target) -> Message:
-    request = new_session("Nothing Here")
+    request = new_session(target, "Nothing Here")
     request.metadata.version.id = "01jversionofnothing0000000"
     return request
 
@@ -430,12 +508,12 @@ APPLY = Case(
     vary=vary_labels,
     noop=_apply_noop,
     versioned=True,
-    quota=lambda t: new_session("One Too Many"),
+    quota=lambda t: new_session(t, "One Too Many"),
     seed=seed_one_session,
     more=(
         Scenario(
             "creates",
-            lambda t: new_session("Fresh Plan", subject="First draft"),
+            lambda t: new_session(t, "Fresh Plan", subject="First draft"),
             lambda t, request, response, before: assert_new_session(t, request, response),
             "SessionCreated",
         ),
@@ -447,7 +525,7 @@ APPLY = Case(
         Refusal("version-of-nothing", _apply_version_of_nothing, grpc.StatusCode.ABORTED),
         Refusal(
             "creator-full",
-            _owner_full(lambda: new_session("One Too Many")),
+            _owner_full(lambda t: new_session(t, "One Too Many")),
             grpc.StatusCode.RESOURCE_EXHAUSTED,
             repr(ACTOR),
         ),
@@ -761,7 +839,7 @@ def _by_agent_request(target: Target) -> Message:
     seed_session(target, "y1", agent="ain-1")
     seed_session(target, "x2", agent="ain-2")
     seed_session(target, "x3", agent="ain-2", org="elsewhere")
-    return ListSessionsByAgentRequest(agent_id="ain-2", org=ORG)
+    return ListSessionsByAgentRequest(agent_id=agent_instance_id(target, "ain-2"), org=ORG)
 
 
 def _by_agent_effect(target: Target, request: Any, response: Any, before: Any) -> None:
@@ -893,11 +971,3 @@ SESSION_CASES: tuple[Case, ...] = (
     RESUME,
     LIST_CHANGES,
 )
-
-#: Every case of every kind (a new kind appends its rows here).
-CASES: tuple[Case, ...] = SESSION_CASES
-
-#: Kind name -> its operations that have a case (the suite checks none is missing).
-OPERATIONS: dict[str, set[str]] = {}
-for _case in CASES:
-    OPERATIONS.setdefault(_case.kind, set()).add(_case.operation)

@@ -77,7 +77,7 @@ def check_validation(target: Target, case: Case) -> None:
     expect_refused(
         target,
         grpc.StatusCode.INVALID_ARGUMENT,
-        lambda: target.run(case.operation, request, actor=ACTOR, request_id="req-invalid"),
+        lambda: case.run(target, request, actor=ACTOR, request_id="req-invalid"),
         what="an invalid request",
     )
 
@@ -87,7 +87,7 @@ def check_effect(target: Target, case: Case, scenario: Scenario) -> None:
     request = scenario.prepare(target)
     subject = case.subject(target, request)
     before = target.record(subject) if subject else None
-    response = target.run(case.operation, request, actor=ACTOR)
+    response = case.run(target, request, actor=ACTOR)
     scenario.effect(target, request, response, before)
 
 
@@ -97,7 +97,7 @@ def check_refusal(target: Target, case: Case, refusal: Refusal) -> None:
     expect_refused(
         target,
         refusal.code,
-        lambda: target.run(case.operation, request, actor=ACTOR, request_id="req-refused"),
+        lambda: case.run(target, request, actor=ACTOR, request_id="req-refused"),
         says=refusal.says,
         what=f"refusal {refusal.name!r}",
     )
@@ -107,7 +107,7 @@ def check_read_writes_nothing(target: Target, case: Case) -> None:
     """A read leaves the store exactly as it was."""
     request = case.prepare(target)
     before = target.snapshot()
-    target.run(case.operation, request, actor=ACTOR)
+    case.run(target, request, actor=ACTOR)
     assert_unchanged(target, before, "a read")
 
 
@@ -119,11 +119,11 @@ def check_replay(target: Target, case: Case) -> None:
     after someone else moved the record on, and writes nothing: one write, one change."""
     request = case.prepare(target)
     count = target.changes_count()
-    first = target.run(case.operation, request, actor=ACTOR, request_id="req-1")
+    first = case.run(target, request, actor=ACTOR, request_id="req-1")
     assert target.changes_count() == count + 1, "the first try did not record exactly one change"
     target.touch(subject_of(target, case, request, first))
     before = target.snapshot()
-    again = target.run(case.operation, request, actor=ACTOR, request_id="req-1")
+    again = case.run(target, request, actor=ACTOR, request_id="req-1")
     assert again == first, "the retry did not get the first response"
     assert_unchanged(target, before, "a retry")
 
@@ -133,12 +133,12 @@ def check_conflict(target: Target, case: Case) -> None:
     writes nothing."""
     assert case.vary is not None, f"{case.id} has no varied request"
     request = case.prepare(target)
-    target.run(case.operation, request, actor=ACTOR, request_id="req-1")
+    case.run(target, request, actor=ACTOR, request_id="req-1")
     other = case.vary(request)
     expect_refused(
         target,
         grpc.StatusCode.ALREADY_EXISTS,
-        lambda: target.run(case.operation, other, actor=ACTOR, request_id="req-1"),
+        lambda: case.run(target, other, actor=ACTOR, request_id="req-1"),
         says="'req-1'",
         what="a reused request id",
     )
@@ -154,12 +154,12 @@ def check_version(target: Target, case: Case) -> None:
     expect_refused(
         target,
         grpc.StatusCode.ABORTED,
-        lambda: target.run(case.operation, request, actor=ACTOR, expected_version=STALE_VERSION),
+        lambda: case.run(target, request, actor=ACTOR, expected_version=STALE_VERSION),
         says=STALE_VERSION,
         what="a stale expected version",
     )
     count = target.changes_count()
-    target.run(case.operation, request, actor=ACTOR, expected_version=current)
+    case.run(target, request, actor=ACTOR, expected_version=current)
     assert target.changes_count() == count + 1, "the write at the current version did not happen"
 
 
@@ -169,10 +169,10 @@ def check_dry_run(target: Target, case: Case) -> None:
     request = case.prepare(target)
     now = time.time_ns()
     before = target.snapshot()
-    dry = target.run(case.operation, request, actor=ACTOR, request_id="req-dry", dry_run=True, now_ns=now)
+    dry = case.run(target, request, actor=ACTOR, request_id="req-dry", dry_run=True, now_ns=now)
     assert_unchanged(target, before, "a dry run")
     count = target.changes_count()
-    real = target.run(case.operation, request, actor=ACTOR, request_id="req-dry", now_ns=now)
+    real = case.run(target, request, actor=ACTOR, request_id="req-dry", now_ns=now)
     assert target.changes_count() == count + 1, (
         "the write after a dry run recorded no change (was the dry run's request id remembered?)"
     )
@@ -190,21 +190,29 @@ def check_quota(target: Target, case: Case) -> None:
     expect_refused(
         target,
         grpc.StatusCode.RESOURCE_EXHAUSTED,
-        lambda: target.run(case.operation, request, actor=ACTOR),
+        lambda: case.run(target, request, actor=ACTOR),
         says=repr(org),
         what="a create into a full org",
     )
 
 
 def check_one_change(target: Target, case: Case, scenario: Scenario) -> None:
-    """An effective write records exactly one change, of the right type, about the right
-    record (as it is now stored; as it was, for a delete), by the right actor and request."""
+    """An effective write records exactly one change of its kind, of the right type, about
+    the right record (as it is now stored; as it was, for a delete), by the right actor and
+    request; any change it records of another kind (a cascade) names the same actor,
+    request and cause."""
     request = scenario.prepare(target)
     count = target.changes_count()
-    response = target.run(case.operation, request, actor=ACTOR, request_id="req-change", caused_by="cause")
+    others = {kind: len(target.changes(kind=kind)) for kind in target.other_kinds()}
+    response = case.run(target, request, actor=ACTOR, request_id="req-change", caused_by="cause")
     changes = target.changes()
     assert len(changes) == count + 1, f"{len(changes) - count} changes recorded, not 1"
     change = changes[-1]
+    for kind, had in others.items():  # what it did to dependents (a cascade) is its too
+        for other in target.changes(kind=kind)[had:]:
+            assert (other.actor_id, other.request_id, other.caused_by) == (ACTOR, "req-change", "cause"), (
+                f"a {other.type} it recorded names another actor, request or cause"
+            )
     subject = subject_of(target, case, request, response)
     assert change.type == scenario.change_type, f"recorded {change.type!r}, not {scenario.change_type!r}"
     assert (change.resource_kind, change.resource_id) == (target.kind.name, subject)
@@ -223,7 +231,7 @@ def check_noop(target: Target, case: Case) -> None:
     subject = case.subject(target, request)
     assert subject, f"{case.id}: a no-op acts on a stored record"
     before = target.snapshot()
-    response = target.run(case.operation, request, actor=ACTOR)
+    response = case.run(target, request, actor=ACTOR)
     assert_unchanged(target, before, "a no-op")
     assert response == target.record(subject), "a no-op did not return the stored record"
 

@@ -1,6 +1,8 @@
-"""Every applicable promise for every operation of every kind, on every backend.
+"""Every applicable promise for every operation of every kind (and variant), on every backend.
 
-Test ids read ``test_promise[lmdb-session-pin-replay]``: the backend, the case, the promise.
+Test ids read ``test_promise[lmdb-session-pin-replay]``: the backend, the case, the promise
+(``test_promise[postgres-agent_instance+integrity-delete+cascade-dry-run]``: the delete of
+an agent instance asking for the cascade, served with ``--require-agent-instance``).
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import pytest
 
 from pipeline.errors import InvalidArgument
 from pipeline.storage import Storage
-from tests.stigmer_sessions.promises.cases import ACTOR, CASES, OPERATIONS, Case
+from stigmer_sessions import SessionController
+from tests.stigmer_sessions.promises.cases import ACTOR, Case
 from tests.stigmer_sessions.promises.checks import Promise, promises
-from tests.stigmer_sessions.promises.target import make_target, without_step
+from tests.stigmer_sessions.promises.table import CASES, OPERATIONS
+from tests.stigmer_sessions.promises.target import FACTORIES, make_target, signature, without_step
 
 PAIRS = [pytest.param(case, p, id=f"{case.id}-{p.name}") for case in CASES for p in promises(case)]
 
@@ -25,16 +29,41 @@ def test_promise(case: Case, promise: Promise, storage: Storage) -> None:
         promise.check(target, case)
 
 
+def test_every_kind_served_has_a_target_and_cases(tmp_path: Path) -> None:
+    with SessionController(tmp_path) as controller:
+        served = set(controller.resources.kinds)
+    assert {kind for kind in OPERATIONS if "+" not in kind} == served
+    assert set(FACTORIES) == set(OPERATIONS), "a target without cases, or cases without a target"
+
+
 @pytest.mark.parametrize("kind", sorted(OPERATIONS))
 def test_every_operation_has_a_case(kind: str, tmp_path: Path) -> None:
+    """Every operation of every kind has a case; a variant (``kind+variant``) has one for
+    every operation its flag changes (other steps, or steps set otherwise) and no other."""
+    base, _, variant = kind.partition("+")
+    with make_target(kind, tmp_path / "target") as target:
+        if not variant:
+            assert set(target.operations) == OPERATIONS[kind]
+            return
+        with make_target(base, tmp_path / "plain") as plain:
+            changed = {
+                op
+                for op, pipeline in target.operations.items()
+                if signature(pipeline) != signature(plain.operations[op])
+            }
+        assert changed, f"{kind} runs what {base} runs: it is no variant"
+        assert changed == OPERATIONS[kind]
+
+
+DOCUMENTED = sorted({(c.kind, c.operation) for c in CASES})
+
+
+@pytest.mark.parametrize(("kind", "operation"), [pytest.param(*d, id="-".join(d)) for d in DOCUMENTED])
+def test_documented_steps_are_the_steps_run(kind: str, operation: str, tmp_path: Path) -> None:
+    """docs/operations.md lists what each operation runs; for a variant, its "With
+    `--require-agent-instance`:" line (or the plain one, where the flag adds no step)."""
     with make_target(kind, tmp_path) as target:
-        assert set(target.operations) == OPERATIONS[kind]
-
-
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
-def test_documented_steps_are_the_steps_run(case: Case, tmp_path: Path) -> None:
-    with make_target(case.kind, tmp_path) as target:
-        assert target.documented_steps(case.operation) == target.steps(case.operation)
+        assert target.documented_steps(operation) == target.steps(operation)
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
@@ -47,7 +76,7 @@ def test_the_invalid_request_is_refused_by_validation_alone(case: Case) -> None:
         target.operations[case.operation] = without_step(pipeline, index)
         request = case.invalid(target)
         try:
-            target.run(case.operation, request, actor=ACTOR)
+            case.run(target, request, actor=ACTOR)
         except InvalidArgument as error:
             pytest.fail(f"another step refuses it too: {error.message}")
         except Exception:
