@@ -98,10 +98,11 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
         settings = Settings(
             validator=v, request_ttl_ns=ttl, hub=hub, max_response_bytes=cfg.max_response_bytes
         )
+        kinds = [session_service(cfg, settings), agent_instance_service(cfg, settings)]
         #: Every kind this controller serves, run on its store; the gRPC server serves the same.
         self.resources = Resources(
             self.store,
-            [session_service(cfg, settings), agent_instance_service(cfg, settings)],
+            kinds,
             hub=hub,
             validator=v,
             bookmark_interval_s=bookmark_interval_s,
