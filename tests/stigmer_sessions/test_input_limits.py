@@ -19,12 +19,15 @@ from pipeline.listing import encode_token, fingerprint
 from pipeline.storage import Storage
 from stigmer_sessions import SessionController
 from stigmer_sessions.api import (
+    AgentInstance,
+    AgentInstanceSpec,
     ApiResourceMetadata,
     ApiResourceReference,
     ListSessionChangesRequest,
     ListSessionMessagesRequest,
     ListSessionsByAgentRequest,
     ListSessionsRequest,
+    PageInfo,
     Session,
     SessionId,
     SessionSpec,
@@ -113,6 +116,36 @@ def test_every_key_part_at_its_maximum_works_everywhere(controller: SessionContr
     updated.spec.subject = "still fine"
     controller.update(updated, actor=ACTOR_MAX, expected_version=updated.metadata.version.id)
     controller.delete(sid, actor=ACTOR_MAX, request_id="d" * 253)
+    assert controller.check().ok
+
+
+def _max_instance(slug: str = SLUG_MAX) -> AgentInstance:
+    session = _max_session(slug)
+    return AgentInstance(metadata=session.metadata, spec=AgentInstanceSpec(agent_id=AGENT_MAX))
+
+
+def test_every_agent_instance_key_part_at_its_maximum_works_everywhere(controller: SessionController) -> None:
+    instances = controller.agent_instances
+    created = instances.create(_max_instance(), actor=ACTOR_MAX, request_id=REQUEST_ID_MAX)
+    second = instances.create(_max_instance(slug="t" * 63), actor=ACTOR_MAX)
+    iid = created.metadata.id
+    assert instances.create(_max_instance(), actor=ACTOR_MAX, request_id=REQUEST_ID_MAX) == created
+    assert instances.get(iid) == created
+    assert instances.get_by_reference(org=ORG_MAX, slug=SLUG_MAX) == created
+    first = instances.get_by_agent(agent_id=AGENT_MAX, org=ORG_MAX, page_info=PageInfo(size=1))
+    rest = instances.get_by_agent(
+        agent_id=AGENT_MAX, org=ORG_MAX, page_info=PageInfo(size=1), page_token=first.next_page_token
+    )
+    assert [i.metadata.id for i in [*first.items, *rest.items]] == [second.metadata.id, iid]
+    assert first.total_count == 2
+    assert instances.get_by_agent(agent_id=AGENT_MAX, page_info=PageInfo(num=2, size=1)).items == rest.items
+    updated = AgentInstance()
+    updated.CopyFrom(created)
+    updated.spec.description = "still fine"
+    instances.update(updated, actor=ACTOR_MAX, expected_version=created.metadata.version.id)
+    changes = instances.list_changes(agent_instance_id=iid, org=ORG_MAX)
+    assert [c.type for c in changes.changes] == ["AgentInstanceCreated", "AgentInstanceUpdated"]
+    instances.delete(iid, actor=ACTOR_MAX, request_id="d" * 253, cascade=True)
     assert controller.check().ok
 
 
