@@ -88,6 +88,19 @@ class Unavailable(ResourceError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+class Unauthenticated(ResourceError):
+    """No valid credentials: the message says what a client needs, never which check failed."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class PermissionDenied(ResourceError):
+    """The caller is known but may not do this (a write where it may only read, an org it
+    has no role in); a resource it may not read is NotFound instead, so existence never leaks."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
 class Internal(ResourceError):
     """A fault on our side (storage failure, corrupt record); the message is safe to show."""
 

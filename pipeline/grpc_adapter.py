@@ -26,10 +26,14 @@ from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health, health_pb2
 
 from pipeline import limits
+from pipeline.auth import Principal
 from pipeline.errors import InvalidArgument, ResourceExhausted, quote
 from pipeline.grpc_status import to_status
 from pipeline.keys import RESPONSE
 from pipeline.service import KindService, Resources
+
+#: Establishes who is calling from the call's metadata and peer; raises Unauthenticated.
+Authenticator = Callable[[grpc.ServicerContext], Principal]
 
 ACTOR_HEADER = "x-actor-id"
 IF_MATCH_HEADER = "x-if-match"
@@ -247,8 +251,12 @@ class RpcInvoker:
         max_watchers: int = DEFAULT_MAX_WATCHERS,
         max_watchers_per_client: int = DEFAULT_MAX_WATCHERS_PER_CLIENT,
         log: logging.Logger | None = None,
+        authenticate: Authenticator | None = None,
     ) -> None:
         self.resources = resources
+        #: Who is calling (raises Unauthenticated); None: no authentication, every caller
+        #: is trusted as in-process code is.
+        self.authenticate = authenticate
         self.max_watchers = max_watchers
         self.log = log or logging.getLogger("pipeline.rpc")
         self._watch_slots = _WatchSlots(max_watchers, max_watchers_per_client)
@@ -262,6 +270,7 @@ class RpcInvoker:
         options = _NO_OPTIONS
         error = ""
         try:
+            principal = self.authenticate(context) if self.authenticate is not None else None
             options = CallOptions.of(context)
             ctx = self.resources.run(
                 kind,
@@ -273,6 +282,7 @@ class RpcInvoker:
                 dry_run=options.dry_run,
                 caused_by=options.caused_by,
                 cascade=options.cascade,
+                principal=principal,
             )
             return ctx[RESPONSE]
         except Exception as exc:
@@ -316,12 +326,13 @@ class RpcInvoker:
 
         context.add_callback(on_done)
         try:
+            principal = self.authenticate(context) if self.authenticate is not None else None
             options = CallOptions.of(context)
             watch_request = _decoded(request)
             key = f"actor:{options.actor}" if options.actor else f"peer:{context.peer()}"
             self._watch_slots.acquire(key)
             client = key  # from here on, the slot is ours to release
-            for item in self.resources.watch(kind, watch_request, stop=stop):
+            for item in self.resources.watch(kind, watch_request, stop=stop, principal=principal):
                 yield item
                 sent += 1
             if stop.is_set():  # cut off by the client or by shutdown, not finished

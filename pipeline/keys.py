@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.auth import Principal
 from pipeline.context import Key
 from pipeline.listing import ListScope, Page, PageRequest
 
@@ -28,6 +29,9 @@ CAUSED_BY: Key[str] = Key("caused_by")
 #: A delete may take the resource's dependents along (``x-cascade``; a keyword in the
 #: library); without it, a kind that guards its dependents refuses the delete.
 CASCADE: Key[bool] = Key("cascade")
+#: Who is calling, as authentication established it; absent for a trusted in-process
+#: caller (the library's default), whom no role restricts.
+PRINCIPAL: Key[Principal] = Key("principal")
 #: The change AppendEvent recorded (with its revision).
 EVENT: Key[Any] = Key("event")
 #: A child record a command created (e.g. the appended message).

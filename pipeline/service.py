@@ -23,10 +23,11 @@ from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import Message
 
 from pipeline import limits, watch
+from pipeline.auth import Principal
 from pipeline.context import Key, RequestContext
 from pipeline.errors import InvalidArgument
 from pipeline.events import EventHub
-from pipeline.keys import CASCADE, CAUSED_BY, EXPECTED_VERSION, REQUEST_ID
+from pipeline.keys import CASCADE, CAUSED_BY, EXPECTED_VERSION, PRINCIPAL, REQUEST_ID
 from pipeline.pipeline import Pipeline
 from pipeline.resource import ResourceKind
 from pipeline.storage import Storage
@@ -140,6 +141,7 @@ class Resources:
         caused_by: str = "",
         cascade: bool = False,
         now_ns: int | None = None,
+        principal: Principal | None = None,
     ) -> RequestContext[Any]:
         """Run one operation's pipeline and return its context (response, step timings).
 
@@ -149,6 +151,7 @@ class Resources:
         writing nothing; ``caused_by`` goes into the recorded change; ``cascade`` lets a
         delete take its dependents along where the kind allows it. Queries ignore them.
         Each string is bounded (:mod:`pipeline.limits`): INVALID_ARGUMENT naming it.
+        ``principal`` is the authenticated caller (None: a trusted in-process caller).
         """
         if actor or request_id or expected_version or caused_by:
             limits.check(
@@ -168,6 +171,8 @@ class Resources:
             values[CAUSED_BY] = caused_by
         if cascade:
             values[CASCADE] = True
+        if principal is not None:
+            values[PRINCIPAL] = principal
         service = self.kinds[kind]
         return service.pipelines[operation].execute(
             self.store, request, kind=service.kind, actor=actor, values=values, dry_run=dry_run, now_ns=now_ns
@@ -181,12 +186,14 @@ class Resources:
         stop: threading.Event | None = None,
         bookmark_interval_s: float | None = None,
         max_lag: int = watch.DEFAULT_MAX_LAG,
+        principal: Principal | None = None,
     ) -> Iterator[Message]:
         """Follow ``kind``'s change feed: every later matching change exactly once, in
         revision order, and a bookmark after ``bookmark_interval_s`` (default: this
         service's) without one. Ends when ``stop`` is set or the caller stops iterating;
         OUT_OF_RANGE for a compacted start, RESOURCE_EXHAUSTED when more than ``max_lag``
-        changes behind, INVALID_ARGUMENT for a bad request."""
+        changes behind, INVALID_ARGUMENT for a bad request. ``principal``: the
+        authenticated caller (None: trusted)."""
         service = self.kinds[kind]
         feed, event_type = service.feed, service.kind.event_type
         if feed is None or event_type is None:
