@@ -26,6 +26,7 @@ from pipeline.grpc_adapter import (
     DRY_RUN_HEADER,
     IF_MATCH_HEADER,
     REQUEST_ID_HEADER,
+    Authenticator,
     HealthServicer,
     RpcInvoker,
     register,
@@ -77,6 +78,7 @@ def start_server(
     max_watchers: int = DEFAULT_MAX_WATCHERS,
     max_watchers_per_client: int = DEFAULT_MAX_WATCHERS_PER_CLIENT,
     reuse_port: bool = False,
+    authenticator: Authenticator | None = None,
 ) -> RunningServer:
     """Bind ``address`` (port 0 picks a free port), register every service, and start.
 
@@ -84,6 +86,7 @@ def start_server(
     a port already in use and silently share its traffic. Only ``--workers`` wants that.
     The receive limit follows the controller's size limits (``SessionConfig.receive_limit``):
     with gRPC's fixed 4 MiB, a larger configured limit could never be reached.
+    ``authenticator`` establishes every caller of the kinds' services (none: all trusted).
     """
     pool = futures.ThreadPoolExecutor(max_workers=max_workers + max_watchers, thread_name_prefix="rpc")
     server = grpc.server(
@@ -98,6 +101,7 @@ def start_server(
         max_watchers=max_watchers,
         max_watchers_per_client=max_watchers_per_client,
         log=_log,
+        authenticate=authenticator,
     )
     names = [
         name for kind in controller.resources.kinds.values() for name in serve_kind(server, invoke, kind)
