@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import grpc
 from grpc_health.v1 import health, health_pb2
-from grpc_reflection.v1alpha import reflection, reflection_pb2
+from grpc_reflection.v1alpha import reflection as reflection_module
+from grpc_reflection.v1alpha import reflection_pb2
 
 from pipeline.grpc_adapter import (
     ACTOR_HEADER,
@@ -34,6 +35,7 @@ from pipeline.grpc_adapter import (
 )
 from stigmer_sessions.controller.session_controller import SessionController
 from stigmer_sessions.session import SERVICES as SESSION_SERVICES
+from stigmer_sessions.tls import ServerTls
 
 __all__ = [
     "ACTOR_HEADER",
@@ -79,6 +81,8 @@ def start_server(
     max_watchers_per_client: int = DEFAULT_MAX_WATCHERS_PER_CLIENT,
     reuse_port: bool = False,
     authenticator: Authenticator | None = None,
+    tls: ServerTls | None = None,
+    reflection: bool = True,
 ) -> RunningServer:
     """Bind ``address`` (port 0 picks a free port), register every service, and start.
 
@@ -87,6 +91,9 @@ def start_server(
     The receive limit follows the controller's size limits (``SessionConfig.receive_limit``):
     with gRPC's fixed 4 MiB, a larger configured limit could never be reached.
     ``authenticator`` establishes every caller of the kinds' services (none: all trusted).
+    ``tls`` serves TLS only (mutual TLS if it has a client CA), with credentials that pick up
+    ``tls.reload()`` at the next handshake; without it the port is plaintext. ``reflection``
+    False leaves server reflection out altogether (its methods are UNIMPLEMENTED).
     """
     pool = futures.ThreadPoolExecutor(max_workers=max_workers + max_watchers, thread_name_prefix="rpc")
     server = grpc.server(
@@ -109,13 +116,19 @@ def start_server(
     health_servicer = HealthServicer()
     for name in ("", *names):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    reflection_servicer = reflection.ReflectionServicer(
-        (*names, health.SERVICE_NAME, reflection.SERVICE_NAME)
-    )
     register(server, health_servicer, health_pb2.DESCRIPTOR.services_by_name["Health"])
-    register(server, reflection_servicer, reflection_pb2.DESCRIPTOR.services_by_name["ServerReflection"])
+    if reflection:
+        reflection_servicer = reflection_module.ReflectionServicer(
+            (*names, health.SERVICE_NAME, reflection_module.SERVICE_NAME)
+        )
+        descriptor = reflection_pb2.DESCRIPTOR.services_by_name["ServerReflection"]
+        register(server, reflection_servicer, descriptor)
     try:
-        port = server.add_insecure_port(address)
+        port = (
+            server.add_insecure_port(address)
+            if tls is None
+            else server.add_secure_port(address, tls.credentials())
+        )
     except RuntimeError as exc:  # grpc raises this when the address cannot be bound
         raise OSError(f"cannot listen on {address}: {exc}") from exc
     if not port:
