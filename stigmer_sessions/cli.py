@@ -57,7 +57,9 @@ from stigmer_sessions.grpc_server import (
     DEFAULT_MAX_WORKERS,
     start_server,
 )
+from stigmer_sessions.reloads import Reloads
 from stigmer_sessions.steps.append_message import DEFAULT_MAX_CONTENT_BYTES
+from stigmer_sessions.tls import ServerTls, TlsError
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_DATA_DIR = "./data"
@@ -260,6 +262,10 @@ class ServeOptions:
     ready_fd: int | None = None
     reuse_port: bool = False
     watch_poll_s: float | None = None
+    #: The TLS files, already loaded and checked (None: plaintext), and whether to serve
+    #: server reflection.
+    tls: ServerTls | None = None
+    reflection: bool = True
 
 
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -535,6 +541,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"how often the compactor runs ({MIN_COMPACT_INTERVAL_S:g}..86400; default 60)",
     )
+    _transport_arguments(serve)
     check = sub.add_parser(
         "check", parents=[common], help="verify every index entry, counter and message (read-only)"
     )
@@ -560,6 +567,92 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _transport_arguments(serve: argparse.ArgumentParser) -> None:
+    """How ``serve`` is reached: TLS, mutual TLS, reflection, and consent to exposure."""
+    group = serve.add_argument_group("transport")
+    group.add_argument(
+        "--tls-cert",
+        metavar="FILE",
+        default=None,
+        help="serve TLS only, with this PEM certificate chain (with --tls-key; re-read on SIGHUP)",
+    )
+    group.add_argument("--tls-key", metavar="FILE", default=None, help="the certificate's PEM private key")
+    group.add_argument(
+        "--tls-client-ca",
+        metavar="FILE",
+        default=None,
+        help="mutual TLS: every client must present a certificate signed by this PEM CA "
+        "(needs --tls-cert and --tls-key)",
+    )
+    group.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve a non-loopback address without TLS and authentication anyway (logged as a "
+        "WARNING); without it, such a start is refused",
+    )
+    group.add_argument(
+        "--no-reflection",
+        dest="reflection",
+        action="store_false",
+        help="do not serve gRPC server reflection (clients then need the protos)",
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (as in ``--address``: an IP, ``[IPv6]`` or a name) reaches this
+    machine only: 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) and ``localhost``. Any other name
+    counts as exposed without being resolved: what it resolves to can change after the check,
+    and ``0.0.0.0`` / ``[::]`` are every interface."""
+    name = host.removeprefix("[").removesuffix("]")
+    if name.lower() == "localhost":
+        return True
+    try:
+        ip = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
+
+
+def _authenticates(args: argparse.Namespace) -> bool:
+    """Whether the flags configure an authenticator (the exposure check asks)."""
+    return bool(getattr(args, "auth_tokens", None) or getattr(args, "jwt_jwks", None))
+
+
+def _exposed(args: argparse.Namespace) -> list[str]:
+    """What serving ``--address`` would leave open to the network: nothing on loopback, or
+    with both TLS and an authenticator; else the missing protections, as flag advice."""
+    if is_loopback(args.address.rpartition(":")[0]):
+        return []
+    missing = [] if args.tls_cert else ["TLS (--tls-cert FILE --tls-key FILE)"]
+    if not _authenticates(args):
+        missing.append("authentication (--auth-tokens FILE or --jwt-jwks FILE)")
+    return missing
+
+
+def _transport(args: argparse.Namespace) -> ServerTls | str | None:
+    """The TLS files the flags name, read and checked (None: plaintext), or a usage
+    error's text: an incomplete set of TLS flags, a file missing or not what it should be, or
+    an exposed address without ``--insecure``."""
+    if (args.tls_cert is None) != (args.tls_key is None):
+        return "--tls-cert and --tls-key go together: give both or neither"
+    if args.tls_client_ca is not None and args.tls_cert is None:
+        return "--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key"
+    missing = _exposed(args)
+    if missing and not args.insecure:
+        return (
+            f"refusing to serve {args.address}, not a loopback address, without {' and '.join(missing)}: "
+            "configure them, or pass --insecure to serve it exposed anyway"
+        )
+    if args.tls_cert is None:
+        return None
+    try:
+        return ServerTls(args.tls_cert, args.tls_key, args.tls_client_ca)
+    except TlsError as exc:
+        return str(exc)
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """The command line, with ``serve`` as the default command; a bad value exits 2."""
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
@@ -579,6 +672,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, handlers=[handler], force=True)
     if args.command != "serve":
         return _admin_command(args, args_list, store)
+    tls = _transport(args)
+    if isinstance(tls, str):
+        print(f"stigmer-sessions serve: error: {tls}", file=sys.stderr)
+        return 2
+    _warn_exposed(args)
     stop = stop_on_signals()  # before anything slow: a stop during start-up is not lost
     if args.workers > 1 and args.worker_index is None:
         return _supervise(args, store)
@@ -617,8 +715,27 @@ def main(argv: list[str] | None = None) -> int:
         reuse_port=args.worker_index is not None,
         # LMDB workers cannot hear each other's commits: they poll; PostgreSQL ones LISTEN.
         watch_poll_s=0.02 if args.worker_index is not None and not store.is_postgres else None,
+        tls=tls,
+        reflection=args.reflection,
     )
     return serve(store, options, stop=stop)
+
+
+def _warn_exposed(args: argparse.Namespace) -> None:
+    """With ``--insecure``, say at start what the address leaves open (the supervisor of
+    ``--workers`` says it once, not each worker)."""
+    missing = _exposed(args)
+    if not missing or args.worker_index is not None:
+        return
+    what = []
+    if not args.tls_cert:
+        what.append("in plaintext: anyone on the network path can read and alter every request")
+    if not _authenticates(args):
+        what.append("without authentication: anyone who can connect may read and write every org")
+    _log.warning(
+        f"--insecure: {args.address} is not a loopback address and is served {'; and '.join(what)}",
+        extra={"fields": {"address": args.address, "missing": missing}},
+    )
 
 
 def _supervise(args: argparse.Namespace, store: StoreOptions) -> int:
@@ -697,6 +814,23 @@ def _worker_args(args: argparse.Namespace, store: StoreOptions | None = None) ->
         out.append("--no-recovery")
     if args.require_agent_instance:
         out.append("--require-agent-instance")
+    return out + _transport_worker_args(args)
+
+
+def _transport_worker_args(args: argparse.Namespace) -> list[str]:
+    """The transport flags for a worker (paths made absolute: a worker checks them again)."""
+    out: list[str] = []
+    for flag, path in (
+        ("--tls-cert", args.tls_cert),
+        ("--tls-key", args.tls_key),
+        ("--tls-client-ca", args.tls_client_ca),
+    ):
+        if path is not None:
+            out += [flag, os.path.abspath(path)]
+    if args.insecure:
+        out.append("--insecure")
+    if not args.reflection:
+        out.append("--no-reflection")
     return out
 
 
@@ -1113,6 +1247,7 @@ def _serve(where: StoreOptions, opts: ServeOptions, stop: threading.Event) -> in
         if stop.is_set():
             _log.info("stopped during start-up")
             return 0
+        _reloads(opts)
         try:
             running = start_server(
                 controller,
@@ -1121,6 +1256,8 @@ def _serve(where: StoreOptions, opts: ServeOptions, stop: threading.Event) -> in
                 max_watchers=opts.max_watchers,
                 max_watchers_per_client=opts.max_watchers_per_client,
                 reuse_port=opts.reuse_port,
+                tls=opts.tls,
+                reflection=opts.reflection,
             )
         except OSError as exc:
             print(f"stigmer-sessions: {exc}", file=sys.stderr)
@@ -1134,6 +1271,7 @@ def _serve(where: StoreOptions, opts: ServeOptions, stop: threading.Event) -> in
                     **({"data_dir": where.data_dir} if where.data_dir is not None else {}),
                     "durability": "durable" if opts.durable else "relaxed",
                     "lifecycle": opts.config.lifecycle.name,
+                    "tls": "off" if opts.tls is None else "mutual" if opts.tls.mutual else "on",
                     **({"worker": opts.worker_index} if opts.worker_index is not None else {}),
                 }
             },
@@ -1157,6 +1295,27 @@ def _serve(where: StoreOptions, opts: ServeOptions, stop: threading.Event) -> in
     finally:
         controller.close()
     return 0
+
+
+def _reloads(opts: ServeOptions) -> Reloads:
+    """What SIGHUP re-reads while serving, installed when serving from the main thread (a
+    server embedded in a thread leaves the process's signals alone). Installed even with
+    nothing to re-read: SIGHUP's default would end the server."""
+    reloads = Reloads()
+    tls = opts.tls
+    if tls is not None:
+
+        def reload_tls() -> None:
+            material = tls.reload()
+            _log.info(
+                "TLS certificate loaded",
+                extra={"fields": {"serial": f"{material.serial:x}", "sha256": material.fingerprint}},
+            )
+
+        reloads.add("TLS certificate", reload_tls)
+    if threading.current_thread() is threading.main_thread():
+        reloads.on_sighup()
+    return reloads
 
 
 if __name__ == "__main__":

@@ -186,8 +186,9 @@ def start_server_process(
     *args: str, env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     """Run ``server.py *args`` and wait for its "serving" line; the returned event also
-    holds "lines": every later log line, collected as it comes (which keeps the pipe
-    drained), and "drain": the thread collecting them (join it after the process ends)."""
+    holds "before": the log lines that came before it, "lines": every later log line,
+    collected as it comes (which keeps the pipe drained), and "drain": the thread collecting
+    them (join it after the process ends)."""
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "server.py"), *args],
         stderr=subprocess.PIPE,
@@ -196,6 +197,7 @@ def start_server_process(
     )
     assert proc.stderr is not None
     deadline = time.monotonic() + 60
+    before: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
         line = proc.stderr.readline()
         if not line:
@@ -203,6 +205,7 @@ def start_server_process(
         event: dict[str, Any] = json.loads(line)
         if event["msg"] == "serving":
             lines: list[dict[str, Any]] = []
+            event["before"] = before
             event["lines"] = lines
 
             def drain(stream: Any = proc.stderr, into: list[dict[str, Any]] = lines) -> None:
@@ -211,6 +214,7 @@ def start_server_process(
             event["drain"] = threading.Thread(target=drain, daemon=True)
             event["drain"].start()
             return proc, event
+        before.append(event)
     proc.kill()
     raise AssertionError("server.py did not start")
 
