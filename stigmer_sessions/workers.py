@@ -64,6 +64,8 @@ def run(
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, on_signal)
+    hangups = _Hangups(procs)
+    signal.signal(signal.SIGHUP, hangups)
     concrete, holder = _fix_port(address)
     read_fd, write_fd = os.pipe()
     cpus = os.cpu_count() or 1
@@ -91,6 +93,7 @@ def run(
         print(f"stigmer-sessions: only {ready} of {workers} workers started", file=sys.stderr)
         _stop(procs)
         return 1
+    hangups.ready()
     _log.info(
         "serving",
         extra={
@@ -112,6 +115,34 @@ def run(
             stopping.set()
             _stop(procs)
         time.sleep(0.1)
+
+
+class _Hangups:
+    """The supervisor's SIGHUP handler: SIGHUP (re-read certificates, token files) goes to
+    every worker, but only once all are ready, since one still starting has no handler yet
+    and would die of it. One that came earlier is passed on then: it may concern files a
+    worker read before they changed."""
+
+    def __init__(self, procs: list[subprocess.Popen[bytes]]) -> None:
+        self._procs = procs
+        self._ready = False
+        self._pending = False
+
+    def __call__(self, _signum: int, _frame: object) -> None:
+        self._pending = True
+        if self._ready:
+            self._forward()
+
+    def ready(self) -> None:
+        self._ready = True
+        if self._pending:
+            self._forward()
+
+    def _forward(self) -> None:
+        self._pending = False
+        for p in self._procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGHUP)
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
