@@ -86,7 +86,8 @@ def start_server(
     a port already in use and silently share its traffic. Only ``--workers`` wants that.
     The receive limit follows the controller's size limits (``SessionConfig.receive_limit``):
     with gRPC's fixed 4 MiB, a larger configured limit could never be reached.
-    ``authenticator`` establishes every caller of the kinds' services (none: all trusted).
+    ``authenticator`` establishes every caller of the kinds' services and of reflection
+    (none: all trusted); health stays open.
     """
     pool = futures.ThreadPoolExecutor(max_workers=max_workers + max_watchers, thread_name_prefix="rpc")
     server = grpc.server(
@@ -113,7 +114,15 @@ def start_server(
         (*names, health.SERVICE_NAME, reflection.SERVICE_NAME)
     )
     register(server, health_servicer, health_pb2.DESCRIPTOR.services_by_name["Health"])
-    register(server, reflection_servicer, reflection_pb2.DESCRIPTOR.services_by_name["ServerReflection"])
+    # health stays open (load balancers and orchestrators probe it without credentials);
+    # reflection describes every service, so it asks for the same credentials they do
+    register(
+        server,
+        reflection_servicer,
+        reflection_pb2.DESCRIPTOR.services_by_name["ServerReflection"],
+        authenticate=authenticator,
+        log=_log,
+    )
     try:
         port = server.add_insecure_port(address)
     except RuntimeError as exc:  # grpc raises this when the address cannot be bound
