@@ -27,6 +27,7 @@ from urllib.parse import quote, unquote
 
 from tqdm import tqdm
 
+from pipeline.authn import DEFAULT_LEEWAY_S, DEFAULT_ROLES_CLAIM, Authenticate, JwtVerifier, TokenFile
 from pipeline.errors import FailedPrecondition, InvalidArgument, ResourceError
 from pipeline.idempotency import DEFAULT_TTL_NS
 from pipeline.listing import DEFAULT_MAX_RESPONSE_BYTES, MIN_RESPONSE_BYTES
@@ -57,6 +58,7 @@ from stigmer_sessions.grpc_server import (
     DEFAULT_MAX_WORKERS,
     start_server,
 )
+from stigmer_sessions.reloads import Reloads
 from stigmer_sessions.steps.append_message import DEFAULT_MAX_CONTENT_BYTES
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
@@ -260,6 +262,8 @@ class ServeOptions:
     ready_fd: int | None = None
     reuse_port: bool = False
     watch_poll_s: float | None = None
+    #: Who is calling (--auth-tokens, --jwt-*); None: every caller is trusted.
+    authenticator: Authenticate | None = None
 
 
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -535,6 +539,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"how often the compactor runs ({MIN_COMPACT_INTERVAL_S:g}..86400; default 60)",
     )
+    _auth_arguments(serve)
     check = sub.add_parser(
         "check", parents=[common], help="verify every index entry, counter and message (read-only)"
     )
@@ -560,6 +565,94 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The most clock skew --jwt-leeway accepts: more would keep expired tokens alive.
+MAX_JWT_LEEWAY_S = 300.0
+
+
+def _auth_arguments(serve: argparse.ArgumentParser) -> None:
+    """The authentication flags of ``serve`` (see docs/security.md)."""
+    group = serve.add_argument_group("authentication (docs/security.md)")
+    group.add_argument(
+        "--auth-tokens",
+        metavar="FILE",
+        default=None,
+        help="TOML file of principals: bearer tokens as SHA-256 digests, roles per org; also the "
+        "roles of client-certificate principals; re-read on SIGHUP",
+    )
+    group.add_argument(
+        "--jwt-jwks",
+        metavar="FILE",
+        default=None,
+        help="JWKS file of the JWT issuer's "
+        "public keys (re-read on SIGHUP); needs --jwt-issuer and --jwt-audience",
+    )
+    group.add_argument("--jwt-issuer", metavar="ISS", default=None, help="the iss every JWT must carry")
+    group.add_argument("--jwt-audience", metavar="AUD", default=None, help="the aud every JWT must carry")
+    group.add_argument(
+        "--jwt-roles-claim",
+        metavar="NAME",
+        default=DEFAULT_ROLES_CLAIM,
+        help=f"the JWT claim holding the org -> role map (default {DEFAULT_ROLES_CLAIM})",
+    )
+    group.add_argument(
+        "--jwt-leeway",
+        type=_float_in(0.0, MAX_JWT_LEEWAY_S),
+        default=DEFAULT_LEEWAY_S,
+        metavar="SECONDS",
+        help=f"clock skew allowed on exp and nbf (0..{MAX_JWT_LEEWAY_S:g}; default {DEFAULT_LEEWAY_S:g})",
+    )
+
+
+def _authenticator(args: argparse.Namespace) -> Authenticate | str | None:
+    """The authenticator the flags ask for (None: no authentication), or the one-line reason
+    they cannot work: a missing companion flag, a file that does not read or parse."""
+    jwt_flags = {
+        "--jwt-jwks": args.jwt_jwks,
+        "--jwt-issuer": args.jwt_issuer,
+        "--jwt-audience": args.jwt_audience,
+    }
+    given = [flag for flag, value in jwt_flags.items() if value is not None]
+    if given and len(given) < len(jwt_flags):
+        missing = [flag for flag in jwt_flags if flag not in given]
+        return f"{given[0]} needs {' and '.join(missing)}"
+    if any(value == "" for value in jwt_flags.values()):
+        return "--jwt-jwks, --jwt-issuer and --jwt-audience must not be empty"
+    if args.auth_tokens is None and not given:
+        return None
+    try:
+        tokens = TokenFile(args.auth_tokens) if args.auth_tokens is not None else None
+        verifier = None
+        if given:
+            verifier = JwtVerifier(
+                args.jwt_jwks,
+                issuer=args.jwt_issuer,
+                audience=args.jwt_audience,
+                roles_claim=args.jwt_roles_claim,
+                leeway_s=args.jwt_leeway,
+            )
+    except OSError as exc:
+        return f"cannot read {exc.filename}: {exc.strerror}"
+    except InvalidArgument as exc:
+        return str(exc)
+    # a client certificate names a principal only when grpc verified it (mutual TLS)
+    certificates = getattr(args, "tls_client_ca", None) is not None
+    return Authenticate(tokens, verifier, certificates=certificates)
+
+
+def _auth_worker_args(args: argparse.Namespace) -> list[str]:
+    """The authentication flags again, for each worker of ``--workers N``."""
+    out: list[str] = []
+    for flag, value in (
+        ("--auth-tokens", args.auth_tokens),
+        ("--jwt-jwks", args.jwt_jwks),
+        ("--jwt-issuer", args.jwt_issuer),
+        ("--jwt-audience", args.jwt_audience),
+    ):
+        if value is not None:
+            out += [flag, value]
+    return [*out, "--jwt-roles-claim", args.jwt_roles_claim, "--jwt-leeway", str(args.jwt_leeway)]
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """The command line, with ``serve`` as the default command; a bad value exits 2."""
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
@@ -580,6 +673,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "serve":
         return _admin_command(args, args_list, store)
     stop = stop_on_signals()  # before anything slow: a stop during start-up is not lost
+    authenticator = _authenticator(args)  # a bad file stops here, before any worker starts
+    if isinstance(authenticator, str):
+        print(f"stigmer-sessions: {authenticator}", file=sys.stderr)
+        return 2
     if args.workers > 1 and args.worker_index is None:
         return _supervise(args, store)
     if args.cpu is not None:
@@ -617,6 +714,7 @@ def main(argv: list[str] | None = None) -> int:
         reuse_port=args.worker_index is not None,
         # LMDB workers cannot hear each other's commits: they poll; PostgreSQL ones LISTEN.
         watch_poll_s=0.02 if args.worker_index is not None and not store.is_postgres else None,
+        authenticator=authenticator,
     )
     return serve(store, options, stop=stop)
 
@@ -697,7 +795,7 @@ def _worker_args(args: argparse.Namespace, store: StoreOptions | None = None) ->
         out.append("--no-recovery")
     if args.require_agent_instance:
         out.append("--require-agent-instance")
-    return out
+    return out + _auth_worker_args(args)
 
 
 #: How ``check`` runs itself in a child process (a test points it elsewhere).
@@ -1113,6 +1211,12 @@ def _serve(where: StoreOptions, opts: ServeOptions, stop: threading.Event) -> in
         if stop.is_set():
             _log.info("stopped during start-up")
             return 0
+        # what SIGHUP re-reads, set before "serving"; a file that fails keeps the previous one
+        reloads = Reloads()
+        if opts.authenticator is not None:
+            for what, callback in opts.authenticator.reloads():
+                reloads.add(what, callback)
+        reloads.on_sighup()
         try:
             running = start_server(
                 controller,
@@ -1121,6 +1225,7 @@ def _serve(where: StoreOptions, opts: ServeOptions, stop: threading.Event) -> in
                 max_watchers=opts.max_watchers,
                 max_watchers_per_client=opts.max_watchers_per_client,
                 reuse_port=opts.reuse_port,
+                authenticator=opts.authenticator,
             )
         except OSError as exc:
             print(f"stigmer-sessions: {exc}", file=sys.stderr)
