@@ -64,6 +64,15 @@ def run(
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, on_signal)
+    # SIGHUP (re-read tokens, keys, certificates) goes to every worker once all are serving;
+    # until then it is ignored, by the workers too (they inherit that), so none dies of it
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    def on_hangup(_signum: int, _frame: object) -> None:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGHUP)
+
     concrete, holder = _fix_port(address)
     read_fd, write_fd = os.pipe()
     cpus = os.cpu_count() or 1
@@ -91,6 +100,7 @@ def run(
         print(f"stigmer-sessions: only {ready} of {workers} workers started", file=sys.stderr)
         _stop(procs)
         return 1
+    signal.signal(signal.SIGHUP, on_hangup)
     _log.info(
         "serving",
         extra={

@@ -168,3 +168,26 @@ def test_the_auth_flags_are_handed_to_workers() -> None:
     ):
         assert spelled[spelled.index(flag) + 1] == value
     assert _parser().parse_args(["serve", *spelled]).jwt_roles_claim == "orgs"
+
+
+def test_sighup_to_the_supervisor_reaches_every_worker(tmp_path: Path) -> None:
+    path = tokens_file(tmp_path / "tokens.toml", alice="old-token")
+    proc, event = start_server_process(
+        "--address", "127.0.0.1:0", "--data-dir", str(tmp_path / "data"), "--auth-tokens", str(path),
+        "--workers", "2",
+    )  # fmt: skip
+    try:
+        tokens_file(path, alice="new-token")
+        lines: list[dict[str, Any]] = event["lines"]
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        while sum(1 for line in list(lines) if line["msg"] == "reloaded") < 2:
+            assert time.monotonic() < deadline, "not every worker reloaded"
+            assert proc.poll() is None, "the supervisor died on SIGHUP"
+            time.sleep(0.05)
+        address = event["address"]
+        for _ in range(4):  # whichever worker the connection lands on
+            assert _create(address, "old-token") == grpc.StatusCode.UNAUTHENTICATED
+            assert _create(address, "new-token") == grpc.StatusCode.OK
+    finally:
+        _stop(proc, event)
