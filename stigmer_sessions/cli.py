@@ -1239,6 +1239,7 @@ def _serve(where: StoreOptions, opts: ServeOptions, stop: threading.Event) -> in
                     **({"data_dir": where.data_dir} if where.data_dir is not None else {}),
                     "durability": "durable" if opts.durable else "relaxed",
                     "lifecycle": opts.config.lifecycle.name,
+                    "authentication": opts.authenticator.mechanisms if opts.authenticator else "off",
                     **({"worker": opts.worker_index} if opts.worker_index is not None else {}),
                 }
             },

@@ -49,6 +49,13 @@ class Authenticate:
             raise ValueError("authentication needs a tokens file or a JWT verifier")
         self.tokens, self.jwt, self.certificates = tokens, jwt, certificates
 
+    @property
+    def mechanisms(self) -> list[str]:
+        """What is accepted, for the server's start-up line."""
+        found = ["tokens"] if self.tokens is not None else []
+        found += ["jwt"] if self.jwt is not None else []
+        return found + (["certificates"] if self.certificates else [])
+
     def reloads(self) -> list[tuple[str, Callable[[], None]]]:
         """What SIGHUP should re-read: (what, callback) pairs for ``Reloads.add``."""
         found: list[tuple[str, Callable[[], None]]] = []
@@ -90,11 +97,3 @@ class Authenticate:
             except TokenRejected as exc:
                 raise AuthenticationFailed(f"JWT refused: {exc}") from None
         raise AuthenticationFailed("unknown bearer token")
-
-
-def peer_of(context: grpc.ServicerContext) -> str:
-    """The caller's address, for log lines about it."""
-    try:
-        return str(context.peer())
-    except Exception:  # a context without a transport (tests, in-process)
-        return ""

@@ -76,6 +76,7 @@ def test_tokens_rotate_on_sighup_and_a_broken_file_keeps_the_previous(tmp_path: 
         "--address", "127.0.0.1:0", "--data-dir", str(tmp_path / "data"), "--auth-tokens", str(path)
     )
     try:
+        assert event["authentication"] == ["tokens"]
         address = event["address"]
         assert _create(address, "old-token") == grpc.StatusCode.OK
         tokens_file(path, alice="new-token")

@@ -147,3 +147,4 @@ def test_it_needs_a_mechanism() -> None:
 def test_reloads_lists_the_files_sighup_rereads(tokens: TokenFile, verifier: JwtVerifier) -> None:
     assert [what for what, _ in Authenticate(tokens, verifier).reloads()] == ["tokens file", "JWKS file"]
     assert [what for what, _ in Authenticate(jwt=verifier).reloads()] == ["JWKS file"]
+    assert Authenticate(tokens, verifier, certificates=True).mechanisms == ["tokens", "jwt", "certificates"]
