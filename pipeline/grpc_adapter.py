@@ -27,7 +27,7 @@ from grpc_health.v1 import health, health_pb2
 
 from pipeline import limits
 from pipeline.auth import Principal
-from pipeline.errors import InvalidArgument, ResourceExhausted, quote
+from pipeline.errors import InvalidArgument, ResourceExhausted, Unauthenticated, quote
 from pipeline.grpc_status import to_status
 from pipeline.keys import RESPONSE
 from pipeline.service import KindService, Resources
@@ -109,6 +109,24 @@ _HEADER_BOUNDS = (
 )
 
 
+def authenticated(
+    authenticate: Authenticator | None, log: logging.Logger, method: str, context: grpc.ServicerContext
+) -> Principal | None:
+    """Who is calling ``method`` (None without authentication: a trusted caller). A refusal
+    is logged at WARNING with the method, the peer and the authenticator's ``reason`` (never
+    the credential), then raised: the client learns only what it needs."""
+    if authenticate is None:
+        return None
+    try:
+        return authenticate(context)
+    except Unauthenticated as exc:
+        reason = str(getattr(exc, "reason", "")) or str(exc)
+        log.warning(
+            "unauthenticated", extra={"fields": {"method": method, "peer": context.peer(), "reason": reason}}
+        )
+        raise
+
+
 def _log_rpc(
     log: logging.Logger, method: str, code: grpc.StatusCode, start: float, error: str = "", **fields: object
 ) -> None:
@@ -145,9 +163,12 @@ def _decoded(request: Any) -> Any:
     return request
 
 
-def _refusing(behavior: Callable[..., Any], request_streaming: bool) -> Callable[..., Any]:
+def _refusing(
+    behavior: Callable[..., Any], request_streaming: bool, guard: Callable[[grpc.ServicerContext], None]
+) -> Callable[..., Any]:
     """``behavior`` of a servicer that does not know :class:`Undecodable` (health,
-    reflection): a body that does not parse ends the call with INVALID_ARGUMENT first."""
+    reflection): ``guard`` runs first (authentication, when the servicer needs it); then a
+    body that does not parse ends the call with INVALID_ARGUMENT."""
 
     def check(request: Any, context: grpc.ServicerContext) -> Any:
         try:
@@ -159,11 +180,13 @@ def _refusing(behavior: Callable[..., Any], request_streaming: bool) -> Callable
     if request_streaming:
 
         def stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+            guard(context)
             return behavior((check(request, context) for request in requests), context)
 
         return stream
 
     def unary(request: Any, context: grpc.ServicerContext) -> Any:
+        guard(context)
         return behavior(check(request, context), context)
 
     return unary
@@ -194,14 +217,39 @@ def _add(server: grpc.Server, service: ServiceDescriptor, behaviors: dict[str, C
     server.add_registered_method_handlers(service.full_name, handlers)
 
 
-def register(server: grpc.Server, servicer: object, service: ServiceDescriptor) -> None:
+def register(
+    server: grpc.Server,
+    servicer: object,
+    service: ServiceDescriptor,
+    *,
+    authenticate: Authenticator | None = None,
+    log: logging.Logger | None = None,
+) -> None:
     """Register a servicer that does not know :class:`Undecodable` (health, reflection): a
-    body that does not parse ends its call with INVALID_ARGUMENT before it runs."""
-    _add(
-        server,
-        service,
-        {m.name: _refusing(getattr(servicer, m.name), m.client_streaming) for m in service.methods},
-    )
+    body that does not parse ends its call with INVALID_ARGUMENT before it runs. With
+    ``authenticate``, a caller it refuses is UNAUTHENTICATED before anything else (refusals
+    logged on ``log``), as for the kinds' services; reflection describes them, health does not."""
+    behaviors = {}
+    for m in service.methods:
+        path = f"/{service.full_name}/{m.name}"
+        behaviors[m.name] = _refusing(
+            getattr(servicer, m.name), m.client_streaming, _guard(authenticate, log, path)
+        )
+    _add(server, service, behaviors)
+
+
+def _guard(
+    authenticate: Authenticator | None, log: logging.Logger | None, method: str
+) -> Callable[[grpc.ServicerContext], None]:
+    def guard(context: grpc.ServicerContext) -> None:
+        if authenticate is None:
+            return
+        try:
+            authenticated(authenticate, log or logging.getLogger("pipeline.rpc"), method, context)
+        except Unauthenticated as exc:
+            context.abort_with_status(to_status(exc))  # raises: ends the RPC with that status
+
+    return guard
 
 
 class _WatchSlots:
@@ -269,8 +317,9 @@ class RpcInvoker:
         code = grpc.StatusCode.OK
         options = _NO_OPTIONS
         error = ""
+        principal: Principal | None = None
         try:
-            principal = self.authenticate(context) if self.authenticate is not None else None
+            principal = authenticated(self.authenticate, self.log, method, context)
             options = CallOptions.of(context)
             ctx = self.resources.run(
                 kind,
@@ -299,6 +348,7 @@ class RpcInvoker:
                     start,
                     error,
                     actor=options.actor or "system",
+                    **({"principal": principal.id} if principal is not None else {}),
                     **({"request_id": options.request_id} if options.request_id else {}),
                     **({"dry_run": True} if options.dry_run else {}),
                 )
@@ -308,9 +358,10 @@ class RpcInvoker:
 
         Ends when the client goes away or the server shuts down (``add_callback`` stops the
         watch loop promptly), which is logged CANCELLED. At most ``max_watchers`` run at
-        once, and ``max_watchers_per_client`` per client: its ``x-actor-id``, else its peer
-        address (without authentication this stops a buggy client, not a hostile one, who
-        can pick another actor id); more is RESOURCE_EXHAUSTED naming the limit.
+        once, and ``max_watchers_per_client`` per client: its principal when authenticated,
+        else its ``x-actor-id``, else its peer address (without authentication this stops a
+        buggy client, not a hostile one, who can pick another actor id); more is
+        RESOURCE_EXHAUSTED naming the limit.
         """
         start = time.perf_counter()
         code = grpc.StatusCode.OK
@@ -319,6 +370,7 @@ class RpcInvoker:
         stop = threading.Event()
         client = ""
         options = _NO_OPTIONS
+        principal: Principal | None = None
 
         def on_done() -> None:
             stop.set()
@@ -326,10 +378,10 @@ class RpcInvoker:
 
         context.add_callback(on_done)
         try:
-            principal = self.authenticate(context) if self.authenticate is not None else None
+            principal = authenticated(self.authenticate, self.log, method, context)
             options = CallOptions.of(context)
             watch_request = _decoded(request)
-            key = f"actor:{options.actor}" if options.actor else f"peer:{context.peer()}"
+            key = _watch_client(principal, options, context)
             self._watch_slots.acquire(key)
             client = key  # from here on, the slot is ours to release
             for item in self.resources.watch(kind, watch_request, stop=stop, principal=principal):
@@ -347,7 +399,24 @@ class RpcInvoker:
         finally:
             if client:
                 self._watch_slots.release(client)
-            _log_rpc(self.log, method, code, start, error, actor=options.actor or "system", sent=sent)
+            _log_rpc(
+                self.log,
+                method,
+                code,
+                start,
+                error,
+                actor=options.actor or "system",
+                **({"principal": principal.id} if principal is not None else {}),
+                sent=sent,
+            )
+
+
+def _watch_client(principal: Principal | None, options: CallOptions, context: grpc.ServicerContext) -> str:
+    """Whose watch slots a watch takes: the authenticated principal's (who cannot pick
+    another), else the x-actor-id's, else the connection's."""
+    if principal is not None:
+        return f"principal:{principal.id}"
+    return f"actor:{options.actor}" if options.actor else f"peer:{context.peer()}"
 
 
 def _behavior(invoke: RpcInvoker, kind: str, service: ServiceDescriptor, method: MethodDescriptor) -> Any:

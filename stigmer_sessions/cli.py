@@ -27,6 +27,7 @@ from urllib.parse import quote, unquote
 
 from tqdm import tqdm
 
+from pipeline.authn import DEFAULT_LEEWAY_S, DEFAULT_ROLES_CLAIM, Authenticate, JwtVerifier, TokenFile
 from pipeline.errors import FailedPrecondition, InvalidArgument, ResourceError
 from pipeline.idempotency import DEFAULT_TTL_NS
 from pipeline.listing import DEFAULT_MAX_RESPONSE_BYTES, MIN_RESPONSE_BYTES
@@ -266,6 +267,8 @@ class ServeOptions:
     #: server reflection.
     tls: ServerTls | None = None
     reflection: bool = True
+    #: Who is calling (--auth-tokens, --jwt-*); None: every caller is trusted.
+    authenticator: Authenticate | None = None
 
 
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -542,6 +545,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"how often the compactor runs ({MIN_COMPACT_INTERVAL_S:g}..86400; default 60)",
     )
     _transport_arguments(serve)
+    _auth_arguments(serve)
     check = sub.add_parser(
         "check", parents=[common], help="verify every index entry, counter and message (read-only)"
     )
@@ -617,7 +621,7 @@ def is_loopback(host: str) -> bool:
 
 def _authenticates(args: argparse.Namespace) -> bool:
     """Whether the flags configure an authenticator (the exposure check asks)."""
-    return bool(getattr(args, "auth_tokens", None) or getattr(args, "jwt_jwks", None))
+    return args.auth_tokens is not None or args.jwt_jwks is not None
 
 
 def _exposed(args: argparse.Namespace) -> list[str]:
@@ -653,11 +657,111 @@ def _transport(args: argparse.Namespace) -> ServerTls | str | None:
         return str(exc)
 
 
+#: The most clock skew --jwt-leeway accepts: more would keep expired tokens alive.
+MAX_JWT_LEEWAY_S = 300.0
+
+
+def _auth_arguments(serve: argparse.ArgumentParser) -> None:
+    """The authentication flags of ``serve`` (see docs/security.md)."""
+    group = serve.add_argument_group("authentication (docs/security.md)")
+    group.add_argument(
+        "--auth-tokens",
+        metavar="FILE",
+        default=None,
+        help="TOML file of principals: bearer tokens as SHA-256 digests, roles per org; also the "
+        "roles of client-certificate principals; re-read on SIGHUP",
+    )
+    group.add_argument(
+        "--jwt-jwks",
+        metavar="FILE",
+        default=None,
+        help="JWKS file of the JWT issuer's "
+        "public keys (re-read on SIGHUP); needs --jwt-issuer and --jwt-audience",
+    )
+    group.add_argument("--jwt-issuer", metavar="ISS", default=None, help="the iss every JWT must carry")
+    group.add_argument("--jwt-audience", metavar="AUD", default=None, help="the aud every JWT must carry")
+    group.add_argument(
+        "--jwt-roles-claim",
+        metavar="NAME",
+        default=DEFAULT_ROLES_CLAIM,
+        help=f"the JWT claim holding the org -> role map (default {DEFAULT_ROLES_CLAIM})",
+    )
+    group.add_argument(
+        "--jwt-leeway",
+        type=_float_in(0.0, MAX_JWT_LEEWAY_S),
+        default=DEFAULT_LEEWAY_S,
+        metavar="SECONDS",
+        help=f"clock skew allowed on exp and nbf (0..{MAX_JWT_LEEWAY_S:g}; default {DEFAULT_LEEWAY_S:g})",
+    )
+
+
+def _authenticator(args: argparse.Namespace) -> Authenticate | str | None:
+    """The authenticator the flags ask for (None: no authentication), or the one-line reason
+    they cannot work: a missing companion flag, a file that does not read or parse."""
+    jwt_flags = {
+        "--jwt-jwks": args.jwt_jwks,
+        "--jwt-issuer": args.jwt_issuer,
+        "--jwt-audience": args.jwt_audience,
+    }
+    given = [flag for flag, value in jwt_flags.items() if value is not None]
+    if given and len(given) < len(jwt_flags):
+        missing = [flag for flag in jwt_flags if flag not in given]
+        return f"{given[0]} needs {' and '.join(missing)}"
+    if any(value == "" for value in jwt_flags.values()):
+        return "--jwt-jwks, --jwt-issuer and --jwt-audience must not be empty"
+    if args.auth_tokens is None and not given:
+        return None
+    try:
+        tokens = TokenFile(args.auth_tokens) if args.auth_tokens is not None else None
+        verifier = None
+        if given:
+            verifier = JwtVerifier(
+                args.jwt_jwks,
+                issuer=args.jwt_issuer,
+                audience=args.jwt_audience,
+                roles_claim=args.jwt_roles_claim,
+                leeway_s=args.jwt_leeway,
+            )
+    except OSError as exc:
+        return f"cannot read {exc.filename}: {exc.strerror}"
+    except InvalidArgument as exc:
+        return str(exc)
+    # a client certificate names a principal only when grpc verified it (mutual TLS)
+    certificates = args.tls_client_ca is not None  # grpc hands over only verified certificates
+    return Authenticate(tokens, verifier, certificates=certificates)
+
+
+def _auth_worker_args(args: argparse.Namespace) -> list[str]:
+    """The authentication flags again, for each worker of ``--workers N``."""
+    out: list[str] = []
+    for flag, value in (
+        ("--auth-tokens", args.auth_tokens),
+        ("--jwt-jwks", args.jwt_jwks),
+        ("--jwt-issuer", args.jwt_issuer),
+        ("--jwt-audience", args.jwt_audience),
+    ):
+        if value is not None:
+            out += [flag, value]
+    return [*out, "--jwt-roles-claim", args.jwt_roles_claim, "--jwt-leeway", str(args.jwt_leeway)]
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """The command line, with ``serve`` as the default command; a bad value exits 2."""
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
         argv = ["serve", *argv]
     return _parser().parse_args(argv)
+
+
+def _security(args: argparse.Namespace) -> tuple[ServerTls | None, Authenticate | None] | str:
+    """The TLS files and the authenticator the serve flags ask for, loaded and checked; or
+    the one line that says what is wrong with them."""
+    tls = _transport(args)
+    if isinstance(tls, str):
+        return f"stigmer-sessions serve: error: {tls}"
+    authenticator = _authenticator(args)
+    if isinstance(authenticator, str):
+        return f"stigmer-sessions: {authenticator}"
+    return tls, authenticator
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -672,10 +776,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, handlers=[handler], force=True)
     if args.command != "serve":
         return _admin_command(args, args_list, store)
-    tls = _transport(args)
-    if isinstance(tls, str):
-        print(f"stigmer-sessions serve: error: {tls}", file=sys.stderr)
+    security = _security(args)  # a bad TLS or credentials file stops here, before any worker
+    if isinstance(security, str):
+        print(security, file=sys.stderr)
         return 2
+    tls, authenticator = security
     _warn_exposed(args)
     stop = stop_on_signals()  # before anything slow: a stop during start-up is not lost
     if args.workers > 1 and args.worker_index is None:
@@ -717,6 +822,7 @@ def main(argv: list[str] | None = None) -> int:
         watch_poll_s=0.02 if args.worker_index is not None and not store.is_postgres else None,
         tls=tls,
         reflection=args.reflection,
+        authenticator=authenticator,
     )
     return serve(store, options, stop=stop)
 
@@ -814,7 +920,7 @@ def _worker_args(args: argparse.Namespace, store: StoreOptions | None = None) ->
         out.append("--no-recovery")
     if args.require_agent_instance:
         out.append("--require-agent-instance")
-    return out + _transport_worker_args(args)
+    return out + _transport_worker_args(args) + _auth_worker_args(args)
 
 
 def _transport_worker_args(args: argparse.Namespace) -> list[str]:
@@ -1258,6 +1364,7 @@ def _serve(where: StoreOptions, opts: ServeOptions, stop: threading.Event) -> in
                 reuse_port=opts.reuse_port,
                 tls=opts.tls,
                 reflection=opts.reflection,
+                authenticator=opts.authenticator,
             )
         except OSError as exc:
             print(f"stigmer-sessions: {exc}", file=sys.stderr)
@@ -1272,6 +1379,7 @@ def _serve(where: StoreOptions, opts: ServeOptions, stop: threading.Event) -> in
                     "durability": "durable" if opts.durable else "relaxed",
                     "lifecycle": opts.config.lifecycle.name,
                     "tls": "off" if opts.tls is None else "mutual" if opts.tls.mutual else "on",
+                    "authentication": opts.authenticator.mechanisms if opts.authenticator else "off",
                     **({"worker": opts.worker_index} if opts.worker_index is not None else {}),
                 }
             },
@@ -1302,6 +1410,9 @@ def _reloads(opts: ServeOptions) -> Reloads:
     server embedded in a thread leaves the process's signals alone). Installed even with
     nothing to re-read: SIGHUP's default would end the server."""
     reloads = Reloads()
+    if opts.authenticator is not None:
+        for what, callback in opts.authenticator.reloads():
+            reloads.add(what, callback)
     tls = opts.tls
     if tls is not None:
 

@@ -90,10 +90,11 @@ def start_server(
     a port already in use and silently share its traffic. Only ``--workers`` wants that.
     The receive limit follows the controller's size limits (``SessionConfig.receive_limit``):
     with gRPC's fixed 4 MiB, a larger configured limit could never be reached.
-    ``authenticator`` establishes every caller of the kinds' services (none: all trusted).
-    ``tls`` serves TLS only (mutual TLS if it has a client CA), with credentials that pick up
-    ``tls.reload()`` at the next handshake; without it the port is plaintext. ``reflection``
-    False leaves server reflection out altogether (its methods are UNIMPLEMENTED).
+    ``authenticator`` establishes every caller of the kinds' services and of reflection
+    (none: all trusted); health stays open. ``tls`` serves TLS only (mutual TLS if it has a
+    client CA), with credentials that pick up ``tls.reload()`` at the next handshake; without
+    it the port is plaintext. ``reflection`` False leaves server reflection out altogether
+    (its methods are UNIMPLEMENTED).
     """
     pool = futures.ThreadPoolExecutor(max_workers=max_workers + max_watchers, thread_name_prefix="rpc")
     server = grpc.server(
@@ -117,12 +118,14 @@ def start_server(
     for name in ("", *names):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     register(server, health_servicer, health_pb2.DESCRIPTOR.services_by_name["Health"])
+    # health stays open (load balancers and orchestrators probe it without credentials);
+    # reflection describes every service, so it asks for the same credentials they do
     if reflection:
         reflection_servicer = reflection_module.ReflectionServicer(
             (*names, health.SERVICE_NAME, reflection_module.SERVICE_NAME)
         )
         descriptor = reflection_pb2.DESCRIPTOR.services_by_name["ServerReflection"]
-        register(server, reflection_servicer, descriptor)
+        register(server, reflection_servicer, descriptor, authenticate=authenticator, log=_log)
     try:
         port = (
             server.add_insecure_port(address)

@@ -131,7 +131,8 @@ def test_workers_get_the_transport_flags_with_absolute_paths(
         "--no-reflection",
     )
     flags = cli._worker_args(args)
-    tail = flags[flags.index("--tls-cert") :]
+    start = flags.index("--tls-cert")
+    tail = flags[start : flags.index("--no-reflection") + 1]  # the auth flags follow
     assert tail == [
         *("--tls-cert", str(cert), "--tls-key", str(key), "--tls-client-ca", str(client_ca)),
         *("--insecure", "--no-reflection"),
