@@ -14,7 +14,7 @@ import grpc
 import pytest
 
 from pipeline.auth import Principal, Role
-from pipeline.errors import InvalidArgument, NotFound, PermissionDenied, ResourceError, Unauthenticated
+from pipeline.errors import NotFound, PermissionDenied, ResourceError, Unauthenticated
 from stigmer_sessions import SessionController
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import (
     change_pb2_grpc,
