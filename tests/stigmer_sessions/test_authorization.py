@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +52,10 @@ def authenticate(context: grpc.ServicerContext) -> Principal:
 
 class Client:
     def __init__(self, channel: grpc.Channel) -> None:
-        self.command = command_pb2_grpc.SessionCommandControllerStub(channel)
-        self.query = query_pb2_grpc.SessionQueryControllerStub(channel)
-        self.messages = message_pb2_grpc.SessionMessageControllerStub(channel)
-        self.changes = change_pb2_grpc.SessionChangeControllerStub(channel)
+        self.command = command_pb2_grpc.SessionCommandControllerStub(channel)  # type: ignore[no-untyped-call]
+        self.query = query_pb2_grpc.SessionQueryControllerStub(channel)  # type: ignore[no-untyped-call]
+        self.messages = message_pb2_grpc.SessionMessageControllerStub(channel)  # type: ignore[no-untyped-call]
+        self.changes = change_pb2_grpc.SessionChangeControllerStub(channel)  # type: ignore[no-untyped-call]
 
 
 @pytest.fixture
@@ -160,10 +160,11 @@ def test_denials_are_logged_at_warning_without_credentials(
     hidden = controller.create(make_session(org=BETA))
     mine = controller.create(make_session(org=ACME))
     with caplog.at_level(logging.WARNING, logger="pipeline.authz"):
-        for call in (
+        calls: list[Callable[[], Any]] = [
             lambda: client.command.update(mine, metadata=auth("tok-vera")),
             lambda: client.query.get(SessionId(value=hidden.metadata.id), metadata=auth("tok-vera")),
-        ):
+        ]
+        for call in calls:
             with pytest.raises(grpc.RpcError):
                 call()
     lines = [r for r in caplog.records if r.name == "pipeline.authz"]
