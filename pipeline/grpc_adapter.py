@@ -269,6 +269,7 @@ class RpcInvoker:
         code = grpc.StatusCode.OK
         options = _NO_OPTIONS
         error = ""
+        principal: Principal | None = None
         try:
             principal = self.authenticate(context) if self.authenticate is not None else None
             options = CallOptions.of(context)
@@ -299,6 +300,7 @@ class RpcInvoker:
                     start,
                     error,
                     actor=options.actor or "system",
+                    **({"principal": principal.id} if principal is not None else {}),
                     **({"request_id": options.request_id} if options.request_id else {}),
                     **({"dry_run": True} if options.dry_run else {}),
                 )
@@ -319,6 +321,7 @@ class RpcInvoker:
         stop = threading.Event()
         client = ""
         options = _NO_OPTIONS
+        principal: Principal | None = None
 
         def on_done() -> None:
             stop.set()
@@ -330,6 +333,8 @@ class RpcInvoker:
             options = CallOptions.of(context)
             watch_request = _decoded(request)
             key = f"actor:{options.actor}" if options.actor else f"peer:{context.peer()}"
+            if principal is not None:  # an authenticated client cannot pick another key
+                key = f"principal:{principal.id}"
             self._watch_slots.acquire(key)
             client = key  # from here on, the slot is ours to release
             for item in self.resources.watch(kind, watch_request, stop=stop, principal=principal):
@@ -347,7 +352,8 @@ class RpcInvoker:
         finally:
             if client:
                 self._watch_slots.release(client)
-            _log_rpc(self.log, method, code, start, error, actor=options.actor or "system", sent=sent)
+            who = {"principal": principal.id} if principal is not None else {}
+            _log_rpc(self.log, method, code, start, error, actor=options.actor or "system", sent=sent, **who)
 
 
 def _behavior(invoke: RpcInvoker, kind: str, service: ServiceDescriptor, method: MethodDescriptor) -> Any:

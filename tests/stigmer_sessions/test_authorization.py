@@ -340,3 +340,14 @@ def test_org_stays_immutable_for_a_principal_of_both_orgs(tmp_path: Path) -> Non
         assert updated.metadata.org == ACME
         assert controller.get(created.metadata.id).metadata.org == ACME
         assert controller.list(org=BETA).entries == []
+
+
+def test_the_request_log_line_names_the_principal_never_its_token(
+    served: tuple[SessionController, Client], caplog: pytest.LogCaptureFixture
+) -> None:
+    _, client = served
+    with caplog.at_level(logging.INFO):
+        client.command.create(make_session(org=ACME), metadata=auth("tok-eddie"))
+    lines = [r.__dict__["fields"] for r in caplog.records if r.getMessage() == "rpc"]
+    assert [line["principal"] for line in lines] == ["eddie"]
+    assert not any("tok-eddie" in repr(r.__dict__) for r in caplog.records)
