@@ -42,7 +42,8 @@ def record(
 ) -> Any:
     """Append one ``kind.event_type`` change of type ``<Kind><verb>`` carrying ``resource`` at
     the next revision, in ``tx``, and return it (with its revision). ``caused_by`` defaults to
-    the request id. Internal when the kind records no changes."""
+    the request id; ``impersonated_by`` is the principal that acted for ``actor``, if any.
+    Internal when the kind records no changes (or cannot record an impersonation)."""
     event_type = kind.event_type
     if event_type is None:
         raise Internal(f"{kind.name} has no change type; its changes cannot be recorded")
@@ -57,7 +58,9 @@ def record(
         caused_by=caused_by or request_id,
         reason=reason,
     )
-    if impersonated_by:  # set only when someone acted for the actor (field 13 of our changes)
+    if impersonated_by:  # someone acted for the actor: a kind's change type must say who
+        if "impersonated_by" not in event.DESCRIPTOR.fields_by_name:
+            raise Internal(f"{kind.name}'s change type cannot record who impersonated its actor")
         event.impersonated_by = impersonated_by
     event.time.FromNanoseconds(now_ns)
     getattr(event, kind.event_resource_field).CopyFrom(resource)
