@@ -18,6 +18,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import Message
 
 from pipeline import watch
+from pipeline.auth import Principal
 from pipeline.context import RequestContext
 from pipeline.keys import RESPONSE
 from pipeline.service import Resources
@@ -65,7 +66,10 @@ class KindController(Generic[M, L, W]):
 
     Every write takes ``actor``, ``request_id`` (idempotent retries), ``dry_run`` and, where
     the operation is versioned, ``expected_version`` (ABORTED when stale); errors are the
-    :mod:`pipeline.errors` classes the RPCs map to gRPC codes.
+    :mod:`pipeline.errors` classes the RPCs map to gRPC codes. Every method takes
+    ``principal``: None (the default) is a trusted in-process caller; a
+    :class:`~pipeline.auth.Principal` is held to the same rules an authenticated RPC is
+    (its roles per org, judged by the Resources' authorizer: docs/security.md).
     """
 
     def __init__(self, resources: Resources, kind: str, types: KindTypes[M, L, W]) -> None:
@@ -84,11 +88,18 @@ class KindController(Generic[M, L, W]):
     def id_of(self, value: str | Message) -> Message:
         return value if isinstance(value, self.types.id) else self.types.id(value=value)
 
-    def create(self, resource: M, *, actor: str = "", request_id: str = "", dry_run: bool = False) -> M:
+    def create(
+        self,
+        resource: M,
+        *,
+        actor: str = "",
+        request_id: str = "",
+        dry_run: bool = False,
+        principal: Principal | None = None,
+    ) -> M:
         """Create; ALREADY_EXISTS if (org, slug) is taken, INVALID_ARGUMENT for bad input."""
-        return self.call(
-            "create", resource, self.types.resource, actor=actor, request_id=request_id, dry_run=dry_run
-        )
+        options = {"request_id": request_id, "dry_run": dry_run, "principal": principal}
+        return self.call("create", resource, self.types.resource, actor=actor, **options)
 
     def update(
         self,
@@ -98,10 +109,12 @@ class KindController(Generic[M, L, W]):
         request_id: str = "",
         expected_version: str = "",
         dry_run: bool = False,
+        principal: Principal | None = None,
     ) -> M:
         """Replace spec and metadata of ``metadata.id``; conditional on ``expected_version``
         or, when that is empty, the request's ``metadata.version.id``: ABORTED if stale."""
         options = {"request_id": request_id, "expected_version": expected_version, "dry_run": dry_run}
+        options["principal"] = principal
         return self.call("update", resource, self.types.resource, actor=actor, **options)
 
     def apply(
@@ -112,10 +125,12 @@ class KindController(Generic[M, L, W]):
         request_id: str = "",
         expected_version: str = "",
         dry_run: bool = False,
+        principal: Principal | None = None,
     ) -> M:
         """Create or update, by id if given, else by (org, slug from name); conditional as
         :meth:`update` is."""
         options = {"request_id": request_id, "expected_version": expected_version, "dry_run": dry_run}
+        options["principal"] = principal
         return self.call("apply", resource, self.types.resource, actor=actor, **options)
 
     def delete(
@@ -127,30 +142,48 @@ class KindController(Generic[M, L, W]):
         expected_version: str = "",
         dry_run: bool = False,
         cascade: bool = False,
+        principal: Principal | None = None,
     ) -> M:
         """Delete and return the deleted resource; only if at ``expected_version`` when
         given. ``cascade`` lets it take its dependents along where the kind guards them."""
         options = {"request_id": request_id, "expected_version": expected_version, "dry_run": dry_run}
+        options["principal"] = principal
         return self.call(
             "delete", self.id_of(resource_id), self.types.resource, actor=actor, cascade=cascade, **options
         )
 
-    def get(self, resource_id: str | Message) -> M:
-        return self.call("get", self.id_of(resource_id), self.types.resource)
+    def get(self, resource_id: str | Message, *, principal: Principal | None = None) -> M:
+        return self.call("get", self.id_of(resource_id), self.types.resource, principal=principal)
 
-    def get_by_reference(self, reference: Message | None = None, *, org: str = "", slug: str = "") -> M:
+    def get_by_reference(
+        self,
+        reference: Message | None = None,
+        *,
+        org: str = "",
+        slug: str = "",
+        principal: Principal | None = None,
+    ) -> M:
         """By an ``ApiResourceReference`` (its kind this one, or unspecified), or by ``org=``
         and ``slug=``."""
         ref = reference if reference is not None else self.types.reference(org=org, slug=slug)
-        return self.call("getByReference", ref, self.types.resource)
+        return self.call("getByReference", ref, self.types.resource, principal=principal)
 
-    def list_changes(self, request: Message | None = None, **fields: Any) -> L:
+    def list_changes(
+        self, request: Message | None = None, *, principal: Principal | None = None, **fields: Any
+    ) -> L:
         """One page of the kind's change feed, oldest first (OUT_OF_RANGE below the oldest
         retained)."""
-        return self.call("listChanges", request or self.types.list_changes(**fields), self.types.change_list)
+        request = request or self.types.list_changes(**fields)
+        return self.call("listChanges", request, self.types.change_list, principal=principal)
 
     def events(
-        self, *, after: int = 0, org: str = "", types: tuple[str, ...] = (), **resource: str
+        self,
+        *,
+        after: int = 0,
+        org: str = "",
+        types: tuple[str, ...] = (),
+        principal: Principal | None = None,
+        **resource: str,
     ) -> Iterator[Any]:
         """Every retained change after revision ``after`` matching the filters (``org``,
         ``types``, and the resource id under the feed's field name, e.g. ``session_id=``),
@@ -160,7 +193,7 @@ class KindController(Generic[M, L, W]):
             request = self.types.list_changes(
                 after_revision=after, org=org, types=list(types), page_size=1000, page_token=token, **resource
             )
-            page: Any = self.list_changes(request)
+            page: Any = self.list_changes(request, principal=principal)
             yield from page.changes
             token = page.next_page_token
             if not token:
@@ -173,6 +206,7 @@ class KindController(Generic[M, L, W]):
         stop: threading.Event | None = None,
         bookmark_interval_s: float | None = None,
         max_lag: int = watch.DEFAULT_MAX_LAG,
+        principal: Principal | None = None,
         **fields: Any,
     ) -> Iterator[W]:
         """Follow the change feed: every later matching change exactly once, in revision
@@ -181,7 +215,12 @@ class KindController(Generic[M, L, W]):
         RESOURCE_EXHAUSTED when more than ``max_lag`` changes behind."""
         request = request or self.types.watch_request(**fields)
         for response in self.resources.watch(
-            self.kind, request, stop=stop, bookmark_interval_s=bookmark_interval_s, max_lag=max_lag
+            self.kind,
+            request,
+            stop=stop,
+            bookmark_interval_s=bookmark_interval_s,
+            max_lag=max_lag,
+            principal=principal,
         ):
             yield expect(response, self.types.watch_response)
 

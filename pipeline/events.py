@@ -13,6 +13,7 @@ the log itself, so delivery order and exactly-once come from the log, not from t
 
 from __future__ import annotations
 
+import heapq
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,10 +38,12 @@ def record(
     request_id: str = "",
     caused_by: str = "",
     reason: str = "",
+    impersonated_by: str = "",
 ) -> Any:
     """Append one ``kind.event_type`` change of type ``<Kind><verb>`` carrying ``resource`` at
     the next revision, in ``tx``, and return it (with its revision). ``caused_by`` defaults to
-    the request id. Internal when the kind records no changes."""
+    the request id; ``impersonated_by`` is the principal that acted for ``actor``, if any.
+    Internal when the kind records no changes (or cannot record an impersonation)."""
     event_type = kind.event_type
     if event_type is None:
         raise Internal(f"{kind.name} has no change type; its changes cannot be recorded")
@@ -55,6 +58,10 @@ def record(
         caused_by=caused_by or request_id,
         reason=reason,
     )
+    if impersonated_by:  # someone acted for the actor: a kind's change type must say who
+        if "impersonated_by" not in event.DESCRIPTOR.fields_by_name:
+            raise Internal(f"{kind.name}'s change type cannot record who impersonated its actor")
+        event.impersonated_by = impersonated_by
     event.time.FromNanoseconds(now_ns)
     getattr(event, kind.event_resource_field).CopyFrom(resource)
     tx.changes.append(
@@ -124,6 +131,37 @@ def scan_sized(
     check_retained(changes, after_revision)
     for stored in changes.scan(kind=kind, after_revision=after_revision, resource_id=resource_id, org=org):
         yield parse(event_type, stored), len(stored.data)
+
+
+def scan_visible(
+    tx: Tx,
+    event_type: type[Message],
+    *,
+    kind: str,
+    orgs: frozenset[str] | None,
+    after_revision: int = 0,
+    resource_id: str = "",
+    org: str = "",
+) -> Iterator[tuple[Any, int]]:
+    """:func:`scan_sized` restricted to the changes of ``orgs`` (None: no restriction), for
+    a caller who may read only those: one resource's changes are filtered by their org; the
+    whole feed is read org by org from the per-org index and merged in revision order, so
+    no other org's change is even read. ``org``, when given, must already be authorized."""
+    if orgs is None or org:
+        return scan_sized(
+            tx, event_type, kind=kind, after_revision=after_revision, resource_id=resource_id, org=org
+        )
+    if resource_id:
+        scan = scan_sized(tx, event_type, kind=kind, after_revision=after_revision, resource_id=resource_id)
+        return ((event, size) for event, size in scan if event.org in orgs)
+    check_retained(tx.changes, after_revision)
+    return heapq.merge(
+        *(
+            scan_sized(tx, event_type, kind=kind, after_revision=after_revision, org=one)
+            for one in sorted(orgs)
+        ),
+        key=lambda entry: int(entry[0].revision),
+    )
 
 
 @dataclass(frozen=True)

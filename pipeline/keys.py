@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.auth import Principal
 from pipeline.context import Key
 from pipeline.listing import ListScope, Page, PageRequest
+
+if TYPE_CHECKING:  # authorization reads these keys, so it cannot be imported here
+    from pipeline.authorization import Access, Authorizer
 
 #: The slug the request resolves to (ResolveSlug).
 SLUG: Key[str] = Key("slug")
@@ -32,6 +35,13 @@ CASCADE: Key[bool] = Key("cascade")
 #: Who is calling, as authentication established it; absent for a trusted in-process
 #: caller (the library's default), whom no role restricts.
 PRINCIPAL: Key[Principal] = Key("principal")
+#: The policy a principal is judged by (Resources sets it; absent: the role rules).
+AUTHORIZER: Key[Authorizer] = Key("authorizer")
+#: The request's authorization (Authorize): principal, policy, the role the operation
+#: needs. Absent for a trusted caller; read through ``pipeline.authorization.access``.
+ACCESS: Key[Access] = Key("access")
+#: Who acted for the recorded actor (a principal impersonating through ``x-actor-id``).
+IMPERSONATED_BY: Key[str] = Key("impersonated_by")
 #: The change AppendEvent recorded (with its revision).
 EVENT: Key[Any] = Key("event")
 #: A child record a command created (e.g. the appended message).

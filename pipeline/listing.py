@@ -54,6 +54,9 @@ class ListScope:
     index: str | None = None
     values: tuple[str, ...] = ()
     exact: bool = True
+    #: The index serving the same list within one org, on ``(org, *values)``: what a list
+    #: without an org is read from, org by org, for a caller who may read only some orgs.
+    per_org: str | None = None
 
 
 @dataclass(frozen=True)

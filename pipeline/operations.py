@@ -19,6 +19,7 @@ from typing import Any
 import protovalidate
 from google.protobuf.message import Message
 
+from pipeline.auth import Role
 from pipeline.events import EventHub
 from pipeline.idempotency import DEFAULT_TTL_NS
 from pipeline.listing import DEFAULT_MAX_RESPONSE_BYTES
@@ -26,6 +27,7 @@ from pipeline.pipeline import Pipeline, Step
 from pipeline.resource import ResourceKind
 from pipeline.steps import (
     AppendEvent,
+    Authorize,
     BuildApplyState,
     BuildListResponse,
     BuildNewState,
@@ -53,6 +55,7 @@ from pipeline.steps import (
     SetInitialPhase,
     ValidateProto,
 )
+from pipeline.steps.load_by_reference import reference_not_found
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ def create(kind: ResourceKind[Any], s: Settings, r: Rules = NO_RULES) -> Pipelin
         kind,
         "create",
         [
+            Authorize(Role.EDITOR, "metadata.org"),
             ValidateProto(s.validator),
             r.size_limits,
             CheckIdempotency(),
@@ -132,6 +136,7 @@ def update(kind: ResourceKind[Any], s: Settings, r: Rules = NO_RULES) -> Pipelin
         kind,
         "update",
         [
+            Authorize(Role.EDITOR),
             ValidateProto(s.validator),
             r.size_limits,
             CheckIdempotency(),
@@ -153,6 +158,7 @@ def apply(kind: ResourceKind[Any], s: Settings, r: Rules = NO_RULES) -> Pipeline
         kind,
         "apply",
         [
+            Authorize(Role.EDITOR, "metadata.org"),
             ValidateProto(s.validator),
             r.size_limits,
             CheckIdempotency(),
@@ -178,6 +184,7 @@ def delete(kind: ResourceKind[Any], s: Settings, r: Rules = NO_RULES) -> Pipelin
         kind,
         "delete",
         [
+            Authorize(Role.ADMIN),
             ValidateProto(s.validator),
             CheckIdempotency(),
             ExtractResourceId(),
@@ -198,7 +205,7 @@ def get(kind: ResourceKind[Any], s: Settings) -> Pipeline[Any]:
     return operation(
         kind,
         "get",
-        [ValidateProto(s.validator), ExtractResourceId(), LoadTarget()],
+        [Authorize(Role.VIEWER), ValidateProto(s.validator), ExtractResourceId(), LoadTarget()],
         write=False,
         doc=f"One {kind.name} by id.",
     )
@@ -208,7 +215,11 @@ def get_by_reference(kind: ResourceKind[Any], s: Settings) -> Pipeline[Any]:
     return operation(
         kind,
         "getByReference",
-        [ValidateProto(s.validator), LoadByReference()],
+        [
+            Authorize(Role.VIEWER, "org", hidden=reference_not_found),
+            ValidateProto(s.validator),
+            LoadByReference(),
+        ],
         write=False,
         doc=f"One {kind.name} by (org, slug); the reference's kind, when set, must be {kind.name}.",
     )
@@ -218,7 +229,12 @@ def list_(kind: ResourceKind[Any], s: Settings, list_type: type[Message]) -> Pip
     return operation(
         kind,
         "list",
-        [ValidateProto(s.validator), ListPage(max_bytes=s.max_response_bytes), BuildListResponse(list_type)],
+        [
+            Authorize(Role.VIEWER, "org"),
+            ValidateProto(s.validator),
+            ListPage(max_bytes=s.max_response_bytes),
+            BuildListResponse(list_type),
+        ],
         write=False,
         doc=f"One page of {kind.name}s, newest first, filtered by org, tags, labels, owner scope.",
     )
@@ -231,6 +247,7 @@ def list_changes(
         kind,
         "listChanges",
         [
+            Authorize(Role.VIEWER, "org"),
             ValidateProto(s.validator),
             ListEvents(list_type, resource_field=resource_field, max_bytes=s.max_response_bytes),
         ],

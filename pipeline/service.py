@@ -23,11 +23,20 @@ from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import Message
 
 from pipeline import limits, watch
-from pipeline.auth import Principal
+from pipeline.auth import Principal, Role
+from pipeline.authorization import DEFAULT_AUTHORIZER, Access, Authorizer, actor_for
 from pipeline.context import Key, RequestContext
 from pipeline.errors import InvalidArgument
 from pipeline.events import EventHub
-from pipeline.keys import CASCADE, CAUSED_BY, EXPECTED_VERSION, PRINCIPAL, REQUEST_ID
+from pipeline.keys import (
+    AUTHORIZER,
+    CASCADE,
+    CAUSED_BY,
+    EXPECTED_VERSION,
+    IMPERSONATED_BY,
+    PRINCIPAL,
+    REQUEST_ID,
+)
 from pipeline.pipeline import Pipeline
 from pipeline.resource import ResourceKind
 from pipeline.storage import Storage
@@ -113,8 +122,11 @@ class Resources:
         bookmark_interval_s: float = watch.DEFAULT_BOOKMARK_INTERVAL_S,
         watch_poll_s: float | None = None,
         batch_bytes: int = watch.DEFAULT_BATCH_BYTES,
+        authorizer: Authorizer = DEFAULT_AUTHORIZER,
     ) -> None:
         self.store = store
+        #: The policy a principal's requests are judged by (pipeline.authorization).
+        self.authorizer = authorizer
         self.hub = hub
         self.validator = validator
         self.bookmark_interval_s = bookmark_interval_s
@@ -151,8 +163,15 @@ class Resources:
         writing nothing; ``caused_by`` goes into the recorded change; ``cascade`` lets a
         delete take its dependents along where the kind allows it. Queries ignore them.
         Each string is bounded (:mod:`pipeline.limits`): INVALID_ARGUMENT naming it.
-        ``principal`` is the authenticated caller (None: a trusted in-process caller).
+        ``principal`` is the authenticated caller (None: a trusted in-process caller): every
+        operation then checks its roles (pipeline.authorization), the actor recorded is the
+        principal (``actor`` naming another one is PermissionDenied, unless the principal may
+        impersonate: then it is recorded, and the principal as the change's impersonated_by),
+        and its request ids are its own.
         """
+        impersonated_by = ""
+        if principal is not None:
+            actor, impersonated_by = actor_for(principal, f"{kind}.{operation}", actor)
         if actor or request_id or expected_version or caused_by:
             limits.check(
                 (
@@ -173,6 +192,9 @@ class Resources:
             values[CASCADE] = True
         if principal is not None:
             values[PRINCIPAL] = principal
+            values[AUTHORIZER] = self.authorizer
+            if impersonated_by:
+                values[IMPERSONATED_BY] = impersonated_by
         service = self.kinds[kind]
         return service.pipelines[operation].execute(
             self.store, request, kind=service.kind, actor=actor, values=values, dry_run=dry_run, now_ns=now_ns
@@ -193,13 +215,20 @@ class Resources:
         service's) without one. Ends when ``stop`` is set or the caller stops iterating;
         OUT_OF_RANGE for a compacted start, RESOURCE_EXHAUSTED when more than ``max_lag``
         changes behind, INVALID_ARGUMENT for a bad request. ``principal``: the
-        authenticated caller (None: trusted)."""
+        authenticated caller (None: trusted), who sees only the changes of orgs it may read;
+        naming an org it may not read is PermissionDenied, as for listChanges."""
         service = self.kinds[kind]
         feed, event_type = service.feed, service.kind.event_type
         if feed is None or event_type is None:
             raise InvalidArgument(f"{kind} has no change feed")
-        validate(request, self.validator)
         r: Any = request
+        orgs: frozenset[str] | None = None
+        if principal is not None:
+            granted = Access(principal, self.authorizer, Role.VIEWER, f"{kind}.{WATCH}")
+            if r.org and not granted.readable(r.org):
+                raise granted.denied(r.org, "read")
+            orgs = None if r.org else granted.readable_orgs()
+        validate(request, self.validator)
         items = watch.watch(
             self.store,
             self.hub,
@@ -207,7 +236,7 @@ class Resources:
             kind=kind,
             after_revision=r.after_revision,
             from_now=r.from_now,
-            where=watch.WatchFilter(getattr(r, feed.resource_field), r.org, frozenset(r.types)),
+            where=watch.WatchFilter(getattr(r, feed.resource_field), r.org, frozenset(r.types), orgs),
             bookmark_interval_s=self.bookmark_interval_s
             if bookmark_interval_s is None
             else bookmark_interval_s,

@@ -46,6 +46,8 @@ class WatchFilter:
     resource_id: str = ""
     org: str = ""
     types: frozenset[str] = frozenset()
+    #: Only changes of these orgs (None: every org): what the watcher may read.
+    orgs: frozenset[str] | None = None
 
 
 def watch(
@@ -78,8 +80,14 @@ def watch(
     quiet_since = clock()
 
     def read_batch(tx: Tx) -> tuple[list[Any], bool, int]:
-        scan = events.scan_sized(
-            tx, event_type, after_revision=last, kind=kind, resource_id=where.resource_id, org=where.org
+        scan = events.scan_visible(
+            tx,
+            event_type,
+            kind=kind,
+            orgs=where.orgs,
+            after_revision=last,
+            resource_id=where.resource_id,
+            org=where.org,
         )
         found, more = fill_page(scan, page_size=batch, max_bytes=batch_bytes)
         return found, more, tx.changes.current_revision()

@@ -12,10 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline import operations as ops
+from pipeline.auth import Role
 from pipeline.operations import Rules, Settings, operation
 from pipeline.pipeline import Pipeline
 from pipeline.service import ChangeFeed, KindService
 from pipeline.steps import (
+    Authorize,
     BuildListResponse,
     EnforceSizeLimits,
     ListPage,
@@ -75,6 +77,7 @@ def get_by_agent(s: Settings) -> Pipeline[Any]:
         AGENT_INSTANCE,
         "getByAgent",
         [
+            Authorize(Role.VIEWER, "org"),
             ValidateProto(s.validator),
             ScopeToIndex("agent_id", AGENT_INDEX, ORG_AGENT_INDEX),
             PageByNumber(),

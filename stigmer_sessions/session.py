@@ -12,12 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline import operations as ops
+from pipeline.auth import Role
 from pipeline.keys import CHILD
 from pipeline.operations import Rules, Settings, operation
 from pipeline.pipeline import Pipeline
 from pipeline.service import ChangeFeed, KindService
 from pipeline.steps import (
     AppendEvent,
+    Authorize,
     BuildListResponse,
     CheckIdempotency,
     CheckVersion,
@@ -106,6 +108,7 @@ def pinning(s: Settings, *, pinned: bool) -> Pipeline[Any]:
         SESSION,
         verb,
         [
+            Authorize(Role.EDITOR),
             ValidateProto(s.validator),
             CheckIdempotency(),
             ExtractResourceId(),
@@ -127,6 +130,7 @@ def transition(s: Settings, config: SessionConfig) -> Pipeline[Any]:
         SESSION,
         "transition",
         [
+            Authorize(Role.EDITOR),
             ValidateProto(s.validator),
             CheckIdempotency(),
             ExtractResourceId("session_id"),
@@ -149,6 +153,7 @@ def append_message(s: Settings, config: SessionConfig) -> Pipeline[Any]:
         SESSION,
         "appendMessage",
         [
+            Authorize(Role.EDITOR),
             ValidateProto(s.validator),
             EnforceSizeLimits((SizeLimit("metadata", config.max_message_metadata_bytes),), "message"),
             CheckIdempotency(SessionMessage),
@@ -171,7 +176,7 @@ def list_messages(s: Settings) -> Pipeline[Any]:
     return operation(
         SESSION,
         "listMessages",
-        [ValidateProto(s.validator), ListMessages(max_bytes=s.max_response_bytes)],
+        [Authorize(Role.VIEWER), ValidateProto(s.validator), ListMessages(max_bytes=s.max_response_bytes)],
         write=False,
         doc="One page of a session's messages, oldest first (or newest first).",
     )
@@ -182,6 +187,7 @@ def resume(s: Settings) -> Pipeline[Any]:
         SESSION,
         "resume",
         [
+            Authorize(Role.VIEWER),
             ValidateProto(s.validator),
             ExtractResourceId("session_id"),
             LoadTarget(),
@@ -197,6 +203,7 @@ def list_by_agent(s: Settings) -> Pipeline[Any]:
         SESSION,
         "listByAgent",
         [
+            Authorize(Role.VIEWER, "org"),
             ValidateProto(s.validator),
             # agent_id is matched against spec.agent_instance_id, as Stigmer does.
             ScopeToIndex("agent_id", AGENT_INSTANCE_INDEX, ORG_AGENT_INSTANCE_INDEX),

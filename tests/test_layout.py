@@ -77,5 +77,5 @@ def test_agent_instance_takes_as_little_kind_specific_code_as_the_guide_says() -
     resource = (ROOT / "stigmer_sessions" / "resource.py").read_text()
     block = resource[resource.index('AGENT_INDEX = "agent"') :].count("\n")
     own = sum((ROOT / f).read_text().count("\n") for f in KIND_FILES[:2])
-    assert "155 lines together" in _adding_a_kind()
-    assert own + block <= 160, own + block
+    assert "163 lines together" in _adding_a_kind()
+    assert own + block <= 165, own + block

@@ -1,6 +1,7 @@
 """The reusable steps, one per module; re-exported here for convenient imports."""
 
 from pipeline.steps.append_event import AppendEvent
+from pipeline.steps.authorize import Authorize
 from pipeline.steps.build_apply_state import BuildApplyState
 from pipeline.steps.build_list_response import BuildListResponse
 from pipeline.steps.build_new_state import BuildNewState
@@ -35,6 +36,7 @@ from pipeline.steps.validate_transition import ValidateTransition
 
 __all__ = [
     "AppendEvent",
+    "Authorize",
     "BuildApplyState",
     "BuildListResponse",
     "BuildNewState",

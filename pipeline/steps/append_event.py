@@ -8,13 +8,14 @@ from typing import Any
 from pipeline import events
 from pipeline.context import RequestContext
 from pipeline.events import EventHub
-from pipeline.keys import CAUSED_BY, EVENT, EXISTING, REQUEST_ID, RESPONSE, UNCHANGED
+from pipeline.keys import CAUSED_BY, EVENT, EXISTING, IMPERSONATED_BY, REQUEST_ID, RESPONSE, UNCHANGED
 
 
 @dataclass(frozen=True, slots=True)
 class AppendEvent:
     """Reads ``ctx[RESPONSE]`` (the resource after the change; before it, for a delete),
-    ``ctx[UNCHANGED]``, ``ctx[EXISTING]``, ``ctx[REQUEST_ID]``, ``ctx[CAUSED_BY]``; writes
+    ``ctx[UNCHANGED]``, ``ctx[EXISTING]``, ``ctx[REQUEST_ID]``, ``ctx[CAUSED_BY]``,
+    ``ctx[IMPERSONATED_BY]``; writes
     one ``ctx.kind.event_type`` change at the next revision and ``ctx[EVENT]``.
 
     A command with a ``reason`` field (e.g. a transition) passes it on. The type is
@@ -41,6 +42,7 @@ class AppendEvent:
             request_id=ctx.get(REQUEST_ID, ""),
             caused_by=ctx.get(CAUSED_BY, ""),
             reason=getattr(ctx.input, "reason", ""),
+            impersonated_by=ctx.get(IMPERSONATED_BY, ""),
         )
         ctx[EVENT] = event
         if self.hub is not None:

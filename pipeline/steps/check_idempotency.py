@@ -10,7 +10,7 @@ from google.protobuf.message import Message
 from pipeline import idempotency
 from pipeline.context import RequestContext
 from pipeline.errors import AlreadyExists, quote
-from pipeline.keys import EXPECTED_VERSION, REPLAYED, REQUEST_ID, RESPONSE
+from pipeline.keys import EXPECTED_VERSION, PRINCIPAL, REPLAYED, REQUEST_ID, RESPONSE
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +18,9 @@ class CheckIdempotency:
     """Reads ``ctx[REQUEST_ID]`` (optional), ``ctx.input``, ``ctx.operation`` and
     ``ctx[EXPECTED_VERSION]``; on a remembered, unexpired request writes ``ctx[RESPONSE]``,
     ``ctx[REPLAYED]`` and finishes the pipeline, so nothing is written again.
+
+    Request ids are the caller's own (``ctx[PRINCIPAL]``, :func:`pipeline.idempotency.scoped`):
+    another principal's is neither replayed nor refused, as if never used.
 
     Raises AlreadyExists when the request id was used for a different request (another
     operation, payload or precondition): silently answering it with the other request's
@@ -31,7 +34,9 @@ class CheckIdempotency:
         request_id = ctx.get(REQUEST_ID)
         if not request_id:
             return
-        entry = ctx.tx.requests.lookup(ctx.kind.name, request_id, ctx.now_ns)
+        principal = ctx.get(PRINCIPAL)
+        key = idempotency.scoped(request_id, None if principal is None else principal.id)
+        entry = ctx.tx.requests.lookup(ctx.kind.name, key, ctx.now_ns)
         if entry is None:
             return
         digest = idempotency.fingerprint(ctx.operation, ctx.input, ctx.get(EXPECTED_VERSION, ""))

@@ -9,6 +9,7 @@ from typing import Any
 from google.protobuf.message import Message
 
 from pipeline import events
+from pipeline.authorization import access
 from pipeline.context import RequestContext
 from pipeline.errors import Internal
 from pipeline.keys import RESPONSE
@@ -30,7 +31,9 @@ class ListEvents:
     oldest_revision=...)``.
 
     Served from the per-resource or per-org index when filtered by one, so a page costs
-    O(page) plus the changes skipped by a ``types`` filter. A page ends early rather than
+    O(page) plus the changes skipped by a ``types`` filter. For a principal (``ctx[ACCESS]``)
+    without an org only the changes of the orgs it may read, the per-org indexes merged in
+    revision order (Authorize has refused an org it may not read). A page ends early rather than
     take the response past ``max_bytes`` (at least one change). Raises OutOfRange when the
     requested revisions were compacted, InvalidArgument for a bad or foreign token.
     """
@@ -49,11 +52,13 @@ class ListEvents:
         page_size = clamp_page_size(request.page_size)
         query = fingerprint(ctx.kind.name, "events", resource_id, request.org, sorted(types))
         after = decode_position(request.page_token, query) if request.page_token else request.after_revision
-        scan: Iterator[tuple[Any, int]] = events.scan_sized(
+        granted = access(ctx)
+        scan: Iterator[tuple[Any, int]] = events.scan_visible(
             ctx.tx,
             event_type,
-            after_revision=after,
             kind=ctx.kind.name,
+            orgs=None if granted is None else granted.readable_orgs(),
+            after_revision=after,
             resource_id=resource_id,
             org=request.org,
         )

@@ -17,6 +17,13 @@ def _enum_name(message: Any, field: str, number: int) -> str:
     return str(number) if value is None else str(value.name)
 
 
+def reference_not_found(ctx: RequestContext[Any]) -> NotFound:
+    """What a reference to nothing is answered with (also for an org the caller may not
+    read: Authorize answers exactly this)."""
+    ref = ctx.input
+    return NotFound(f"{ctx.kind.name} with slug {ref.slug!r} in org {ref.org!r} not found")
+
+
 @dataclass(frozen=True, slots=True)
 class LoadByReference:
     """Reads ``ctx.input`` (an ``ApiResourceReference``: org, slug, and optionally kind, scope,
@@ -42,7 +49,7 @@ class LoadByReference:
         where = f"{ctx.kind.name} with slug {ref.slug!r} in org {ref.org!r}"
         holder = ctx.records.find_unique(self.index, (ref.org, ref.slug))
         if holder is None:
-            raise NotFound(f"{where} not found")
+            raise reference_not_found(ctx)
         record = load_or_not_found(ctx, holder)
         if ref.scope and ref.scope != record.metadata.owner_scope:
             raise NotFound(f"{where} not found with scope {_enum_name(ref, 'scope', ref.scope)!r}")

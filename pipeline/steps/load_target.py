@@ -5,16 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.authorization import access
 from pipeline.context import RequestContext
 from pipeline.errors import NotFound
 from pipeline.keys import RESPONSE, TARGET_ID
 
 
 def load_or_not_found(ctx: RequestContext[Any], record_id: str) -> Any:
-    """The stored record ``record_id`` of ``ctx.kind``, or NotFound naming it."""
+    """The stored record ``record_id`` of ``ctx.kind``, or NotFound naming it.
+
+    With a principal (``ctx[ACCESS]``, see :mod:`pipeline.authorization`), a record of an
+    org it may not read is that same NotFound, so existence never leaks; one it may read
+    but not act on with the operation's role is PermissionDenied naming the org. Every
+    loader goes through here, so every by-id operation is checked once the org is known.
+    """
     record = ctx.records.get(record_id)
+    missing = NotFound(f"{ctx.kind.name} {record_id!r} not found")
     if record is None:
-        raise NotFound(f"{ctx.kind.name} {record_id!r} not found")
+        raise missing
+    granted = access(ctx)
+    if granted is not None:
+        granted.check_record(record.metadata.org, missing)
     return record
 
 

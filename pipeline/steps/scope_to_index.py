@@ -20,7 +20,9 @@ class ScopeToIndex:
     record that lacks one, which no caller means).
 
     Without ``org_index`` an org still filters, but per record: the scope is then not
-    exact, so ListPage checks (and counts) the org itself.
+    exact, so ListPage checks (and counts) the org itself. Without an org the scope names
+    ``org_index`` as its ``per_org`` index: ListPage reads it org by org for a caller who
+    may read only some orgs.
     """
 
     field: str
@@ -36,4 +38,4 @@ class ScopeToIndex:
         if org and self.org_index is not None:
             ctx[LIST_SCOPE] = ListScope(self.org_index, (org, value))
         else:
-            ctx[LIST_SCOPE] = ListScope(self.index, (value,), exact=not org)
+            ctx[LIST_SCOPE] = ListScope(self.index, (value,), exact=not org, per_org=self.org_index)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.auth import Principal
 from pipeline.controller import KindController, KindTypes
 from pipeline.service import Resources
 from stigmer_sessions.agent_instance import SERVICES
@@ -34,9 +35,13 @@ class AgentInstanceController(
         super().__init__(resources, AGENT_INSTANCE.name, TYPES)
 
     def get_by_agent(
-        self, request: GetAgentInstancesByAgentRequest | None = None, **fields: Any
+        self,
+        request: GetAgentInstancesByAgentRequest | None = None,
+        *,
+        principal: Principal | None = None,
+        **fields: Any,
     ) -> AgentInstanceList:
         """One page of the instances of ``agent_id``: ``get_by_agent(agent_id="agt-1",
         page_info=PageInfo(num=2, size=20))``, or ``page_token=``; ``org=`` narrows."""
         request = request or GetAgentInstancesByAgentRequest(**fields)
-        return self.call("getByAgent", request, AgentInstanceList)
+        return self.call("getByAgent", request, AgentInstanceList, principal=principal)

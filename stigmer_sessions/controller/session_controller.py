@@ -17,6 +17,8 @@ import protovalidate
 from google.protobuf.message import Message
 
 from pipeline import events, maintenance, watch
+from pipeline.auth import Principal
+from pipeline.authorization import DEFAULT_AUTHORIZER, Authorizer
 from pipeline.controller import KindController, KindTypes
 from pipeline.events import CompactionResult, EventHub
 from pipeline.idempotency import DEFAULT_TTL_NS
@@ -66,6 +68,11 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
     ``SessionController(store=storage)`` uses a :class:`~pipeline.storage.Storage` you
     manage (and close). Use it as a context manager, or call :meth:`close`, to release an
     owned store.
+
+    Calls are trusted unless they pass ``principal=`` (every method takes it): then the
+    principal's roles apply exactly as over gRPC, judged by ``authorizer`` (a
+    :class:`pipeline.authorization.Authorizer`; default: the role rules of
+    docs/security.md), which the gRPC server serving this controller uses too.
     """
 
     def __init__(
@@ -80,6 +87,7 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
         bookmark_interval_s: float = watch.DEFAULT_BOOKMARK_INTERVAL_S,
         config: SessionConfig | None = None,
         watch_poll_s: float | None = None,
+        authorizer: Authorizer = DEFAULT_AUTHORIZER,
     ) -> None:
         self._owns_store = store is None or isinstance(store, str)
         self.store: Storage
@@ -110,6 +118,7 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
             # default as often as the backend asks: never for one that hears other processes).
             watch_poll_s=self.store.poll_s if watch_poll_s is None else watch_poll_s,
             batch_bytes=cfg.max_response_bytes,
+            authorizer=authorizer,
         )
         super().__init__(self.resources, SESSION.name, TYPES)
         #: The agent instances on the same store (create, getByAgent, watch, ...).
@@ -137,11 +146,12 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
         request_id: str = "",
         expected_version: str = "",
         dry_run: bool = False,
+        principal: Principal | None = None,
     ) -> Session:
         """Pin (idempotent: a pinned session is returned unchanged, with no change recorded);
         only if at ``expected_version`` when given (ABORTED otherwise)."""
         options = {"request_id": request_id, "expected_version": expected_version, "dry_run": dry_run}
-        return self.call("pin", self.id_of(session_id), Session, actor=actor, **options)
+        return self.call("pin", self.id_of(session_id), Session, actor=actor, principal=principal, **options)
 
     def unpin(
         self,
@@ -151,10 +161,13 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
         request_id: str = "",
         expected_version: str = "",
         dry_run: bool = False,
+        principal: Principal | None = None,
     ) -> Session:
         """Unpin (idempotent and conditional like :meth:`pin`)."""
         options = {"request_id": request_id, "expected_version": expected_version, "dry_run": dry_run}
-        return self.call("unpin", self.id_of(session_id), Session, actor=actor, **options)
+        return self.call(
+            "unpin", self.id_of(session_id), Session, actor=actor, principal=principal, **options
+        )
 
     def transition(
         self,
@@ -167,13 +180,14 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
         request_id: str = "",
         dry_run: bool = False,
         caused_by: str = "",
+        principal: Principal | None = None,
     ) -> Session:
         """Move to ``phase``; FAILED_PRECONDITION (nothing changed) if the lifecycle forbids it."""
         request = TransitionSessionRequest(
             session_id=session_id, phase=phase, reason=reason, expected_version=expected_version
         )
         options = {"request_id": request_id, "dry_run": dry_run, "caused_by": caused_by}
-        return self.call("transition", request, Session, actor=actor, **options)
+        return self.call("transition", request, Session, actor=actor, principal=principal, **options)
 
     def append_message(
         self,
@@ -185,6 +199,7 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
         actor: str = "",
         request_id: str = "",
         dry_run: bool = False,
+        principal: Principal | None = None,
     ) -> SessionMessage:
         """Append to the history; ``role`` is a SessionMessageRole or "user", "assistant",
         "system", "tool". NOT_FOUND, FAILED_PRECONDITION (phase), INVALID_ARGUMENT (size)."""
@@ -195,22 +210,27 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
             content=content,
             metadata=metadata,
         )
-        return self.call(
-            "appendMessage", request, SessionMessage, actor=actor, request_id=request_id, dry_run=dry_run
-        )
+        options = {"request_id": request_id, "dry_run": dry_run, "principal": principal}
+        return self.call("appendMessage", request, SessionMessage, actor=actor, **options)
 
     def list_messages(
-        self, request: ListSessionMessagesRequest | None = None, **fields: Any
+        self,
+        request: ListSessionMessagesRequest | None = None,
+        *,
+        principal: Principal | None = None,
+        **fields: Any,
     ) -> SessionMessageList:
         """One page of a session's history (``session_id=``, ``after_sequence=``,
         ``newest_first=``, ``page_size=``, ``page_token=``)."""
         request = request or ListSessionMessagesRequest(**fields)
-        return self.call("listMessages", request, SessionMessageList)
+        return self.call("listMessages", request, SessionMessageList, principal=principal)
 
-    def resume(self, session_id: str, *, page_size: int = 0) -> ResumeSessionResponse:
+    def resume(
+        self, session_id: str, *, page_size: int = 0, principal: Principal | None = None
+    ) -> ResumeSessionResponse:
         """The session and its latest ``page_size`` (default 100) messages, in one read."""
         request = ResumeSessionRequest(session_id=session_id, page_size=page_size)
-        return self.call("resume", request, ResumeSessionResponse)
+        return self.call("resume", request, ResumeSessionResponse, principal=principal)
 
     def recover(self, *, actor: str = "recovery") -> list[str]:
         """Move every session in a live phase of the lifecycle to its recovery phase, each
@@ -274,13 +294,22 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
             now_ns=time.time_ns() if now_ns is None else now_ns,
         )
 
-    def list(self, request: ListSessionsRequest | None = None, **fields: Any) -> SessionList:
+    def list(
+        self, request: ListSessionsRequest | None = None, *, principal: Principal | None = None, **fields: Any
+    ) -> SessionList:
         """One page, newest first: ``list(org="acme", tags=["x"], page_size=20, page_token=...)``."""
-        return self.call("list", request or ListSessionsRequest(**fields), SessionList)
+        return self.call("list", request or ListSessionsRequest(**fields), SessionList, principal=principal)
 
-    def list_by_agent(self, request: ListSessionsByAgentRequest | None = None, **fields: Any) -> SessionList:
+    def list_by_agent(
+        self,
+        request: ListSessionsByAgentRequest | None = None,
+        *,
+        principal: Principal | None = None,
+        **fields: Any,
+    ) -> SessionList:
         """One page of the sessions whose ``spec.agent_instance_id`` is ``agent_id``."""
-        return self.call("listByAgent", request or ListSessionsByAgentRequest(**fields), SessionList)
+        request = request or ListSessionsByAgentRequest(**fields)
+        return self.call("listByAgent", request, SessionList, principal=principal)
 
     def close(self) -> None:
         """Stop following the store, and close it if this controller opened it."""

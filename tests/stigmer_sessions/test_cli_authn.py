@@ -95,7 +95,11 @@ def test_tokens_rotate_on_sighup_and_a_broken_file_keeps_the_previous(tmp_path: 
     assert len(denial) == 1 and denial[0]["level"] == "warning"
 
 
+EDITOR = {"acme": "editor"}
+
+
 def test_jwt_keys_rotate_on_sighup(tmp_path: Path) -> None:
+    # the roles claim lets the create through authorization: what is tested is the key rotation
     jwks = write_jwks(tmp_path / "jwks.json", (RSA_KEY, "rsa-1"))
     proc, event = start_server_process(
         "--address", "127.0.0.1:0", "--data-dir", str(tmp_path / "data"),
@@ -103,12 +107,14 @@ def test_jwt_keys_rotate_on_sighup(tmp_path: Path) -> None:
     )  # fmt: skip
     try:
         address = event["address"]
-        assert _create(address, make_token()) == grpc.StatusCode.OK
-        assert _create(address, make_token(aud="other")) == grpc.StatusCode.UNAUTHENTICATED
+        assert _create(address, make_token(stigmer_roles=EDITOR)) == grpc.StatusCode.OK
+        assert (
+            _create(address, make_token(aud="other", stigmer_roles=EDITOR)) == grpc.StatusCode.UNAUTHENTICATED
+        )
         write_jwks(jwks, (OTHER_KEY, "rsa-2"))
         _hup_and_wait(proc, event, "reloaded", "JWKS file")
-        assert _create(address, make_token()) == grpc.StatusCode.UNAUTHENTICATED
-        assert _create(address, make_token(OTHER_KEY, "rsa-2")) == grpc.StatusCode.OK
+        assert _create(address, make_token(stigmer_roles=EDITOR)) == grpc.StatusCode.UNAUTHENTICATED
+        assert _create(address, make_token(OTHER_KEY, "rsa-2", stigmer_roles=EDITOR)) == grpc.StatusCode.OK
     finally:
         _stop(proc, event)
 

@@ -1,7 +1,9 @@
 import pytest
 
+from pipeline.auth import Principal, Role
+from pipeline.authorization import DEFAULT_AUTHORIZER, Access
 from pipeline.errors import InvalidArgument, OutOfRange
-from pipeline.keys import RESPONSE
+from pipeline.keys import ACCESS, PRINCIPAL, RESPONSE
 from pipeline.steps import ListEvents
 from stigmer_sessions import SessionController
 from stigmer_sessions.api import ListSessionChangesRequest, SessionChangeList
@@ -110,3 +112,18 @@ def test_byte_bounded_pages_with_a_type_filter_and_a_start(run_step: RunStep, bu
 def test_session_and_org_filters_together(run_step: RunStep, history: list[str]) -> None:
     assert [c.revision for c in page(run_step, session_id=history[0], org="acme").changes] == [1, 3]
     assert page(run_step, session_id=history[0], org="beta").changes == []
+
+
+def test_a_principal_without_an_org_sees_only_its_orgs_changes(run_step: RunStep, history: list[str]) -> None:
+    beta = Principal("b", {"beta": Role.VIEWER})
+    values = {PRINCIPAL: beta, ACCESS: Access(beta, DEFAULT_AUTHORIZER, Role.VIEWER)}
+    response = run_step(STEP, ListSessionChangesRequest(), values=values, write=False)[RESPONSE]
+    assert [(c.revision, c.org) for c in response.changes] == [(2, "beta"), (4, "beta")]
+    one = run_step(STEP, ListSessionChangesRequest(session_id=history[0]), values=values, write=False)[
+        RESPONSE
+    ]
+    assert list(one.changes) == []  # another org's session: as if it had none
+    both = Principal("ab", {"acme": Role.VIEWER, "beta": Role.VIEWER, "gamma": Role.VIEWER})
+    values = {PRINCIPAL: both, ACCESS: Access(both, DEFAULT_AUTHORIZER, Role.VIEWER)}
+    merged = run_step(STEP, ListSessionChangesRequest(page_size=3), values=values, write=False)[RESPONSE]
+    assert [c.revision for c in merged.changes] == [1, 2, 3] and merged.next_page_token

@@ -1,7 +1,11 @@
+from typing import Any
+
 import pytest
 
+from pipeline.auth import Principal, Role
+from pipeline.authorization import DEFAULT_AUTHORIZER, Access
 from pipeline.errors import InvalidArgument
-from pipeline.keys import LIST_PAGE, LIST_SCOPE, PAGE_REQUEST
+from pipeline.keys import ACCESS, LIST_PAGE, LIST_SCOPE, PAGE_REQUEST, PRINCIPAL
 from pipeline.listing import Filters, ListScope, PageRequest
 from pipeline.steps import ListPage
 from pipeline.steps.list_page import plan_scope
@@ -284,3 +288,43 @@ def test_page_request_on_a_given_scope(run_step: RunStep, controller: SessionCon
         LIST_PAGE
     ]
     assert (ids_of(page), page.total_size, page.next_page_token) == ([ids[0]], 4, "")
+
+
+def _as(principal: Principal) -> dict[Any, Any]:
+    return {PRINCIPAL: principal, ACCESS: Access(principal, DEFAULT_AUTHORIZER, Role.VIEWER)}
+
+
+def test_a_principal_without_an_org_pages_through_its_orgs_only(run_step: RunStep, seeded: list[str]) -> None:
+    beta = _as(Principal("b", {"beta": Role.VIEWER}))
+    page = run_step(ListPage(), ListSessionsRequest(page_size=1), values=beta, write=False)[LIST_PAGE]
+    assert ids_of(page) == [seeded[7]] and (page.total_size, page.total_pages) == (2, 2)
+    request = ListSessionsRequest(page_size=1, page_token=page.next_page_token)
+    rest = run_step(ListPage(), request, values=beta, write=False)[LIST_PAGE]
+    assert ids_of(rest) == [seeded[6]] and not rest.next_page_token
+    tagged = run_step(ListPage(), ListSessionsRequest(tags=["even"]), values=beta, write=False)[LIST_PAGE]
+    assert ids_of(tagged) == [] and tagged.total_size == 0
+
+
+def test_several_orgs_merge_in_id_order(run_step: RunStep, seeded: list[str]) -> None:
+    both = _as(Principal("ab", {"acme": Role.VIEWER, "beta": Role.EDITOR, "empty": Role.VIEWER}))
+    page = run_step(ListPage(), ListSessionsRequest(tags=["all"]), values=both, write=False)[LIST_PAGE]
+    assert ids_of(page) == seeded[::-1] and page.total_size == 8
+
+
+def test_a_given_scope_is_read_from_its_per_org_index(
+    run_step: RunStep, controller: SessionController
+) -> None:
+    a = controller.create(make_session("x", org="acme", agent="ain-9")).metadata.id
+    controller.create(make_session("y", org="beta", agent="ain-9"))
+    scope = {LIST_SCOPE: ListScope("agent_instance", ("ain-9",), per_org="org_agent_instance")}
+    values = {**_as(Principal("a", {"acme": Role.VIEWER})), **scope}
+    page = run_step(ListPage(), ListSessionsByAgentRequest(agent_id="ain-9"), values=values, write=False)[
+        LIST_PAGE
+    ]
+    assert ids_of(page) == [a] and page.total_size == 1
+
+
+def test_every_org_is_the_unrestricted_list(run_step: RunStep, seeded: list[str]) -> None:
+    star = _as(Principal("root", {"*": Role.VIEWER}))
+    page = run_step(ListPage(), ListSessionsRequest(page_size=100), values=star, write=False)[LIST_PAGE]
+    assert ids_of(page) == seeded[::-1]

@@ -16,8 +16,9 @@ from typing import Any
 
 import grpc
 
+from pipeline.auth import EVERY_ORG, Principal, Role
 from pipeline.errors import ResourceError
-from tests.stigmer_sessions.promises.cases import ACTOR, Case, Refusal, Scenario
+from tests.stigmer_sessions.promises.cases import ACTOR, ORG, Case, Refusal, Scenario
 from tests.stigmer_sessions.promises.target import Target
 
 #: A version no record is at (well formed, within the protos' bounds).
@@ -236,6 +237,64 @@ def check_noop(target: Target, case: Case) -> None:
     assert response == target.record(subject), "a no-op did not return the stored record"
 
 
+# --- authorization (a principal variant of every operation) --------------------------------
+
+#: An org no case puts anything in: a principal of it alone may read nothing of ORG.
+OUTSIDE_ORG = "outsider-org"
+
+
+def role_needed(case: Case) -> Role:
+    """docs/security.md: viewers read, editors also write, admins also delete."""
+    if case.operation == "delete":
+        return Role.ADMIN
+    return Role.EDITOR if case.write else Role.VIEWER
+
+
+def check_authorized(target: Target, case: Case) -> None:
+    """The main scenario, run by an authenticated principal holding just the role it needs
+    in the case's org (and named as the case's actor), does what it promises. It may also
+    read every org: some scenarios read across orgs (getByAgent's page of every org)."""
+    request = case.prepare(target)
+    subject = case.subject(target, request)
+    before = target.record(subject) if subject else None
+    principal = Principal(ACTOR, {ORG: role_needed(case), EVERY_ORG: Role.VIEWER})
+    response = case.run(target, request, actor=ACTOR, principal=principal)
+    case.effect(target, request, response, before)
+
+
+def check_outsider(target: Target, case: Case) -> None:
+    """A principal with every role, but only in another org, gets nothing of the case's
+    org: the request is refused (NOT_FOUND for a resource it may not read, exactly as for a
+    missing one; PERMISSION_DENIED for an org it names), writing nothing; or, for a read
+    naming no org, answered with nothing of that org."""
+    request = case.prepare(target)
+    outsider = Principal("outsider", {OUTSIDE_ORG: Role.ADMIN})
+    before = target.snapshot()
+    try:
+        response = case.run(target, request, request_id="req-outsider", principal=outsider)
+    except ResourceError as error:
+        refused = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED)
+        assert error.code in refused, f"an outsider got {error.code.name}: {error.message}"
+    else:
+        assert not case.write, "an outsider's write succeeded"
+        assert ORG.encode() not in response.SerializeToString(), f"an outsider read {ORG}'s data"
+    assert_unchanged(target, before, "an outsider's request")
+
+
+def check_weaker_role(target: Target, case: Case) -> None:
+    """A principal one role short in the case's org (a viewer writing, an editor deleting)
+    is PERMISSION_DENIED naming the org, writing nothing."""
+    request = case.prepare(target)
+    weaker = Principal(ACTOR, {ORG: Role(role_needed(case) - 1)})
+    expect_refused(
+        target,
+        grpc.StatusCode.PERMISSION_DENIED,
+        lambda: case.run(target, request, actor=ACTOR, principal=weaker),
+        says=repr(ORG),
+        what="a write by a principal one role short",
+    )
+
+
 # --- which apply -----------------------------------------------------------------------------
 
 
@@ -272,4 +331,7 @@ def promises(case: Case) -> list[Promise]:
         if case.write:
             found.append(Promise(f"one-change{suffix}", _bound(check_one_change, scenario)))
     found += [Promise(f"refuses-{r.name}", _bound(check_refusal, r)) for r in case.refusals]
+    found += [Promise("authorized", check_authorized), Promise("refuses-outsider", check_outsider)]
+    if case.write:
+        found.append(Promise("refuses-weaker-role", check_weaker_role))
     return found

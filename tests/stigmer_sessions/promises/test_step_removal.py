@@ -118,3 +118,30 @@ def test_removing_an_integrity_step_fails_its_promise(
     case_id: str, step: str, promise_name: str, tmp_path: Path
 ) -> None:
     _fails_its_promise(case_id, step, promise_name, tmp_path)
+
+
+#: Authorize heads every operation; without it a principal's request must not go through.
+#: Where the org is in the request (create, apply, the lists) nothing else would stop an
+#: outsider; where it is known only from the record, the loaders fail closed (a principal
+#: without an Authorize step is refused), which the outsider promise also catches.
+AUTHORIZATION = [
+    ("session-create", "Authorize", "refuses-outsider"),
+    ("session-apply", "Authorize", "refuses-outsider"),
+    ("session-update", "Authorize", "refuses-outsider"),
+    ("session-delete", "Authorize", "refuses-outsider"),
+    ("session-get", "Authorize", "refuses-outsider"),
+    ("session-getByReference", "Authorize", "refuses-outsider"),
+    ("session-list", "Authorize", "refuses-outsider"),
+    ("session-listChanges", "Authorize", "refuses-outsider"),
+    ("agent_instance-getByAgent", "Authorize", "refuses-outsider"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case_id", "step", "promise_name"),
+    [pytest.param(*row, id=f"{row[0]}-without-{row[1]}-{row[2]}") for row in AUTHORIZATION],
+)
+def test_removing_authorize_fails_its_promise(
+    case_id: str, step: str, promise_name: str, tmp_path: Path
+) -> None:
+    _fails_its_promise(case_id, step, promise_name, tmp_path)

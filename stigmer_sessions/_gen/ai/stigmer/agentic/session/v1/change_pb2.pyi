@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class SessionChange(_message.Message):
-    __slots__ = ("revision", "type", "id", "resource_kind", "resource_id", "org", "actor_id", "request_id", "caused_by", "time", "session", "reason")
+    __slots__ = ("revision", "type", "id", "resource_kind", "resource_id", "org", "actor_id", "request_id", "caused_by", "time", "session", "reason", "impersonated_by")
     REVISION_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
@@ -25,6 +25,7 @@ class SessionChange(_message.Message):
     TIME_FIELD_NUMBER: _ClassVar[int]
     SESSION_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    IMPERSONATED_BY_FIELD_NUMBER: _ClassVar[int]
     revision: int
     type: str
     id: str
@@ -37,7 +38,8 @@ class SessionChange(_message.Message):
     time: _timestamp_pb2.Timestamp
     session: _api_pb2.Session
     reason: str
-    def __init__(self, revision: _Optional[int] = ..., type: _Optional[str] = ..., id: _Optional[str] = ..., resource_kind: _Optional[str] = ..., resource_id: _Optional[str] = ..., org: _Optional[str] = ..., actor_id: _Optional[str] = ..., request_id: _Optional[str] = ..., caused_by: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., session: _Optional[_Union[_api_pb2.Session, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+    impersonated_by: str
+    def __init__(self, revision: _Optional[int] = ..., type: _Optional[str] = ..., id: _Optional[str] = ..., resource_kind: _Optional[str] = ..., resource_id: _Optional[str] = ..., org: _Optional[str] = ..., actor_id: _Optional[str] = ..., request_id: _Optional[str] = ..., caused_by: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., session: _Optional[_Union[_api_pb2.Session, _Mapping]] = ..., reason: _Optional[str] = ..., impersonated_by: _Optional[str] = ...) -> None: ...
 
 class ListSessionChangesRequest(_message.Message):
     __slots__ = ("session_id", "org", "after_revision", "page_size", "page_token", "types")
