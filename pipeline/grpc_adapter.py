@@ -384,7 +384,10 @@ class RpcInvoker:
             key = _watch_client(principal, options, context)
             self._watch_slots.acquire(key)
             client = key  # from here on, the slot is ours to release
-            for item in self.resources.watch(kind, watch_request, stop=stop, principal=principal):
+            items = self.resources.watch(
+                kind, watch_request, stop=stop, principal=principal, actor=options.actor
+            )
+            for item in items:
                 yield item
                 sent += 1
             if stop.is_set():  # cut off by the client or by shutdown, not finished

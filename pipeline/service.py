@@ -209,6 +209,7 @@ class Resources:
         bookmark_interval_s: float | None = None,
         max_lag: int = watch.DEFAULT_MAX_LAG,
         principal: Principal | None = None,
+        actor: str = "",
     ) -> Iterator[Message]:
         """Follow ``kind``'s change feed: every later matching change exactly once, in
         revision order, and a bookmark after ``bookmark_interval_s`` (default: this
@@ -216,7 +217,8 @@ class Resources:
         OUT_OF_RANGE for a compacted start, RESOURCE_EXHAUSTED when more than ``max_lag``
         changes behind, INVALID_ARGUMENT for a bad request. ``principal``: the
         authenticated caller (None: trusted), who sees only the changes of orgs it may read;
-        naming an org it may not read is PermissionDenied, as for listChanges."""
+        naming an org it may not read is PermissionDenied, as for listChanges, and so is an
+        ``actor`` (``x-actor-id``) it may not impersonate, as for every other call."""
         service = self.kinds[kind]
         feed, event_type = service.feed, service.kind.event_type
         if feed is None or event_type is None:
@@ -224,6 +226,7 @@ class Resources:
         r: Any = request
         orgs: frozenset[str] | None = None
         if principal is not None:
+            actor_for(principal, f"{kind}.{WATCH}", actor)  # a watch records no actor; the rule holds
             granted = Access(principal, self.authorizer, Role.VIEWER, f"{kind}.{WATCH}")
             if r.org and not granted.readable(r.org):
                 raise granted.denied(r.org, "read")

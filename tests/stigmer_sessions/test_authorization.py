@@ -28,6 +28,7 @@ from stigmer_sessions.api import (
     ListSessionChangesRequest,
     PageInfo,
     SessionId,
+    WatchSessionChangesRequest,
 )
 from stigmer_sessions.grpc_server import start_server
 from tests.conftest import data_tables, make_agent_instance, make_session
@@ -105,6 +106,13 @@ def test_x_actor_id_without_impersonate_is_permission_denied_and_writes_nothing(
         make_session(org=ACME), metadata=auth("tok-eddie", ("x-actor-id", "eddie"))
     )
     assert created.status.audit.spec_audit.created_by.id == "eddie"
+    # A watch records no actor, but the rule holds there too.
+    stream = client.changes.watch(
+        WatchSessionChangesRequest(), metadata=auth("tok-eddie", ("x-actor-id", "alice"))
+    )
+    with pytest.raises(grpc.RpcError) as watched:
+        next(iter(stream))
+    assert watched.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
 def test_an_impersonating_principal_records_the_actor_and_who_acted_for_it(
