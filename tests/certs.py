@@ -54,11 +54,13 @@ class Issued:
         return cert, key
 
 
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+def _name(cn: str | None) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)] if cn else [])
 
 
-def _builder(subject: str, issuer: x509.Name, key: ec.EllipticCurvePrivateKey) -> x509.CertificateBuilder:
+def _builder(
+    subject: str | None, issuer: x509.Name, key: ec.EllipticCurvePrivateKey
+) -> x509.CertificateBuilder:
     now = datetime.datetime.now(datetime.UTC)
     return (
         x509.CertificateBuilder()
@@ -99,25 +101,28 @@ def make_ca(cn: str = "Test CA") -> Issued:
 def issue(
     ca: Issued,
     *,
-    cn: str,
+    cn: str | None,
     dns: Sequence[str] = (),
     ips: Sequence[str] = (),
     uris: Sequence[str] = (),
-    server: bool,
+    sans: Sequence[x509.GeneralName] = (),
+    server: bool | None = None,
 ) -> Issued:
-    """A leaf certificate signed by ``ca`` with the given subject CN and SANs, for TLS
-    servers (``server``) or clients."""
+    """A leaf certificate signed by ``ca`` with subject CN ``cn`` (None: an empty subject)
+    and SANs: ``sans`` first, in their order, then ``uris``, ``dns`` and ``ips``; for TLS
+    servers (``server``), clients (False), or either (None: no extended key usage)."""
     key = ec.generate_private_key(ec.SECP256R1())
     builder = _builder(cn, ca.certificate.subject, key).add_extension(
         x509.BasicConstraints(ca=False, path_length=None), critical=True
     )
-    sans: list[x509.GeneralName] = [x509.UniformResourceIdentifier(u) for u in uris]
-    sans += [x509.DNSName(d) for d in dns]
-    sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
-    builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+    names: list[x509.GeneralName] = [*sans, *(x509.UniformResourceIdentifier(u) for u in uris)]
+    names += [x509.DNSName(d) for d in dns]
+    names += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    if server is not None:
+        usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
     return Issued(builder.sign(ca.key, hashes.SHA256()), key)
 
 

@@ -11,13 +11,14 @@ from cryptography import x509
 
 from pipeline.auth import Role
 from pipeline.authn import REQUIRED, Authenticate, AuthenticationFailed, JwtVerifier, TokenFile, token_digest
-from tests.pipeline.authn.certs import auth_context, issue
+from tests.certs import issue, make_ca
+from tests.pipeline.authn.certs import auth_context
 from tests.pipeline.authn.test_oidc import AUDIENCE, EC_KEY, ISSUER, RSA_KEY, make_token, write_jwks
 
-CA = issue("test ca", is_ca=True)
-WORKER = issue("cn", [x509.UniformResourceIdentifier("spiffe://acme/worker")], ca=CA)
-STRANGER = issue("stranger", ca=CA)
-ALICE_CERT = issue("alice", ca=CA)
+CA = make_ca("test ca")
+WORKER = issue(CA, cn="cn", sans=[x509.UniformResourceIdentifier("spiffe://acme/worker")])
+STRANGER = issue(CA, cn="stranger")
+ALICE_CERT = issue(CA, cn="alice")
 
 
 class FakeContext:

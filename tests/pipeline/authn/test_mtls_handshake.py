@@ -12,10 +12,10 @@ import pytest
 from cryptography import x509
 
 from pipeline.authn import Authenticate, AuthenticationFailed, TokenFile
-from tests.pipeline.authn.certs import Issued, issue
+from tests.certs import Issued, issue, make_ca
 
-CA = issue("test ca", is_ca=True)
-SERVER = issue("localhost", [x509.DNSName("localhost")], ca=CA)
+CA = make_ca("test ca")
+SERVER = issue(CA, cn="localhost", sans=[x509.DNSName("localhost")])
 
 
 @pytest.fixture
@@ -51,15 +51,17 @@ def _who(port: int, client: Issued) -> bytes:
 
 def test_the_uri_san_then_dns_san_of_a_real_client_certificate(echo_identity: int) -> None:
     worker = issue(
-        "cn",
-        [x509.DNSName("worker.acme.example"), x509.UniformResourceIdentifier("spiffe://acme/worker")],
-        ca=CA,
+        CA,
+        cn="cn",
+        sans=[x509.DNSName("worker.acme.example"), x509.UniformResourceIdentifier("spiffe://acme/worker")],
     )
     assert _who(echo_identity, worker) == b"spiffe://acme/worker"
-    assert _who(echo_identity, issue("cn", [x509.DNSName("db.acme.example")], ca=CA)) == b"db.acme.example"
+    assert (
+        _who(echo_identity, issue(CA, cn="cn", sans=[x509.DNSName("db.acme.example")])) == b"db.acme.example"
+    )
 
 
 def test_a_certificate_of_no_known_principal_is_refused(echo_identity: int) -> None:
     with pytest.raises(grpc.RpcError) as raised:
-        _who(echo_identity, issue("stranger", ca=CA))
+        _who(echo_identity, issue(CA, cn="stranger"))
     assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
