@@ -146,11 +146,16 @@ def scan_visible(
     """:func:`scan_sized` restricted to the changes of ``orgs`` (None: no restriction), for
     a caller who may read only those: one resource's changes are filtered by their org; the
     whole feed is read org by org from the per-org index and merged in revision order, so
-    no other org's change is even read. ``org``, when given, must already be authorized."""
+    no other org's change is even read. ``org``, when given, must already be authorized, and
+    is a filter of its own: with ``resource_id`` too, only that resource's changes in ``org``
+    (a resource of another org has none there)."""
     if orgs is None or org:
-        return scan_sized(
+        found = scan_sized(
             tx, event_type, kind=kind, after_revision=after_revision, resource_id=resource_id, org=org
         )
+        if org and resource_id:  # read from the resource's index, which knows no org: filter
+            return ((event, size) for event, size in found if event.org == org)
+        return found
     if resource_id:
         scan = scan_sized(tx, event_type, kind=kind, after_revision=after_revision, resource_id=resource_id)
         return ((event, size) for event, size in scan if event.org in orgs)

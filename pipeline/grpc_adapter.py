@@ -27,7 +27,7 @@ from grpc_health.v1 import health, health_pb2
 
 from pipeline import limits
 from pipeline.auth import Principal
-from pipeline.errors import InvalidArgument, ResourceExhausted, Unauthenticated, quote
+from pipeline.errors import Aborted, InvalidArgument, ResourceExhausted, Unauthenticated, quote
 from pipeline.grpc_status import to_status
 from pipeline.keys import RESPONSE
 from pipeline.service import KindService, Resources
@@ -388,6 +388,8 @@ class RpcInvoker:
                 kind, watch_request, stop=stop, principal=principal, actor=options.actor
             )
             for item in items:
+                if principal is not None and not item.HasField("change"):
+                    _still(principal, authenticated(self.authenticate, self.log, method, context))
                 yield item
                 sent += 1
             if stop.is_set():  # cut off by the client or by shutdown, not finished
@@ -412,6 +414,14 @@ class RpcInvoker:
                 **({"principal": principal.id} if principal is not None else {}),
                 sent=sent,
             )
+
+
+def _still(principal: Principal, now: Principal | None) -> None:
+    """A watch is authorized when it opens; at each bookmark its caller is authenticated
+    again (a removed token, an expired JWT: UNAUTHENTICATED), and a caller whose roles
+    changed is sent away to watch again under its new ones (ABORTED, resumable)."""
+    if now != principal:
+        raise Aborted("the caller's credentials or roles changed: watch again from the last revision")
 
 
 def _watch_client(principal: Principal | None, options: CallOptions, context: grpc.ServicerContext) -> str:

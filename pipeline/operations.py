@@ -110,7 +110,7 @@ def create(kind: ResourceKind[Any], s: Settings, r: Rules = NO_RULES) -> Pipelin
         kind,
         "create",
         [
-            Authorize(Role.EDITOR, "metadata.org"),
+            Authorize(Role.EDITOR, "metadata.org", org_required=True),
             ValidateProto(s.validator),
             r.size_limits,
             CheckIdempotency(),
@@ -158,7 +158,7 @@ def apply(kind: ResourceKind[Any], s: Settings, r: Rules = NO_RULES) -> Pipeline
         kind,
         "apply",
         [
-            Authorize(Role.EDITOR, "metadata.org"),
+            Authorize(Role.EDITOR, "metadata.org", org_required=True),
             ValidateProto(s.validator),
             r.size_limits,
             CheckIdempotency(),

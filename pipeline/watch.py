@@ -94,16 +94,19 @@ def watch(
 
     while not (stop and stop.is_set()):
         found, more, head = storage.read(read_batch)
-        for change in found:
+        for at, change in enumerate(found):
             last = change.revision
             if where.types and change.type not in where.types:
                 continue
             yield WatchItem(change.revision, change)
             quiet_since = clock()
-            behind = hub.revision - last
+            # How far behind: what this watcher still has to take. Within a batch that reached
+            # the head, exactly the rest of the batch (other orgs' changes, which a filtered
+            # watcher never sees, do not count); past a full batch, at most the head's lead.
+            behind = hub.revision - last if more else len(found) - at - 1
             if behind > max_lag:
                 raise ResourceExhausted(
-                    f"watcher fell {behind} changes behind (limit {max_lag}); resume from revision {last}"
+                    f"watcher fell more than {max_lag} changes behind; resume from revision {last}"
                 )
         if more:
             continue  # more already waiting

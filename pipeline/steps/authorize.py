@@ -30,7 +30,8 @@ class Authorize:
     PermissionDenied naming the org (a create into it, a list of it); with ``hidden``, an
     org it may not even read is answered with ``hidden(ctx)``, the NotFound a missing
     resource gets (getByReference), so existence never leaks. An empty org (a list of every
-    org, a by-id request) is left to the later steps.
+    org, a by-id request) is left to the later steps, unless ``org_required``: a create or
+    apply into the org "" needs a role there like any other (only ``"*"`` grants one).
     """
 
     role: Role
@@ -38,6 +39,8 @@ class Authorize:
     org_field: str | None = None
     #: The NotFound to answer for an unreadable org, when the request names one resource.
     hidden: Callable[[RequestContext[Any]], NotFound] | None = None
+    #: The request's org is where it writes, even when empty (create, apply).
+    org_required: bool = False
 
     def __call__(self, ctx: RequestContext[Any]) -> None:
         principal = ctx.get(PRINCIPAL)
@@ -48,7 +51,7 @@ class Authorize:
         if self.org_field is None:
             return
         org = _org_of(ctx.input, self.org_field)
-        if not org:
+        if not org and not self.org_required:
             return
         if self.hidden is not None and not access.readable(org):
             raise access.concealed(org, self.hidden(ctx))

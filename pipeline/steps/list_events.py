@@ -62,13 +62,8 @@ class ListEvents:
             resource_id=resource_id,
             org=request.org,
         )
-        if types or (request.org and resource_id):  # else the index scanned is the filter
-            org = request.org
-            scan = (
-                (event, size)
-                for event, size in scan
-                if (not types or event.type in types) and (not org or event.org == org)
-            )
+        if types:  # the index scanned is every other filter (scan_visible)
+            scan = ((event, size) for event, size in scan if event.type in types)
         found, more = fill_page(scan, page_size=page_size, max_bytes=self.max_bytes)
         ctx[RESPONSE] = self.response_type(
             changes=found,

@@ -8,16 +8,17 @@ from typing import Any
 from pipeline import events
 from pipeline.context import RequestContext
 from pipeline.errors import FailedPrecondition, quote
-from pipeline.keys import CASCADE, CAUSED_BY, EXISTING, REQUEST_ID
+from pipeline.keys import CASCADE, CAUSED_BY, EXISTING, IMPERSONATED_BY, REQUEST_ID
 from stigmer_sessions.resource import ORG_AGENT_INSTANCE_INDEX, SESSION
 
 
 @dataclass(frozen=True, slots=True)
 class GuardSessions:
     """Reads ``ctx[EXISTING]`` (the agent instance being deleted), ``ctx[CASCADE]``,
-    ``ctx[REQUEST_ID]``, ``ctx[CAUSED_BY]``; deletes sessions (with their messages, each with
-    a SessionDeleted change) when cascading; raises FailedPrecondition naming how many
-    sessions of the instance's org still name it when ``refuse`` and not cascading.
+    ``ctx[REQUEST_ID]``, ``ctx[CAUSED_BY]``, ``ctx[IMPERSONATED_BY]``; deletes sessions
+    (with their messages, each with a SessionDeleted change) when cascading; raises
+    FailedPrecondition naming how many sessions of the instance's org still name it when
+    ``refuse`` and not cascading.
 
     With ``refuse`` (``--require-agent-instance``) an instance with sessions cannot go
     unless the caller asks for the cascade (``x-cascade: true``); without it the sessions
@@ -56,4 +57,5 @@ class GuardSessions:
                 request_id=request_id,
                 caused_by=caused_by,
                 reason=reason,
+                impersonated_by=ctx.get(IMPERSONATED_BY, ""),
             )

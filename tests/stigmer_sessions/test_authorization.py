@@ -359,3 +359,111 @@ def test_the_request_log_line_names_the_principal_never_its_token(
     lines = [r.__dict__["fields"] for r in caplog.records if r.getMessage() == "rpc"]
     assert [line["principal"] for line in lines] == ["eddie"]
     assert not any("tok-eddie" in repr(r.__dict__) for r in caplog.records)
+
+
+# --- found in review: the org of a filter, the empty org, lag, cascades ------------------------
+
+VERA = Principal("vera", {ACME: Role.VIEWER})
+
+
+def _first_change(items: Iterator[Any]) -> Any:
+    """The first change a watch delivers before its first bookmark (None: only a bookmark)."""
+    for item in items:
+        return item.change if item.HasField("change") else None
+    return None
+
+
+def test_a_watch_of_an_org_never_streams_another_orgs_resource(tmp_path: Path) -> None:
+    with SessionController(tmp_path / "db", durable=False) as controller:
+        secret = controller.create(make_session("beta secret", org=BETA))
+        controller.append_message(secret.metadata.id, "user", "private")
+        mine = controller.create(make_session("acme one", org=ACME))
+        sid = secret.metadata.id
+        watched = controller.watch(org=ACME, session_id=sid, bookmark_interval_s=0.05, principal=VERA)
+        assert _first_change(watched) is None  # beta's session has no changes in acme
+        trusted = controller.watch(org=ACME, session_id=sid, bookmark_interval_s=0.05)
+        assert _first_change(trusted) is None  # nor for a trusted caller
+        assert list(controller.list_changes(org=ACME, session_id=sid, principal=VERA).changes) == []
+        own = _first_change(controller.watch(org=ACME, session_id=mine.metadata.id, principal=VERA))
+        assert own.resource_id == mine.metadata.id
+
+
+def test_a_create_into_the_empty_org_needs_a_role_there(tmp_path: Path) -> None:
+    with SessionController(tmp_path / "db", durable=False) as controller:
+        before = data_tables(controller.store)
+        for nobody in (Principal("nobody"), VERA, Principal("eddie", {ACME: Role.EDITOR})):
+            with pytest.raises(PermissionDenied, match="in org ''"):
+                controller.create(make_session("nowhere", org=""), principal=nobody)
+            with pytest.raises(PermissionDenied, match="in org ''"):
+                controller.apply(make_session("nowhere", org=""), principal=nobody)
+            with pytest.raises(PermissionDenied, match="in org ''"):
+                controller.agent_instances.create(make_agent_instance(org=""), principal=nobody)
+        assert data_tables(controller.store) == before
+        everywhere = Principal("root", {"*": Role.EDITOR})
+        assert controller.create(make_session("nowhere", org=""), principal=everywhere).metadata.org == ""
+
+
+def test_another_orgs_writes_do_not_end_a_watcher_that_sees_none_of_them(tmp_path: Path) -> None:
+    with SessionController(tmp_path / "db", durable=False) as controller:
+        controller.create(make_session("acme one", org=ACME))
+        for i in range(20):
+            controller.create(make_session(f"beta {i}", org=BETA))
+        items = iter(controller.watch(max_lag=10, bookmark_interval_s=0.05, principal=VERA))
+        assert next(items).change.org == ACME
+        bookmark = next(items)  # not RESOURCE_EXHAUSTED: acme's feed is caught up
+        assert bookmark.HasField("bookmark")
+
+
+def test_cascaded_deletes_record_who_impersonated(tmp_path: Path) -> None:
+    gateway = Principal("gateway", {ACME: Role.ADMIN}, impersonate=True)
+    with SessionController(tmp_path / "db", durable=False) as controller:
+        bot = controller.agent_instances.create(make_agent_instance(org=ACME))
+        controller.create(make_session("s", org=ACME, agent=bot.metadata.id))
+        head = controller.store.read(lambda tx: tx.changes.current_revision())
+        controller.agent_instances.delete(bot.metadata.id, cascade=True, principal=gateway, actor="bob")
+        (deleted,) = controller.events(after=head)
+        assert (deleted.type, deleted.actor_id, deleted.impersonated_by) == (
+            "SessionDeleted",
+            "bob",
+            "gateway",
+        )
+
+
+@pytest.mark.parametrize(
+    ("then", "code"),
+    [
+        (lambda tokens: tokens.pop("tok-w"), grpc.StatusCode.UNAUTHENTICATED),  # token removed
+        (
+            lambda tokens: tokens.update({"tok-w": Principal("w", {BETA: Role.VIEWER})}),
+            grpc.StatusCode.ABORTED,
+        ),
+    ],
+    ids=["token-removed", "roles-changed"],
+)
+def test_an_open_watch_is_authenticated_again_at_each_bookmark(
+    tmp_path: Path, then: Callable[[dict[str, Principal]], object], code: grpc.StatusCode
+) -> None:
+    tokens = {"tok-w": Principal("w", {ACME: Role.VIEWER})}
+
+    def authenticate_now(context: grpc.ServicerContext) -> Principal:
+        for key, value in context.invocation_metadata() or ():
+            if key == "authorization" and str(value).removeprefix("Bearer ") in tokens:
+                return tokens[str(value).removeprefix("Bearer ")]
+        raise Unauthenticated("missing or invalid credentials")
+
+    with SessionController(tmp_path / "db", durable=False, bookmark_interval_s=0.05) as controller:
+        server = start_server(controller, "127.0.0.1:0", authenticator=authenticate_now)
+        try:
+            with grpc.insecure_channel(server.address) as channel:
+                feed = change_pb2_grpc.SessionChangeControllerStub(channel)  # type: ignore[no-untyped-call]
+                auth_w = (("authorization", "Bearer tok-w"),)
+                # a deadline, so that a watch that is never cut off fails the test instead of hanging it
+                stream = feed.watch(WatchSessionChangesRequest(), metadata=auth_w, timeout=10)
+                assert next(stream).HasField("bookmark")  # served while the credentials hold
+                then(tokens)
+                with pytest.raises(grpc.RpcError) as ended:
+                    for _ in stream:  # the next bookmark finds them gone or changed
+                        pass
+                assert ended.value.code() == code
+        finally:
+            server.stop(grace=None)
