@@ -15,6 +15,7 @@ never with credentials: the principal carries none.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -87,12 +88,12 @@ class Access:
     def log(self, outcome: str, org: str) -> None:
         log_denial(self.principal, self.operation, org, outcome, role=self.role)
 
-    def check_record(self, org: str, not_found: NotFound) -> None:
-        """For a stored resource of ``org``: ``not_found`` when the principal may not read
+    def check_record(self, org: str, not_found: Callable[[], NotFound]) -> None:
+        """For a stored resource of ``org``: ``not_found()`` when the principal may not read
         it (so existence never leaks), PermissionDenied naming the org when it may read
         but not act with the operation's role."""
         if not self.readable(org):
-            raise self.concealed(org, not_found)
+            raise self.concealed(org, not_found())
         if not self.may(org):
             raise self.denied(org, _VERBS.get(self.role, "act"))
 

@@ -20,13 +20,17 @@ def load_or_not_found(ctx: RequestContext[Any], record_id: str) -> Any:
     loader goes through here, so every by-id operation is checked once the org is known.
     """
     record = ctx.records.get(record_id)
-    missing = NotFound(f"{ctx.kind.name} {record_id!r} not found")
     if record is None:
-        raise missing
+        raise _missing(ctx, record_id)
     granted = access(ctx)
     if granted is not None:
-        granted.check_record(record.metadata.org, missing)
+        granted.check_record(record.metadata.org, lambda: _missing(ctx, record_id))
     return record
+
+
+def _missing(ctx: RequestContext[Any], record_id: str) -> NotFound:
+    # built only when it is raised: a Get that finds its record pays nothing for it
+    return NotFound(f"{ctx.kind.name} {record_id!r} not found")
 
 
 @dataclass(frozen=True, slots=True)
