@@ -21,7 +21,7 @@ import jwt
 
 from pipeline import limits
 from pipeline.auth import Principal
-from pipeline.authn.tokens import parse_roles
+from pipeline.authn.tokens import parse_roles, read_utf8
 from pipeline.errors import InvalidArgument
 
 #: The claim holding the org -> role map, unless configured otherwise.
@@ -101,13 +101,7 @@ def _default_alg(kty: str, jwk: Mapping[str, Any]) -> str:
 
 
 def load_jwks(path: str) -> Mapping[str, _Key]:
-    with open(path, "rb") as file:
-        raw = file.read()
-    try:
-        text = raw.decode()
-    except UnicodeDecodeError:
-        raise InvalidArgument(f"JWKS file {path}: not UTF-8") from None
-    return parse_jwks(text, f"JWKS file {path}")
+    return parse_jwks(read_utf8(path, "JWKS file"), f"JWKS file {path}")
 
 
 class JwtVerifier:

@@ -128,15 +128,20 @@ def parse_roles(value: object) -> dict[str, Role]:
     return roles
 
 
-def load_tokens(path: str) -> TokenTable:
-    """Read and parse the tokens file at ``path`` (OSError when it cannot be read)."""
+def read_utf8(path: str, what: str) -> str:
+    """The text of the file at ``path``; InvalidArgument naming ``what`` and the path when it
+    is not UTF-8 (OSError when it cannot be read)."""
     with open(path, "rb") as file:
         raw = file.read()
     try:
-        text = raw.decode()
+        return raw.decode()
     except UnicodeDecodeError:
-        raise InvalidArgument(f"tokens file {path}: not UTF-8") from None
-    return parse_tokens(text, f"tokens file {path}")
+        raise InvalidArgument(f"{what} {path}: not UTF-8") from None
+
+
+def load_tokens(path: str) -> TokenTable:
+    """Read and parse the tokens file at ``path`` (OSError when it cannot be read)."""
+    return parse_tokens(read_utf8(path, "tokens file"), f"tokens file {path}")
 
 
 class TokenFile:
