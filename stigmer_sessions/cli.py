@@ -733,16 +733,18 @@ def _authenticator(args: argparse.Namespace) -> Authenticate | str | None:
 
 def _auth_worker_args(args: argparse.Namespace) -> list[str]:
     """The authentication flags again, for each worker of ``--workers N``."""
-    out: list[str] = []
-    for flag, value in (
+    out = _given(
         ("--auth-tokens", args.auth_tokens),
         ("--jwt-jwks", args.jwt_jwks),
         ("--jwt-issuer", args.jwt_issuer),
         ("--jwt-audience", args.jwt_audience),
-    ):
-        if value is not None:
-            out += [flag, value]
+    )
     return [*out, "--jwt-roles-claim", args.jwt_roles_claim, "--jwt-leeway", str(args.jwt_leeway)]
+
+
+def _given(*flags: tuple[str, object]) -> list[str]:
+    """``[flag, value, ...]`` for each flag whose value was given (not None)."""
+    return [part for flag, value in flags if value is not None for part in (flag, str(value))]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -910,12 +912,10 @@ def _worker_args(args: argparse.Namespace, store: StoreOptions | None = None) ->
         "--compact-interval",
         str(args.compact_interval),
     ]
-    for flag, value in (
+    out += _given(
         ("--max-sessions-per-org", args.max_sessions_per_org),
         ("--max-sessions-per-owner", args.max_sessions_per_owner),
-    ):
-        if value is not None:
-            out += [flag, str(value)]
+    )
     if not args.recover:
         out.append("--no-recovery")
     if args.require_agent_instance:
@@ -925,14 +925,16 @@ def _worker_args(args: argparse.Namespace, store: StoreOptions | None = None) ->
 
 def _transport_worker_args(args: argparse.Namespace) -> list[str]:
     """The transport flags for a worker (paths made absolute: a worker checks them again)."""
-    out: list[str] = []
-    for flag, path in (
-        ("--tls-cert", args.tls_cert),
-        ("--tls-key", args.tls_key),
-        ("--tls-client-ca", args.tls_client_ca),
-    ):
-        if path is not None:
-            out += [flag, os.path.abspath(path)]
+    out = _given(
+        *(
+            (flag, None if path is None else os.path.abspath(path))
+            for flag, path in (
+                ("--tls-cert", args.tls_cert),
+                ("--tls-key", args.tls_key),
+                ("--tls-client-ca", args.tls_client_ca),
+            )
+        )
+    )
     if args.insecure:
         out.append("--insecure")
     if not args.reflection:
