@@ -23,7 +23,7 @@ from google.protobuf.message import Message
 
 from pipeline.errors import Internal, OutOfRange
 from pipeline.ids import new_id
-from pipeline.resource import ResourceKind
+from pipeline.resource import ResourceKind, reference
 from pipeline.storage import ChangeLog, Storage, StoredChange, Tx
 
 
@@ -39,11 +39,15 @@ def record(
     caused_by: str = "",
     reason: str = "",
     impersonated_by: str = "",
+    child: Message | None = None,
 ) -> Any:
     """Append one ``kind.event_type`` change of type ``<Kind><verb>`` carrying ``resource`` at
     the next revision, in ``tx``, and return it (with its revision). ``caused_by`` defaults to
     the request id; ``impersonated_by`` is the principal that acted for ``actor``, if any.
-    Internal when the kind records no changes (or cannot record an impersonation)."""
+    With ``child`` (a change about one child record, e.g. a message appended) the change
+    carries the child in ``kind.event_child_field`` and only a :func:`reference` to the
+    resource: a small change, where a copy of a large resource would dominate the write.
+    Internal when the kind records no changes (or cannot record an impersonation or a child)."""
     event_type = kind.event_type
     if event_type is None:
         raise Internal(f"{kind.name} has no change type; its changes cannot be recorded")
@@ -63,7 +67,13 @@ def record(
             raise Internal(f"{kind.name}'s change type cannot record who impersonated its actor")
         event.impersonated_by = impersonated_by
     event.time.FromNanoseconds(now_ns)
-    getattr(event, kind.event_resource_field).CopyFrom(resource)
+    if child is None:
+        getattr(event, kind.event_resource_field).CopyFrom(resource)
+    else:
+        if not kind.event_child_field:
+            raise Internal(f"{kind.name}'s change type has no field for a child record")
+        getattr(event, kind.event_resource_field).CopyFrom(reference(resource))
+        getattr(event, kind.event_child_field).CopyFrom(child)
     tx.changes.append(
         event, kind=kind.name, resource_id=resource.metadata.id, org=resource.metadata.org, time_ns=now_ns
     )

@@ -98,6 +98,9 @@ class ResourceKind(Generic[M]):
     #: name of its field that carries the resource.
     event_type: type[Message] | None = None
     event_resource_field: str = ""
+    #: The change's field for a child record (e.g. "message"): a change about one child
+    #: carries the child there and only a reference to the resource (see ``reference``).
+    event_child_field: str = ""
     #: Dotted path of the lifecycle phase field (e.g. "state.phase"); "" when none.
     phase_field: str = ""
 
@@ -105,6 +108,19 @@ class ResourceKind(Generic[M]):
         names = [i.name for i in self.indexes]
         if len(names) != len(set(names)):
             raise ValueError(f"duplicate index names in {self.name}: {names}")
+
+
+def reference(resource: M) -> M:
+    """A copy of ``resource`` holding only what names it: api_version, kind and the metadata
+    id, name, slug, org and version. What a change about one of its children carries instead
+    of the whole resource, which such a change does not alter beyond its bookkeeping."""
+    ref = type(resource)()
+    ref.api_version = resource.api_version  # type: ignore[attr-defined]
+    ref.kind = resource.kind  # type: ignore[attr-defined]
+    meta, src = ref.metadata, resource.metadata  # type: ignore[attr-defined]
+    meta.id, meta.name, meta.slug, meta.org = src.id, src.name, src.slug, src.org
+    meta.version.CopyFrom(src.version)
+    return ref
 
 
 def index_entries(kind: ResourceKind[Any], record: Any) -> Iterator[tuple[Index, tuple[str, ...]]]:

@@ -162,7 +162,7 @@ def append_message(s: Settings, config: SessionConfig) -> Pipeline[Any]:
             RequirePhase(config.lifecycle.accepts_messages, "accept messages"),
             AppendMessage(config.max_message_bytes),
             Persist(),
-            AppendEvent("MessageAppended", s.hub),
+            AppendEvent("MessageAppended", s.hub, carry=CHILD),
             Respond(CHILD),
             RememberRequest(s.request_ttl_ns),
         ],

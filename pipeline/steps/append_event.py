@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from google.protobuf.message import Message
+
 from pipeline import events
-from pipeline.context import RequestContext
+from pipeline.context import Key, RequestContext
 from pipeline.events import EventHub
 from pipeline.keys import CAUSED_BY, EVENT, EXISTING, IMPERSONATED_BY, REQUEST_ID, RESPONSE, UNCHANGED
 
@@ -23,10 +25,14 @@ class AppendEvent:
     before, else Updated. A write that changed nothing records nothing. If the change cannot
     be written the whole transaction fails, so there is never a mutation without its change
     nor a change without its mutation. After commit, ``hub`` (if any) wakes the watchers.
+
+    With ``carry`` (a key holding a child record, e.g. CHILD) the change carries that child
+    and only a reference to the resource (:func:`pipeline.events.record`).
     """
 
     verb: str | None = None
     hub: EventHub | None = None
+    carry: Key[Message] | None = None
 
     def __call__(self, ctx: RequestContext[Any]) -> None:
         if ctx.get(UNCHANGED, False):
@@ -43,6 +49,7 @@ class AppendEvent:
             caused_by=ctx.get(CAUSED_BY, ""),
             reason=getattr(ctx.input, "reason", ""),
             impersonated_by=ctx.get(IMPERSONATED_BY, ""),
+            child=None if self.carry is None else ctx[self.carry],
         )
         ctx[EVENT] = event
         if self.hub is not None:

@@ -18,6 +18,7 @@ import grpc
 
 from pipeline.auth import EVERY_ORG, Principal, Role
 from pipeline.errors import ResourceError
+from pipeline.resource import reference
 from tests.stigmer_sessions.promises.cases import ACTOR, ORG, Case, Refusal, Scenario
 from tests.stigmer_sessions.promises.target import Target
 
@@ -201,7 +202,8 @@ def check_one_change(target: Target, case: Case, scenario: Scenario) -> None:
     """An effective write records exactly one change of its kind, of the right type, about
     the right record (as it is now stored; as it was, for a delete), by the right actor and
     request; any change it records of another kind (a cascade) names the same actor,
-    request and cause."""
+    request and cause. A change about one child record (a message appended) carries the
+    child as returned and a reference to the record instead of a copy."""
     request = scenario.prepare(target)
     count = target.changes_count()
     others = {kind: len(target.changes(kind=kind)) for kind in target.other_kinds()}
@@ -220,7 +222,12 @@ def check_one_change(target: Target, case: Case, scenario: Scenario) -> None:
     assert (change.actor_id, change.request_id, change.caused_by) == (ACTOR, "req-change", "cause")
     stored = target.record(subject)
     carried = target.changed_resource(change)
-    assert carried == (stored if stored is not None else response), "the change carries another state"
+    child_field = target.kind.event_child_field
+    if child_field and change.HasField(child_field):
+        assert getattr(change, child_field) == response, "the change carries another child"
+        assert carried == reference(stored), "the change carries more, or other, than a reference"
+    else:
+        assert carried == (stored if stored is not None else response), "the change carries another state"
     assert change.org == carried.metadata.org
 
 
