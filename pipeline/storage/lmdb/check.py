@@ -23,7 +23,6 @@ from pipeline.resource import ResourceKind
 from pipeline.storage import CheckReport
 from pipeline.storage.lmdb.engine import LmdbEngine, RawTx, Table
 from pipeline.storage.lmdb.stores import (
-    BY_KIND,
     BY_ORG,
     BY_RESOURCE,
     CURRENT,
@@ -37,6 +36,7 @@ from pipeline.storage.lmdb.stores import (
     REV,
     Layout,
     decode_entry,
+    entry_key,
     index_keys,
     parse_child_key,
     rev_int,
@@ -366,14 +366,14 @@ class LogCheck:
                 self.problems.append(f"change log: marker {key[1:].decode()} is corrupt ({value!r})")
             else:
                 self._markers[key] = rev_int(value)
-        elif key[:1] == LOG and len(key) == 1 + REV.size:
-            self._visit_entry(rev_int(key[1:]), value)
-        elif key[:1] in (BY_RESOURCE, BY_ORG, BY_KIND) and len(key) > REV.size:
+        elif key[:1] == LOG and len(key) > 1 + REV.size:
+            self._visit_entry(key, rev_int(key[-REV.size :]), value)
+        elif key[:1] in (BY_RESOURCE, BY_ORG) and len(key) > REV.size:
             self._index[key] = rev_int(key[-REV.size :])
         else:
             self.problems.append(f"change log: unexpected key {key!r}")
 
-    def _visit_entry(self, revision: int, value: bytes) -> None:
+    def _visit_entry(self, key: bytes, revision: int, value: bytes) -> None:
         self.entries += 1
         self._revisions.add(revision)
         try:
@@ -381,6 +381,8 @@ class LogCheck:
         except (ValueError, UnicodeDecodeError, struct.error):
             self.problems.append(f"change log: entry {revision} cannot be parsed")
             return
+        if key != entry_key(change.kind, revision):
+            self.problems.append(f"change log: entry {revision} of {change.kind} is filed under {key!r}")
         self._expected_index.update(index_keys(change))
         event_type = self._types.get(change.kind)
         if event_type is None:  # a kind this check was not told about: its header is all we read
@@ -396,7 +398,8 @@ class LogCheck:
     def finish(self) -> list[list[str]]:
         """The problems found, once every item has been visited, grouped by kind of problem
         (one damaged page can cause thousands of one kind: callers may shorten each group)."""
-        current = self._markers.get(CURRENT, 0)
+        # The current revision is the newest entry's; the marker is only a floor (see stores).
+        current = max(self._markers.get(CURRENT, 0), max(self._revisions, default=0))
         oldest = max(self._markers.get(OLDEST, 1), 1)
         chain: list[str] = []
         missing = [r for r in range(oldest, current + 1) if r not in self._revisions]
@@ -407,10 +410,7 @@ class LogCheck:
             )
         outside = sorted(r for r in self._revisions if not oldest <= r <= current)
         if outside:
-            chain.append(
-                f"change log: {len(outside)} entries outside the window {oldest}..{current} "
-                f"(the current marker does not match the last entry {max(self._revisions)})"
-            )
+            chain.append(f"change log: {len(outside)} entries below the oldest retained revision {oldest}")
         dangling = [
             f"change log: index entry {key!r} points to missing revision {revision}"
             for key, revision in sorted(self._index.items())

@@ -64,9 +64,7 @@ class LmdbStorage(LmdbEngine):
             self.close()
             raise
         if upgraded:
-            _log.warning(
-                "rewrote the %d changes of %s in the per-kind change-log layout", upgraded, self.path
-            )
+            _log.warning("rewrote the %d changes of %s in the current change-log layout", upgraded, self.path)
 
     def read(self, fn: Callable[[LmdbTx], T]) -> T:
         layouts = self._layouts

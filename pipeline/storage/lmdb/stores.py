@@ -17,6 +17,7 @@ prefix is a key prefix. The tables (:class:`~pipeline.storage.lmdb.engine.Table`
 
 from __future__ import annotations
 
+import heapq
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -191,13 +192,16 @@ class LmdbRecords(Generic[M]):
 REV = struct.Struct(">Q")
 CURRENT = b"\x00current"
 OLDEST = b"\x00oldest"
-#: The log's layout version, written with the first change. A log with changes and without
-#: it was written before changes were filed by kind: :func:`upgrade_change_log` rewrites it.
+#: The log's layout version, written with the first change. Older layouts are rewritten in
+#: this one when the store opens (:func:`upgrade_change_log`): none (the first: values
+#: without a header, an org index not per kind) and 2 (one global log key per revision plus
+#: a per-kind index entry).
 FORMAT = b"\x00format"
-LOG_FORMAT = 2
+LOG_FORMAT = 3
 LOG = b"\x01"
 BY_RESOURCE = b"\x02"
 BY_ORG = b"\x03"
+#: Layout 2's per-kind index (layout 3 files the entries themselves by kind).
 BY_KIND = b"\x04"
 #: A log value: format, time_ns, length of ``pack(kind, resource id, org)``; then that; then
 #: the change's bytes. Scans and compaction read where a change belongs from this header,
@@ -225,29 +229,37 @@ def decode_entry(revision: int, value: bytes) -> StoredChange:
     return StoredChange(revision, kind, resource_id, org, time_ns, value[end:])
 
 
-def index_keys(change: StoredChange) -> tuple[bytes, bytes, bytes]:
-    """The three index entries of a change: by resource, by org, by kind (all within its kind)."""
+def entry_key(kind: str, revision: int) -> bytes:
+    """Where a change's entry is: in its kind's run of the log, in revision order."""
+    return LOG + pack(kind) + REV.pack(revision)
+
+
+def index_keys(change: StoredChange) -> tuple[bytes, bytes]:
+    """The two index entries of a change: by resource and by org (both within its kind)."""
     rev = REV.pack(change.revision)
     return (
         BY_RESOURCE + pack(change.kind, change.resource_id) + rev,
         BY_ORG + pack(change.kind, change.org) + rev,
-        BY_KIND + pack(change.kind) + rev,
     )
 
 
 class LmdbChangeLog:
     """The change log in the ``events`` table (revisions 8-byte big-endian: key order is
     revision order). Gap-free and in commit order because LMDB runs one writer at a time and
-    the ``current`` marker is read and bumped inside it: an aborted write takes its revision
-    with it.
+    the next revision is read inside it: an aborted write takes its revision with it.
+
+    The entries are filed by kind, so a kind's changes are one key range (a scan of one kind
+    needs no index) and a change writes three keys: its entry and two index entries. The
+    current revision is the newest entry's, read with one seek per kind in the log, so a
+    write does not rewrite a marker too; the ``current`` marker only keeps it when the newest
+    entries are compacted away or an import declares a window.
 
     ==========================================  =====================================
-    ``0x00 "current"`` / ``0x00 "oldest"``      latest revision / oldest retained one
-    ``0x00 "format"``                           the layout version (2)
-    ``0x01 rev``                                the entry (header + change bytes)
+    ``0x00 "current"`` / ``0x00 "oldest"``      current revision floor / oldest retained
+    ``0x00 "format"``                           the layout version (3)
+    ``0x01 pack(kind) rev``                     the entry (header + change bytes)
     ``0x02 pack(kind, resource id) rev``        index: changes of one resource
     ``0x03 pack(kind, org) rev``                index: one kind's changes in one org
-    ``0x04 pack(kind) rev``                     index: one kind's changes
     ==========================================  =====================================
     """
 
@@ -272,20 +284,19 @@ class LmdbChangeLog:
         self._store(change, current)
 
     def _store(self, change: StoredChange, current: int) -> None:
-        rev = REV.pack(change.revision)
-        if not current:  # the log's first change
+        if not current and self._raw.get(Table.EVENTS, FORMAT) is None:  # the log's first change
             self._raw.put(Table.EVENTS, FORMAT, REV.pack(LOG_FORMAT))
-        self._raw.put(Table.EVENTS, LOG + rev, encode_entry(change))
+        self._raw.put(Table.EVENTS, entry_key(change.kind, change.revision), encode_entry(change))
         for key in index_keys(change):
             self._raw.put(Table.EVENTS, key, b"")
-        self._raw.put(Table.EVENTS, CURRENT, rev)
 
     def set_window(self, *, oldest: int, current: int) -> None:
         self._raw.put(Table.EVENTS, OLDEST, REV.pack(max(oldest, 1)))
         self._raw.put(Table.EVENTS, CURRENT, REV.pack(current))
 
     def current_revision(self) -> int:
-        return rev_int(self._raw.get(Table.EVENTS, CURRENT))
+        newest = max((rev for _, rev in _kind_heads(self._raw, newest=True)), default=0)
+        return max(newest, rev_int(self._raw.get(Table.EVENTS, CURRENT)))
 
     def oldest_revision(self) -> int:
         return max(rev_int(self._raw.get(Table.EVENTS, OLDEST)), 1)
@@ -293,37 +304,45 @@ class LmdbChangeLog:
     def scan(
         self, *, kind: str, after_revision: int = 0, resource_id: str = "", org: str = ""
     ) -> Iterator[StoredChange]:
-        if resource_id:
-            prefix = BY_RESOURCE + pack(kind, resource_id)
-        elif org:
-            prefix = BY_ORG + pack(kind, org)
-        else:
-            prefix = BY_KIND + pack(kind)
-        for key, _ in self._raw.scan(Table.EVENTS, prefix, after=prefix + REV.pack(after_revision)):
+        after = REV.pack(after_revision)
+        if not resource_id and not org:
+            prefix = LOG + pack(kind)
+            for key, value in self._raw.scan(Table.EVENTS, prefix, after=prefix + after):
+                yield self._decode(rev_int(key[-REV.size :]), value)
+            return
+        prefix = BY_RESOURCE + pack(kind, resource_id) if resource_id else BY_ORG + pack(kind, org)
+        entries = LOG + pack(kind)
+        for key, _ in self._raw.scan(Table.EVENTS, prefix, after=prefix + after):
             rev = key[-REV.size :]
-            stored = self._raw.get(Table.EVENTS, LOG + rev)
+            stored = self._raw.get(Table.EVENTS, entries + rev)
             if stored is None:
                 raise Internal(f"change index points to missing revision {rev_int(rev)}")
             yield self._decode(rev_int(rev), stored)
 
     def compact(self, *, below_revision: int, older_than_ns: int | None, limit: int) -> int:
-        oldest = self.oldest_revision()
-        count = 0
-        for key, value in self._raw.scan(Table.EVENTS, LOG, after=LOG + REV.pack(oldest - 1)):
-            if count >= limit:
+        current = self.current_revision()
+        doomed: list[tuple[bytes, StoredChange]] = []
+        # The oldest changes of every kind, merged in revision order: compaction is global.
+        runs = [self._entries(kind_prefix) for kind_prefix, _ in _kind_heads(self._raw, newest=False)]
+        for key, change in heapq.merge(*runs, key=lambda item: item[1].revision):
+            if len(doomed) >= limit:
                 break
-            change = self._decode(rev_int(key[1:]), value)
             too_old = older_than_ns is not None and change.time_ns < older_than_ns
             if change.revision >= below_revision and not too_old:
                 break
+            doomed.append((key, change))
+        for key, change in doomed:
             self._raw.delete(Table.EVENTS, key)
             for index_key in index_keys(change):
                 self._raw.delete(Table.EVENTS, index_key)
-            oldest = change.revision + 1
-            count += 1
-        if count:
-            self._raw.put(Table.EVENTS, OLDEST, REV.pack(oldest))
-        return count
+        if doomed:
+            self._raw.put(Table.EVENTS, OLDEST, REV.pack(doomed[-1][1].revision + 1))
+            self._raw.put(Table.EVENTS, CURRENT, REV.pack(current))  # the newest may be gone now
+        return len(doomed)
+
+    def _entries(self, kind_prefix: bytes) -> Iterator[tuple[bytes, StoredChange]]:
+        for key, value in self._raw.scan(Table.EVENTS, kind_prefix):
+            yield key, self._decode(rev_int(key[-REV.size :]), value)
 
     @staticmethod
     def _decode(revision: int, value: bytes) -> StoredChange:
@@ -333,37 +352,70 @@ class LmdbChangeLog:
             raise Internal(f"change-log entry {revision} is corrupt") from exc
 
 
+def _kind_heads(raw: RawTx, *, newest: bool) -> Iterator[tuple[bytes, int]]:
+    """(``LOG + pack(kind)``, its newest or oldest revision) for every kind in the log: two
+    seeks per kind, whatever the log's length."""
+    after: bytes | None = None
+    while True:
+        first = next(raw.scan(Table.EVENTS, LOG, after=after), None)
+        if first is None:
+            return
+        key = first[0]
+        kind_prefix = key[: -REV.size]
+        if newest:
+            key = next(raw.scan(Table.EVENTS, kind_prefix, reverse=True))[0]
+        yield kind_prefix, rev_int(key[-REV.size :])
+        after = kind_prefix + b"\xff" * REV.size  # past this kind's last possible revision
+
+
 def needs_upgrade(raw: RawTx) -> bool:
-    """A log with changes (a current marker) but no format marker: the first layout."""
-    return raw.get(Table.EVENTS, FORMAT) is None and raw.get(Table.EVENTS, CURRENT) is not None
+    """A log of an older layout: changes (a current marker) without a format marker, or
+    format 2."""
+    stored = raw.get(Table.EVENTS, FORMAT)
+    if stored is None:
+        return raw.get(Table.EVENTS, CURRENT) is not None
+    return rev_int(stored) < LOG_FORMAT
 
 
 def upgrade_change_log(raw: RawTx, now_ns: int) -> int:
-    """Rewrite a change log of the first layout (values without a header, an org index not
-    per kind, no kind index) in this one; returns how many changes it rewrote (0: nothing
-    to do). Where a change belongs comes from its old index entries; its time, which only
+    """Rewrite a change log of an older layout in this one; returns how many changes it
+    rewrote (0: nothing to do).
+
+    From the first layout (values without a header, an org index not per kind, no kind
+    index), where a change belongs comes from its old index entries; its time, which only
     age-based compaction reads, becomes ``now_ns``, so such a compaction keeps it longer
-    rather than dropping it early."""
+    rather than dropping it early. From layout 2 (a global entry key per revision plus a
+    per-kind index entry), each entry moves under its kind and the kind index goes. The
+    ``current`` marker of either stays, as the floor it now is."""
     if not needs_upgrade(raw):
         return 0
+    first = raw.get(Table.EVENTS, FORMAT) is None
     resources: dict[int, tuple[str, str]] = {}
     orgs: dict[int, str] = {}
-    old_index = [key for key, _ in raw.scan(Table.EVENTS, BY_RESOURCE)]
-    for key in old_index:
-        kind, resource_id = unpack(key[1 : -REV.size])
-        resources[rev_int(key[-REV.size :])] = (kind, resource_id)
-    for key, _ in raw.scan(Table.EVENTS, BY_ORG):
-        old_index.append(key)
-        (org,) = unpack(key[1 : -REV.size])
-        orgs[rev_int(key[-REV.size :])] = org
+    if first:
+        old_index = [key for key, _ in raw.scan(Table.EVENTS, BY_RESOURCE)]
+        for key in old_index:
+            kind, resource_id = unpack(key[1 : -REV.size])
+            resources[rev_int(key[-REV.size :])] = (kind, resource_id)
+        for key, _ in raw.scan(Table.EVENTS, BY_ORG):
+            old_index.append(key)
+            (org,) = unpack(key[1 : -REV.size])
+            orgs[rev_int(key[-REV.size :])] = org
+    else:
+        old_index = [key for key, _ in raw.scan(Table.EVENTS, BY_KIND)]
     for key in old_index:
         raw.delete(Table.EVENTS, key)
     count = 0
-    for key, value in list(raw.scan(Table.EVENTS, LOG)):
+    old_entries = [(k, v) for k, v in raw.scan(Table.EVENTS, LOG) if len(k) == len(LOG) + REV.size]
+    for key, value in old_entries:
         revision = rev_int(key[1:])
-        kind, resource_id = resources.get(revision, ("", ""))
-        change = StoredChange(revision, kind, resource_id, orgs.get(revision, ""), now_ns, value)
-        raw.put(Table.EVENTS, key, encode_entry(change))
+        if first:
+            kind, resource_id = resources.get(revision, ("", ""))
+            change = StoredChange(revision, kind, resource_id, orgs.get(revision, ""), now_ns, value)
+        else:
+            change = LmdbChangeLog._decode(revision, value)
+        raw.delete(Table.EVENTS, key)
+        raw.put(Table.EVENTS, entry_key(change.kind, revision), encode_entry(change))
         for index_key in index_keys(change):
             raw.put(Table.EVENTS, index_key, b"")
         count += 1

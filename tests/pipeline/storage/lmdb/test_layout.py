@@ -9,7 +9,18 @@ from pipeline.keycodec import pack
 from pipeline.storage import StoredChange, Tx
 from pipeline.storage.lmdb import LmdbStorage
 from pipeline.storage.lmdb.engine import RawTx, Table
-from pipeline.storage.lmdb.stores import BY_KIND, BY_ORG, BY_RESOURCE, CURRENT, LOG, REV, decode_entry
+from pipeline.storage.lmdb.stores import (
+    BY_KIND,
+    BY_ORG,
+    BY_RESOURCE,
+    CURRENT,
+    FORMAT,
+    LOG,
+    REV,
+    decode_entry,
+    encode_entry,
+    entry_key,
+)
 from stigmer_sessions.api import SessionChange
 from stigmer_sessions.resource import SESSION
 from tests.conftest import make_session
@@ -29,13 +40,17 @@ def test_a_change_is_filed_under_its_kind_with_a_header_saying_where_it_belongs(
     lmdb_store.write(lambda tx: _append(tx, "session", "ses-1", "acme", 7))
     lmdb_store.write(lambda tx: _append(tx, "note", "ses-1", "acme", 8))  # same id and org, other kind
     rev1, rev2 = REV.pack(1), REV.pack(2)
-    assert {
+    assert events_keys(lmdb_store) == {  # three keys a change, and no marker rewritten per write
+        FORMAT,
+        entry_key("session", 1),
         BY_RESOURCE + pack("session", "ses-1") + rev1,
         BY_ORG + pack("session", "acme") + rev1,
-        BY_KIND + pack("session") + rev1,
-        BY_KIND + pack("note") + rev2,
-    } <= events_keys(lmdb_store)
-    value = lmdb_store.read_raw(lambda raw: raw.get(Table.EVENTS, LOG + rev2))
+        entry_key("note", 2),
+        BY_RESOURCE + pack("note", "ses-1") + rev2,
+        BY_ORG + pack("note", "acme") + rev2,
+    }
+    assert lmdb_store.read(lambda tx: tx.changes.current_revision()) == 2
+    value = lmdb_store.read_raw(lambda raw: raw.get(Table.EVENTS, entry_key("note", 2)))
     assert value is not None
     stored = decode_entry(2, value)
     assert (stored.kind, stored.resource_id, stored.org, stored.time_ns) == ("note", "ses-1", "acme", 8)
@@ -55,6 +70,11 @@ def test_compaction_removes_every_index_entry_and_reads_only_headers(lmdb_store:
     assert deleted == 5
     assert {key[:1] for key in events_keys(lmdb_store)} == {b"\x00"}  # only the markers are left
     assert lmdb_store.read(lambda tx: tx.changes.oldest_revision()) == 6
+    # the newest entry is gone, and the current revision with it would go backwards: the
+    # marker keeps it, and the next change follows it
+    assert lmdb_store.read(lambda tx: tx.changes.current_revision()) == 5
+    assert lmdb_store.write(lambda tx: _append(tx, "session", "r9", "acme", 9)) == 6
+    assert lmdb_store.check([SESSION]).ok
 
 
 def test_reindex_keeps_named_counters_and_rebuilds_index_counters(lmdb_store: LmdbStorage) -> None:
@@ -96,3 +116,46 @@ def test_a_log_of_the_first_layout_is_rewritten_when_the_store_opens(tmp_path: P
         before = store.snapshot()
     with LmdbStorage(path, durable=False) as again:  # once only
         assert again.snapshot() == before
+
+
+def test_a_log_of_the_second_layout_is_filed_by_kind_when_the_store_opens(tmp_path: Path) -> None:
+    path = tmp_path / "v2"
+    stored = [
+        StoredChange(
+            r,
+            "session" if r != 2 else "note",
+            f"ses-{r}",
+            "acme",
+            r,
+            SessionChange(revision=r).SerializeToString(),
+        )
+        for r in (1, 2, 3)
+    ]
+    with LmdbStorage(path, durable=False) as old:
+
+        def v2(raw: RawTx) -> None:  # one global entry key per revision, plus a kind index
+            raw.put(Table.EVENTS, FORMAT, REV.pack(2))
+            for change in stored:
+                rev = REV.pack(change.revision)
+                raw.put(Table.EVENTS, LOG + rev, encode_entry(change))
+                raw.put(Table.EVENTS, BY_RESOURCE + pack(change.kind, change.resource_id) + rev, b"")
+                raw.put(Table.EVENTS, BY_ORG + pack(change.kind, change.org) + rev, b"")
+                raw.put(Table.EVENTS, BY_KIND + pack(change.kind) + rev, b"")
+                raw.put(Table.EVENTS, CURRENT, rev)
+
+        old.write_raw(v2)
+    with LmdbStorage(path, durable=False) as store:
+        assert store.read(lambda tx: [c.revision for c in tx.changes.scan(kind="session")]) == [1, 3]
+        assert store.read(lambda tx: [c.revision for c in tx.changes.scan(kind="note", org="acme")]) == [2]
+        assert store.read(lambda tx: tx.changes.current_revision()) == 3
+        assert not any(key[:1] == BY_KIND for key in events_keys(store))
+        assert rev_of(store.read_raw(lambda raw: raw.get(Table.EVENTS, FORMAT))) == 3
+        assert store.check([SESSION]).ok
+        before = store.snapshot()
+    with LmdbStorage(path, durable=False) as again:  # once only
+        assert again.snapshot() == before
+
+
+def rev_of(raw: bytes | None) -> int:
+    assert raw is not None
+    return int(REV.unpack(raw)[0])
