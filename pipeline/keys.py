@@ -20,6 +20,9 @@ TARGET_ID: Key[str] = Key("target_id")
 EXISTING: Key[Any] = Key("existing")
 #: True when an update/apply would store exactly what is stored: Persist then writes nothing.
 UNCHANGED: Key[bool] = Key("unchanged")
+#: The fields of the new state a status-only change moved (dotted paths; absent: unknown),
+#: so Persist recomputes only the indexes reading one of them.
+CHANGED_FIELDS: Key[frozenset[str]] = Key("changed_fields")
 #: The version a write expects the stored record to be at (``x-if-match``; a keyword in the
 #: library). Update and apply also take it from the request's ``metadata.version.id``.
 EXPECTED_VERSION: Key[str] = Key("expected_version")

@@ -31,6 +31,19 @@ class Index:
     name: str
     values: IndexValues
     unique: bool = False
+    #: The fields ``values`` reads, as dotted paths ("metadata.org"); None: it may read
+    #: anything. A write that says which fields it changed (a status-only change: an append,
+    #: a pin, a transition) skips every index whose fields it did not touch.
+    reads: tuple[str, ...] | None = None
+
+    def reads_any_of(self, changed: frozenset[str] | None) -> bool:
+        """Whether a write that changed the fields ``changed`` (None: unknown) may move
+        this index's entries: a path read overlaps one changed when either contains the other."""
+        if changed is None or self.reads is None:
+            return True
+        return any(
+            r == c or r.startswith(c + ".") or c.startswith(r + ".") for r in self.reads for c in changed
+        )
 
 
 def _org_slug(m: Any) -> Iterable[tuple[str, ...]]:
@@ -59,7 +72,7 @@ def _org_owner(m: Any) -> Iterable[tuple[str, ...]]:
 
 def owner_index() -> Index:
     """(org, creator): what per-owner quotas count. Opt-in: it costs an entry per record."""
-    return Index(ORG_OWNER_INDEX, _org_owner)
+    return Index(ORG_OWNER_INDEX, _org_owner, reads=("metadata.org", "status.audit.spec_audit.created_by"))
 
 
 SLUG_INDEX = "slug"
@@ -74,11 +87,11 @@ def metadata_indexes() -> tuple[Index, ...]:
     """The indexes every Stigmer resource kind wants: slug unique per org; org; tag; org+tag;
     label (key, value), which serves ``key=value`` selectors."""
     return (
-        Index(SLUG_INDEX, _org_slug, unique=True),
-        Index(ORG_INDEX, _org),
-        Index(TAG_INDEX, _tags),
-        Index(ORG_TAG_INDEX, _org_tags),
-        Index(LABEL_INDEX, _labels),
+        Index(SLUG_INDEX, _org_slug, unique=True, reads=("metadata.org", "metadata.slug")),
+        Index(ORG_INDEX, _org, reads=("metadata.org",)),
+        Index(TAG_INDEX, _tags, reads=("metadata.tags",)),
+        Index(ORG_TAG_INDEX, _org_tags, reads=("metadata.org", "metadata.tags")),
+        Index(LABEL_INDEX, _labels, reads=("metadata.labels",)),
     )
 
 
@@ -131,12 +144,16 @@ def index_entries(kind: ResourceKind[Any], record: Any) -> Iterator[tuple[Index,
 
 
 def index_changes(
-    kind: ResourceKind[Any], previous: Any | None, record: Any
+    kind: ResourceKind[Any], previous: Any | None, record: Any, changed: frozenset[str] | None = None
 ) -> Iterator[tuple[Index, set[tuple[str, ...]], set[tuple[str, ...]]]]:
     """(index, entries to remove, entries to add) for every index of ``kind`` whose entries
     differ between ``previous`` (None: a new record) and ``record``. Every backend applies
-    exactly this difference, so an update touches only the entries that changed."""
+    exactly this difference, so an update touches only the entries that changed. With
+    ``changed`` (the fields the write changed, see :meth:`Index.reads_any_of`) the indexes
+    that read none of them are not even computed."""
     for index in kind.indexes:
+        if previous is not None and not index.reads_any_of(changed):
+            continue
         new = set(index.values(record))
         old = set(index.values(previous)) if previous is not None else set()
         if old != new:

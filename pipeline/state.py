@@ -11,6 +11,7 @@ from typing import Any
 
 from pipeline.context import RequestContext
 from pipeline.ids import new_id, new_ulid
+from pipeline.keys import CHANGED_FIELDS
 
 CREATED = "created"
 UPDATED = "updated"
@@ -76,14 +77,20 @@ def build_update(ctx: RequestContext[Any], existing: Any, request: Any) -> tuple
     return state, True
 
 
+#: What every status change moves besides what its ``mutate`` does.
+STATUS_CHANGE_FIELDS = frozenset({"status.audit.status_audit", "metadata.version"})
+
+
 def build_status_change(
-    ctx: RequestContext[Any], existing: Any, mutate: Callable[[Any], None]
+    ctx: RequestContext[Any], existing: Any, mutate: Callable[[Any], None], touches: frozenset[str]
 ) -> tuple[Any, bool]:
-    """``existing`` with a server-managed change applied by ``mutate`` (e.g. pinning).
+    """``existing`` with a server-managed change applied by ``mutate`` (e.g. pinning), which
+    changes only the fields ``touches`` names (dotted paths).
 
     Like :func:`build_update` it returns ``(existing, False)`` when nothing changed; else the
     status audit and the version move on (the spec audit does not: the client's part of the
-    resource is untouched).
+    resource is untouched), and ``ctx[CHANGED_FIELDS]`` says which fields moved, so Persist
+    skips the indexes that read none of them.
     """
     state = type(existing)()
     state.CopyFrom(existing)
@@ -92,4 +99,5 @@ def build_status_change(
         return existing, False
     _stamp(state.status.audit.status_audit, ctx, created=False, event=UPDATED)
     _next_version(state, existing.metadata.version.id)
+    ctx[CHANGED_FIELDS] = touches | STATUS_CHANGE_FIELDS
     return state, True

@@ -38,9 +38,12 @@ SESSION: ResourceKind[Session] = ResourceKind(
     phase_field="state.phase",
     indexes=(
         *metadata_indexes(),
-        Index(AGENT_INSTANCE_INDEX, _agent_instance),
-        Index(ORG_AGENT_INSTANCE_INDEX, _org_agent_instance),
-        Index(PHASE_INDEX, _phase),  # restart recovery finds live sessions without a scan
+        Index(AGENT_INSTANCE_INDEX, _agent_instance, reads=("spec.agent_instance_id",)),
+        Index(
+            ORG_AGENT_INSTANCE_INDEX, _org_agent_instance, reads=("metadata.org", "spec.agent_instance_id")
+        ),
+        # restart recovery finds live sessions without a scan
+        Index(PHASE_INDEX, _phase, reads=("state.phase",)),
         owner_index(),  # per-owner quotas
     ),
 )
@@ -68,7 +71,7 @@ AGENT_INSTANCE: ResourceKind[AgentInstance] = ResourceKind(
     event_resource_field="agent_instance",
     indexes=(
         *metadata_indexes(),
-        Index(AGENT_INDEX, _agent),  # getByAgent
-        Index(ORG_AGENT_INDEX, _org_agent),  # getByAgent within one org
+        Index(AGENT_INDEX, _agent, reads=("spec.agent_id",)),  # getByAgent
+        Index(ORG_AGENT_INDEX, _org_agent, reads=("metadata.org", "spec.agent_id")),  # getByAgent in one org
     ),
 )

@@ -101,9 +101,11 @@ class RecordStore(Protocol[M]):
         under ``values`` in ``index``, strictly after ``after_id`` in scan direction."""
         ...
 
-    def put(self, record: M, previous: M | None = None) -> None:
+    def put(self, record: M, previous: M | None = None, *, changed: frozenset[str] | None = None) -> None:
         """Store ``record`` (replacing ``previous``, the version stored now, if any) and bring
-        its index entries in line. AlreadyExists when a unique entry belongs to another."""
+        its index entries in line (only of the indexes reading a field in ``changed``, when
+        the caller knows which fields it changed: see ``pipeline.resource.index_changes``).
+        AlreadyExists when a unique entry belongs to another."""
         ...
 
     def delete(self, record: M) -> None:

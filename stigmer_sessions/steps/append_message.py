@@ -13,6 +13,8 @@ from pipeline.state import build_status_change
 from stigmer_sessions.api import SessionMessage
 
 DEFAULT_MAX_CONTENT_BYTES = 1024 * 1024
+#: What an append changes in the session (besides its status audit and version).
+COUNTS = frozenset({"state.message_count", "state.last_activity_at"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,6 @@ class AppendMessage:
             s.state.message_count += 1
             s.state.last_activity_at.FromNanoseconds(ctx.now_ns)
 
-        ctx.new_state, _ = build_status_change(ctx, session, bump)
+        ctx.new_state, _ = build_status_change(ctx, session, bump, COUNTS)
         ctx[UNCHANGED] = False
         ctx[CHILD] = message

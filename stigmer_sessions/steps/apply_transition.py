@@ -9,6 +9,8 @@ from pipeline.context import RequestContext
 from pipeline.keys import EXISTING, UNCHANGED
 from pipeline.state import build_status_change
 
+PHASE_FIELDS = frozenset({"state.phase", "state.phase_changed_at"})
+
 
 @dataclass(frozen=True, slots=True)
 class ApplyTransition:
@@ -24,5 +26,5 @@ class ApplyTransition:
                 session.state.phase = target
                 session.state.phase_changed_at.FromNanoseconds(ctx.now_ns)
 
-        ctx.new_state, changed = build_status_change(ctx, ctx[EXISTING], move)
+        ctx.new_state, changed = build_status_change(ctx, ctx[EXISTING], move, PHASE_FIELDS)
         ctx[UNCHANGED] = not changed

@@ -9,6 +9,8 @@ from pipeline.context import RequestContext
 from pipeline.keys import EXISTING, UNCHANGED
 from pipeline.state import build_status_change
 
+PIN_FIELDS = frozenset({"state.pinned", "state.pinned_at", "state.pinned_by"})
+
 
 @dataclass(frozen=True, slots=True)
 class SetPinned:
@@ -32,5 +34,5 @@ class SetPinned:
                 session.state.pinned_at.FromNanoseconds(ctx.now_ns)
                 session.state.pinned_by = ctx.actor
 
-        ctx.new_state, changed = build_status_change(ctx, ctx[EXISTING], mutate)
+        ctx.new_state, changed = build_status_change(ctx, ctx[EXISTING], mutate, PIN_FIELDS)
         ctx[UNCHANGED] = not changed

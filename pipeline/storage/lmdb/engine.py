@@ -59,7 +59,7 @@ class Table(enum.Enum):
     __hash__ = object.__hash__
 
     RECORDS = "records"  # pack(kind, id) -> serialized message
-    INDEX = "index"  # pack(kind, index, *values, id) -> id
+    INDEX = "index"  # pack(kind, index, *values, id) -> empty
     UNIQUE = "unique"  # pack(kind, index, *values) -> id
     COUNTERS = "counters"  # pack(kind[, index, *values]) -> int64
     REQUESTS = "requests"  # remembered requests for idempotent retries, plus their expiry index

@@ -6,7 +6,8 @@ prefix is a key prefix. The tables (:class:`~pipeline.storage.lmdb.engine.Table`
 ==============  ====================================================  ==========================
 ``records``     ``pack(kind, id)``                                     the serialized record
 ``unique``      ``pack(kind, index, *values)``                         the holder's id
-``index``       ``pack(kind, index, *values, id)``                     the id (id order = age)
+``index``       ``pack(kind, index, *values, id)``                     empty (id order = age; older
+                                                                       stores hold the id)
 ``counters``    ``pack(kind)`` / ``pack(kind, index, *values)`` /       int64: records / entries /
                 ``pack(*name)``                                        a named counter
 ``requests``    ``pack("req", kind, id)`` / ``pack("exp", t, kind, id)``  entry / its expiry key
@@ -126,19 +127,20 @@ class LmdbRecords(Generic[M]):
             return
         prefix = self._prefix + pack(index, *values)
         after = None if after_id is None else prefix + pack(after_id)
-        for _, raw_id in self._raw.scan(Table.INDEX, prefix, after=after, reverse=reverse):
-            stored = self._raw.get(Table.RECORDS, self._prefix + pack(raw_id.decode()))
+        start = len(prefix)
+        for key, _ in self._raw.scan(Table.INDEX, prefix, after=after, reverse=reverse):
+            stored = self._raw.get(Table.RECORDS, self._prefix + key[start:])  # the key ends in pack(id)
             if stored is None:
-                raise Internal(f"index {index} of {self._kind.name} points to missing {raw_id.decode()}")
+                raise Internal(f"index {index} of {self._kind.name} points to missing {key[start:]!r}")
             yield self._parse(stored), len(stored)
 
-    def put(self, record: M, previous: M | None = None) -> None:
+    def put(self, record: M, previous: M | None = None, *, changed: frozenset[str] | None = None) -> None:
         record_id: str = record.metadata.id  # type: ignore[attr-defined]
         if not record_id:
             raise Internal(f"refusing to store a {self._kind.name} without an id")
         id_key = pack(record_id)
         prefixes = self._layout.index_prefixes
-        for index, removed, added in index_changes(self._kind, previous, record):
+        for index, removed, added in index_changes(self._kind, previous, record, changed):
             prefix = prefixes[index.name]
             for values in removed:
                 self._remove_entry(index.unique, prefix + pack(*values), id_key, record_id)
@@ -170,7 +172,7 @@ class LmdbRecords(Generic[M]):
                 )
             self._raw.put(Table.UNIQUE, key, record_id.encode())
             return
-        self._raw.put(Table.INDEX, key + id_key, record_id.encode())
+        self._raw.put(Table.INDEX, key + id_key, b"")  # the id is the key's end: no copy
         self._raw.add(Table.COUNTERS, key, 1)
 
     def _remove_entry(self, unique: bool, key: bytes, id_key: bytes, record_id: str) -> None:

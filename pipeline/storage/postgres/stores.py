@@ -17,7 +17,7 @@ from google.protobuf.message import Message
 
 from pipeline.errors import AlreadyExists, Internal, ResourceError
 from pipeline.keycodec import pack, unpack
-from pipeline.resource import M, ResourceKind
+from pipeline.resource import M, ResourceKind, index_changes
 from pipeline.storage import Remembered, StoredChange
 from pipeline.storage.postgres import sql
 from pipeline.storage.postgres.errors import is_retryable, translate
@@ -203,20 +203,18 @@ class PgRecords(Generic[M]):
                 return
             last = batch[-1][0]
 
-    def put(self, record: M, previous: M | None = None) -> None:
+    def put(self, record: M, previous: M | None = None, *, changed: frozenset[str] | None = None) -> None:
         record_id: str = record.metadata.id  # type: ignore[attr-defined]
         if not record_id:
             raise Internal(f"refusing to store a {self._name} without an id")
         drop_unique: list[tuple[str, str, bytes, str]] = []
         drop_plain: list[tuple[str, str, bytes, str]] = []
         add_plain: list[tuple[str, str, bytes, str]] = []
-        for index in self._kind.indexes:
-            new = set(index.values(record))
-            old = set(index.values(previous)) if previous is not None else set()
-            for values in old - new:
+        for index, removed, added in index_changes(self._kind, previous, record, changed):
+            for values in removed:
                 row = (self._name, index.name, pack(*values), record_id)
                 (drop_unique if index.unique else drop_plain).append(row)
-            for values in new - old:
+            for values in added:
                 if not index.unique:
                     add_plain.append((self._name, index.name, pack(*values), record_id))
                     continue

@@ -3,7 +3,7 @@ import pytest
 from pipeline.errors import AlreadyExists
 from pipeline.storage import Tx
 from pipeline.storage.lmdb import LmdbStorage
-from pipeline.storage.lmdb.engine import Table
+from pipeline.storage.lmdb.engine import RawTx, Table
 from stigmer_sessions.api import Session
 from stigmer_sessions.resource import AGENT_INSTANCE_INDEX, SESSION
 from tests.conftest import make_session
@@ -99,3 +99,29 @@ def test_scan_sized_gives_each_record_with_its_stored_size(lmdb_store: LmdbStora
         assert list(r.scan_sized(AGENT_INSTANCE_INDEX, ("ain-1",), reverse=True)) == expected[::-1]
 
     lmdb_store.read(check)
+
+
+def test_index_entries_hold_no_copy_of_the_id_and_older_ones_that_do_still_read(
+    lmdb_store: LmdbStorage,
+) -> None:
+    lmdb_store.write(lambda txn: txn.records(SESSION).put(stored("a", "ses-1", agent="ain-1")))
+    entries = lmdb_store.read_raw(lambda raw: list(raw.scan(Table.INDEX, b"")))
+    assert entries and all(value == b"" for _, value in entries)  # the key ends in the id
+
+    # a store written before: every plain entry's value is the id
+    def older(raw: RawTx) -> None:
+        for key, _ in entries:
+            raw.put(Table.INDEX, key, b"ses-1")
+
+    lmdb_store.write_raw(older)
+    found = lmdb_store.read(
+        lambda txn: [
+            s.metadata.id for s, _ in txn.records(SESSION).scan_sized(AGENT_INSTANCE_INDEX, ("ain-1",))
+        ]
+    )
+    assert found == ["ses-1"]
+    assert lmdb_store.check([SESSION]).ok
+    # but a value naming another record is damage
+    key = entries[0][0]
+    lmdb_store.write_raw(lambda raw: raw.put(Table.INDEX, key, b"ses-2"))
+    assert any("points to" in p for p in lmdb_store.check([SESSION]).problems)
