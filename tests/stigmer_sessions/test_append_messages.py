@@ -16,6 +16,7 @@ from stigmer_sessions.api import (
     SessionMessageRole,
 )
 from stigmer_sessions.config import SessionConfig
+from stigmer_sessions.controller.session_controller import MessageInput
 from tests.conftest import make_session, race
 
 
@@ -83,7 +84,12 @@ def test_an_oversize_item_in_the_middle_writes_nothing(store: Storage) -> None:
         sid = controller.create(make_session()).metadata.id
         controller.append_message(sid, "user", "before")
         before = store.snapshot()
-        batch = [("user", "fine"), ("user", "x" * 101), ("user", "fine", {"k": "v" * 20}), ("user", "fine")]
+        batch: list[MessageInput] = [
+            ("user", "fine"),
+            ("user", "x" * 101),
+            ("user", "fine", {"k": "v" * 20}),
+            ("user", "fine"),
+        ]
         with pytest.raises(InvalidArgument) as err:
             controller.append_messages(sid, batch, request_id="req-1")
         assert [v.field for v in err.value.violations] == ["messages[1].content", "messages[2].metadata"]

@@ -746,7 +746,11 @@ APPEND_MESSAGE = Case(
 # --- Session: appendMessages ---------------------------------------------------------------
 
 #: The main batch: three messages, one with metadata.
-BATCH = (("question", {}), ("answer", {"lang": "en"}), ("follow-up", {}))
+BATCH: tuple[tuple[str, dict[str, str]], ...] = (
+    ("question", {}),
+    ("answer", {"lang": "en"}),
+    ("follow-up", {}),
+)
 
 
 def _append_batch(*items: tuple[str, dict[str, str]], **seeded: Any) -> Prepare:
@@ -788,7 +792,8 @@ def _with_item(request: Any, index: int, **fields: Any) -> Any:
 
 
 def _oversized_item_metadata(target: Target) -> Message:
-    request: Any = _append_batch()(target)
+    request = _append_batch()(target)
+    assert isinstance(request, AppendSessionMessagesRequest)
     request.messages[1].metadata["k"] = "v" * (SMALL_BYTES + 1)
     return request
 
