@@ -49,6 +49,8 @@ IMPERSONATED_BY: Key[str] = Key("impersonated_by")
 EVENT: Key[Any] = Key("event")
 #: A child record a command created (e.g. the appended message).
 CHILD: Key[Any] = Key("child")
+#: The child records a write stored, in order (a batch of messages).
+CHILDREN: Key[list[Any]] = Key("children")
 #: What the operation returns to its caller.
 RESPONSE: Key[Any] = Key("response")
 #: Which index a list is served from, set by a kind-specific filter step (optional).

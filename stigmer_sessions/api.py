@@ -33,10 +33,12 @@ from stigmer_sessions._gen.ai.stigmer.agentic.session.v1.io_pb2 import (
 )
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1.message_pb2 import (
     AppendSessionMessageRequest,
+    AppendSessionMessagesRequest,
     ListSessionMessagesRequest,
     ResumeSessionRequest,
     ResumeSessionResponse,
     SessionMessage,
+    SessionMessageInput,
     SessionMessageList,
     SessionMessageRole,
 )
@@ -80,6 +82,7 @@ __all__ = [
     "ApiResourceOwnerScope",
     "ApiResourceReference",
     "AppendSessionMessageRequest",
+    "AppendSessionMessagesRequest",
     "GetAgentInstancesByAgentRequest",
     "ListAgentInstanceChangesRequest",
     "ListSessionChangesRequest",
@@ -96,6 +99,7 @@ __all__ = [
     "SessionId",
     "SessionList",
     "SessionMessage",
+    "SessionMessageInput",
     "SessionMessageList",
     "SessionMessageRole",
     "SessionSpec",

@@ -45,6 +45,8 @@ from stigmer_sessions.compactor import (
 from stigmer_sessions.config import (
     BUILTIN_LIFECYCLES,
     DEFAULT_MAX_ANNOTATIONS_BYTES,
+    DEFAULT_MAX_BATCH_BYTES,
+    DEFAULT_MAX_BATCH_MESSAGES,
     DEFAULT_MAX_MESSAGE_METADATA_BYTES,
     DEFAULT_MAX_SESSION_BYTES,
     DEFAULT_MAX_SPEC_METADATA_BYTES,
@@ -477,6 +479,18 @@ def _parser() -> argparse.ArgumentParser:
         serve.add_argument(
             flag, type=_int_in(1), default=default, metavar="BYTES", help=f"{what} (default {default})"
         )
+    for flag, most, default, unit, what in (
+        ("--max-batch-messages", DEFAULT_MAX_BATCH_MESSAGES, DEFAULT_MAX_BATCH_MESSAGES, "N", "messages"),
+        ("--max-batch-bytes", MAX_MESSAGE_BYTES, DEFAULT_MAX_BATCH_BYTES, "BYTES", "content plus metadata"),
+    ):
+        serve.add_argument(
+            flag,
+            type=_int_in(1, most),
+            default=default,
+            metavar=unit,
+            help=f"{what} of one appendMessages in total (1..{most}; default {default}); the receive "
+            "limit follows the byte budget",
+        )
     serve.add_argument(
         "--max-watchers-per-client",
         type=_int_in(1),
@@ -810,6 +824,8 @@ def main(argv: list[str] | None = None) -> int:
             name_pattern=args.name_pattern,
             max_message_bytes=args.max_message_bytes,
             max_message_metadata_bytes=args.max_message_metadata_bytes,
+            max_batch_messages=args.max_batch_messages,
+            max_batch_bytes=args.max_batch_bytes,
             max_annotations_bytes=args.max_annotations_bytes,
             max_spec_metadata_bytes=args.max_spec_metadata_bytes,
             max_session_bytes=args.max_session_bytes,
@@ -900,6 +916,8 @@ def _worker_args(args: argparse.Namespace, store: StoreOptions | None = None) ->
     out += ["--lifecycle", args.lifecycle, "--name-pattern", args.name_pattern]
     out += ["--max-message-bytes", str(args.max_message_bytes), "--request-id-ttl", str(args.request_id_ttl)]
     out += ["--max-message-metadata-bytes", str(args.max_message_metadata_bytes)]
+    out += ["--max-batch-messages", str(args.max_batch_messages)]
+    out += ["--max-batch-bytes", str(args.max_batch_bytes)]
     out += ["--max-annotations-bytes", str(args.max_annotations_bytes)]
     out += ["--max-spec-metadata-bytes", str(args.max_spec_metadata_bytes)]
     out += ["--max-session-bytes", str(args.max_session_bytes)]

@@ -20,6 +20,10 @@ DEFAULT_MAX_SPEC_METADATA_BYTES = 256 * KIB
 #: A session as sent (serialized); lists, changes and watches carry whole sessions.
 DEFAULT_MAX_SESSION_BYTES = 1 * MIB
 DEFAULT_MAX_MESSAGE_METADATA_BYTES = 64 * KIB
+#: appendMessages: as many messages as the protos allow in one request, and content plus
+#: metadata in total up to gRPC's default receive limit.
+DEFAULT_MAX_BATCH_MESSAGES = 1000
+DEFAULT_MAX_BATCH_BYTES = 4 * MIB
 #: gRPC's default receive limit: the server never accepts less.
 GRPC_DEFAULT_RECEIVE_BYTES = 4 * MIB
 #: How far over a configured limit a request may be and still get the clear
@@ -47,6 +51,9 @@ class SessionConfig:
     #: Message content (UTF-8 bytes) and message metadata (keys plus values).
     max_message_bytes: int = DEFAULT_MAX_CONTENT_BYTES
     max_message_metadata_bytes: int = DEFAULT_MAX_MESSAGE_METADATA_BYTES
+    #: appendMessages: at most this many messages, and content plus metadata in total.
+    max_batch_messages: int = DEFAULT_MAX_BATCH_MESSAGES
+    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
     #: metadata.annotations and spec.metadata in total (keys plus values); the session as sent.
     max_annotations_bytes: int = DEFAULT_MAX_ANNOTATIONS_BYTES
     max_spec_metadata_bytes: int = DEFAULT_MAX_SPEC_METADATA_BYTES
@@ -68,8 +75,13 @@ class SessionConfig:
         )
 
     def receive_limit(self) -> int:
-        """The gRPC server's receive limit: the largest request the limits allow, plus
-        headroom so a request somewhat over a limit still reaches the check that names it;
-        never below gRPC's default."""
-        largest = max(self.max_session_bytes, self.max_message_bytes + self.max_message_metadata_bytes)
+        """The gRPC server's receive limit: the largest request the limits allow (a session,
+        a message, or a batch at its byte budget, whose framing is small beside the
+        headroom), plus headroom so a request somewhat over a limit still reaches the check
+        that names it; never below gRPC's default."""
+        largest = max(
+            self.max_session_bytes,
+            self.max_message_bytes + self.max_message_metadata_bytes,
+            self.max_batch_bytes,
+        )
         return max(GRPC_DEFAULT_RECEIVE_BYTES, largest + RECEIVE_HEADROOM_BYTES)

@@ -3,8 +3,8 @@
 Create, update, apply, delete, get, getByReference, list and listChanges come from
 :mod:`pipeline.operations` with the session's rules (size limits, generated names, quotas,
 initial phase, messages deleted with the session); pin, unpin, transition, the message
-history, resume and listByAgent are defined here. Every operation's step list is in
-``docs/operations.md``.
+history (one message or a batch), resume and listByAgent are defined here. Every
+operation's step list is in ``docs/operations.md``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from pipeline import operations as ops
 from pipeline.auth import Role
-from pipeline.keys import CHILD
+from pipeline.keys import CHILD, CHILDREN
 from pipeline.operations import Rules, Settings, operation
 from pipeline.pipeline import Pipeline
 from pipeline.service import ChangeFeed, KindService
@@ -46,17 +46,26 @@ from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import (
     message_pb2,
     query_pb2,
 )
-from stigmer_sessions.api import SessionChangeList, SessionList, SessionMessage, WatchSessionChangesResponse
+from stigmer_sessions.api import (
+    SessionChangeList,
+    SessionList,
+    SessionMessage,
+    SessionMessageList,
+    WatchSessionChangesResponse,
+)
 from stigmer_sessions.config import SessionConfig
 from stigmer_sessions.resource import AGENT_INSTANCE_INDEX, ORG_AGENT_INSTANCE_INDEX, SESSION
 from stigmer_sessions.steps import (
     AppendMessage,
+    AppendMessages,
     ApplyTransition,
+    EnforceBatchLimits,
     ListMessages,
     RequireAgentInstance,
     ResumeConversation,
     SetPinned,
 )
+from stigmer_sessions.steps.keys import APPENDED
 
 SERVICES = (
     command_pb2.DESCRIPTOR.services_by_name["SessionCommandController"],
@@ -89,6 +98,7 @@ def session_service(config: SessionConfig, s: Settings) -> KindService:
             pinning(s, pinned=False),
             transition(s, config),
             append_message(s, config),
+            append_messages(s, config),
             list_messages(s),
             resume(s),
             ops.get(SESSION, s),
@@ -169,6 +179,36 @@ def append_message(s: Settings, config: SessionConfig) -> Pipeline[Any]:
         write=True,
         doc="Append a message to a session's history: the message, the session's message_count "
         "and last_activity_at, and a SessionMessageAppended change are one write.",
+    )
+
+
+def append_messages(s: Settings, config: SessionConfig) -> Pipeline[Any]:
+    return operation(
+        SESSION,
+        "appendMessages",
+        [
+            Authorize(Role.EDITOR),
+            ValidateProto(s.validator),
+            EnforceBatchLimits(
+                config.max_message_bytes,
+                config.max_message_metadata_bytes,
+                config.max_batch_messages,
+                config.max_batch_bytes,
+            ),
+            CheckIdempotency(SessionMessageList),
+            ExtractResourceId("session_id"),
+            LoadExistingForDelete(),
+            RequirePhase(config.lifecycle.accepts_messages, "accept messages"),
+            AppendMessages(),
+            Persist(),
+            AppendEvent("MessageAppended", s.hub, carry_each=CHILDREN),
+            Respond(APPENDED),
+            RememberRequest(s.request_ttl_ns),
+        ],
+        write=True,
+        doc="Append a batch of messages, all or none: the messages (consecutive sequence numbers), "
+        "the session's message_count and last_activity_at (one rewrite), and one "
+        "SessionMessageAppended change per message are one write.",
     )
 
 

@@ -32,6 +32,7 @@ from pipeline.validation import shared_validator
 from stigmer_sessions.agent_instance import agent_instance_service
 from stigmer_sessions.api import (
     AppendSessionMessageRequest,
+    AppendSessionMessagesRequest,
     ListSessionMessagesRequest,
     ListSessionsByAgentRequest,
     ListSessionsRequest,
@@ -42,6 +43,7 @@ from stigmer_sessions.api import (
     SessionId,
     SessionList,
     SessionMessage,
+    SessionMessageInput,
     SessionMessageList,
     SessionMessageRole,
     TransitionSessionRequest,
@@ -56,6 +58,25 @@ R = TypeVar("R", bound=Message)
 #: Every kind a controller serves, for the maintenance commands (check, export, ...).
 KINDS = (SESSION, AGENT_INSTANCE)
 TYPES = KindTypes.served_by(SERVICES)
+#: A message of a batch: a SessionMessageInput, or (role, content) or (role, content, metadata).
+MessageInput = (
+    SessionMessageInput
+    | tuple[SessionMessageRole | str, str]
+    | tuple[SessionMessageRole | str, str, Mapping[str, str]]
+)
+
+
+def role_of(role: SessionMessageRole | str) -> str:
+    """A role's enum name from a SessionMessageRole or "user", "role_user", ..."""
+    name = role if isinstance(role, str) else SessionMessageRole.Name(role)
+    return name if name.startswith("role_") else f"role_{name}"
+
+
+def message_input(message: MessageInput) -> SessionMessageInput:
+    if isinstance(message, SessionMessageInput):
+        return message
+    role, content, *rest = message
+    return SessionMessageInput(role=role_of(role), content=content, metadata=rest[0] if rest else None)
 
 
 class SessionController(KindController[Session, SessionChangeList, WatchSessionChangesResponse]):
@@ -203,15 +224,36 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
     ) -> SessionMessage:
         """Append to the history; ``role`` is a SessionMessageRole or "user", "assistant",
         "system", "tool". NOT_FOUND, FAILED_PRECONDITION (phase), INVALID_ARGUMENT (size)."""
-        role_name = role if isinstance(role, str) else SessionMessageRole.Name(role)
         request = AppendSessionMessageRequest(
             session_id=session_id,
-            role=role_name if role_name.startswith("role_") else f"role_{role_name}",
+            role=role_of(role),
             content=content,
             metadata=metadata,
         )
         options = {"request_id": request_id, "dry_run": dry_run, "principal": principal}
         return self.call("appendMessage", request, SessionMessage, actor=actor, **options)
+
+    def append_messages(
+        self,
+        session_id: str,
+        messages: Iterable[MessageInput],
+        *,
+        actor: str = "",
+        request_id: str = "",
+        dry_run: bool = False,
+        principal: Principal | None = None,
+    ) -> list[SessionMessage]:
+        """Append a batch in one write, all or none: ``messages`` are SessionMessageInput or
+        ``(role, content)`` / ``(role, content, metadata)`` tuples (roles as in
+        :meth:`append_message`). Returns the stored messages, with consecutive sequence
+        numbers. INVALID_ARGUMENT naming the item (``messages[3].content``) when any breaks
+        a limit, then nothing is written; NOT_FOUND, FAILED_PRECONDITION as appendMessage."""
+        request = AppendSessionMessagesRequest(
+            session_id=session_id, messages=[message_input(m) for m in messages]
+        )
+        options = {"request_id": request_id, "dry_run": dry_run, "principal": principal}
+        appended = self.call("appendMessages", request, SessionMessageList, actor=actor, **options)
+        return list(appended.messages)
 
     def list_messages(
         self,

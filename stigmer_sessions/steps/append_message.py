@@ -1,4 +1,8 @@
-"""AppendMessage: add one message to a session's history and bump its bookkeeping."""
+"""AppendMessage: add one message to a session's history and bump its bookkeeping.
+
+The helpers below are what appending means for one message or many (AppendMessages): the
+content limit, how a stored message is built and written, and the session's bookkeeping.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.context import RequestContext
-from pipeline.errors import InvalidArgument
+from pipeline.errors import FieldViolation, InvalidArgument
 from pipeline.ids import new_id
 from pipeline.keys import CHILD, EXISTING, UNCHANGED
 from pipeline.state import build_status_change
@@ -15,6 +19,44 @@ from stigmer_sessions.api import SessionMessage
 DEFAULT_MAX_CONTENT_BYTES = 1024 * 1024
 #: What an append changes in the session (besides its status audit and version).
 COUNTS = frozenset({"state.message_count", "state.last_activity_at"})
+
+
+def content_violation(field: str, content: str, max_bytes: int) -> FieldViolation | None:
+    """The violation of ``field`` when ``content`` is over ``max_bytes`` UTF-8 bytes, else None."""
+    size = len(content.encode())
+    if size <= max_bytes:
+        return None
+    return FieldViolation(field, "content.max_bytes", f"is {size} bytes; the limit is {max_bytes} bytes")
+
+
+def store_message(ctx: RequestContext[Any], session_id: str, sequence: int, given: Any) -> SessionMessage:
+    """Write ``given``'s role, content and metadata (an AppendSessionMessageRequest or a
+    SessionMessageInput) as the message at ``sequence`` under the session's key prefix and
+    return it (id, time and actor from the request)."""
+    message = SessionMessage(
+        id=new_id("msg", ctx.now_ns),
+        session_id=session_id,
+        sequence=sequence,
+        role=given.role,
+        content=given.content,
+        metadata=given.metadata,
+        actor_id=ctx.actor,
+    )
+    message.created_at.FromNanoseconds(ctx.now_ns)
+    ctx.tx.children.append(ctx.kind.name, session_id, sequence, message.SerializeToString())
+    return message
+
+
+def count_messages(ctx: RequestContext[Any], session: Any, appended: int) -> None:
+    """``ctx.new_state``: ``session`` with ``appended`` more messages, active now (one rewrite
+    of the session however many were appended); the write is never UNCHANGED."""
+
+    def bump(s: Any) -> None:
+        s.state.message_count += appended
+        s.state.last_activity_at.FromNanoseconds(ctx.now_ns)
+
+    ctx.new_state, _ = build_status_change(ctx, session, bump, COUNTS)
+    ctx[UNCHANGED] = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,31 +74,10 @@ class AppendMessage:
 
     def __call__(self, ctx: RequestContext[Any]) -> None:
         request, session = ctx.input, ctx[EXISTING]
-        size = len(request.content.encode())
-        if size > self.max_content_bytes:
-            raise InvalidArgument.for_field(
-                "content",
-                f"is {size} bytes; the limit is {self.max_content_bytes} bytes",
-                "content.max_bytes",
-            )
+        violation = content_violation("content", request.content, self.max_content_bytes)
+        if violation is not None:
+            raise InvalidArgument(f"{violation.field}: {violation.message}", [violation])
         session_id = session.metadata.id
         sequence = ctx.tx.children.last_sequence(ctx.kind.name, session_id) + 1
-        message = SessionMessage(
-            id=new_id("msg", ctx.now_ns),
-            session_id=session_id,
-            sequence=sequence,
-            role=request.role,
-            content=request.content,
-            metadata=request.metadata,
-            actor_id=ctx.actor,
-        )
-        message.created_at.FromNanoseconds(ctx.now_ns)
-        ctx.tx.children.append(ctx.kind.name, session_id, sequence, message.SerializeToString())
-
-        def bump(s: Any) -> None:
-            s.state.message_count += 1
-            s.state.last_activity_at.FromNanoseconds(ctx.now_ns)
-
-        ctx.new_state, _ = build_status_change(ctx, session, bump, COUNTS)
-        ctx[UNCHANGED] = False
-        ctx[CHILD] = message
+        ctx[CHILD] = store_message(ctx, session_id, sequence, request)
+        count_messages(ctx, session, 1)

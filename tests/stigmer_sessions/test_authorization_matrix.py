@@ -39,6 +39,7 @@ from stigmer_sessions.api import (
     AgentInstanceId,
     ApiResourceReference,
     AppendSessionMessageRequest,
+    AppendSessionMessagesRequest,
     GetAgentInstancesByAgentRequest,
     ListAgentInstanceChangesRequest,
     ListSessionChangesRequest,
@@ -47,6 +48,7 @@ from stigmer_sessions.api import (
     ListSessionsRequest,
     ResumeSessionRequest,
     SessionId,
+    SessionMessageInput,
     TransitionSessionRequest,
     WatchAgentInstanceChangesRequest,
     WatchSessionChangesRequest,
@@ -152,6 +154,9 @@ def request_for(kind: str, operation: str, seeded: Seeded, target: str) -> Messa
             "transition": lambda: TransitionSessionRequest(session_id=rid, phase="paused"),
             "appendMessage": lambda: AppendSessionMessageRequest(
                 session_id=rid, role="role_user", content="hello"
+            ),
+            "appendMessages": lambda: AppendSessionMessagesRequest(
+                session_id=rid, messages=[SessionMessageInput(role="role_user", content="hello")]
             ),
             "listMessages": lambda: ListSessionMessagesRequest(session_id=rid),
             "resume": lambda: ResumeSessionRequest(session_id=rid),

@@ -3,9 +3,15 @@ and passed on to every worker of --workers N."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import grpc
 import pytest
 
+from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import message_pb2_grpc
+from stigmer_sessions.api import AppendSessionMessagesRequest, SessionMessageInput
 from stigmer_sessions.cli import _parser, _worker_args
+from tests.conftest import Stubs, make_session, start_server_process
 
 FLAGS = (
     "--max-message-metadata-bytes",
@@ -42,3 +48,42 @@ def test_defaults() -> None:
     assert args.max_session_bytes == 1024 * 1024
     assert args.max_message_metadata_bytes == 64 * 1024
     assert args.max_watchers_per_client == 8
+
+
+@pytest.mark.parametrize(("flag", "most"), [("--max-batch-messages", 1000), ("--max-batch-bytes", 1 << 30)])
+def test_the_batch_flags_are_range_checked_and_handed_to_workers(
+    flag: str, most: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    worker = _worker_args(_parser().parse_args(["serve", flag, "7"]))
+    assert worker[worker.index(flag) + 1] == "7"
+    for value in ("0", str(most + 1)):
+        with pytest.raises(SystemExit) as exit_:
+            _parser().parse_args(["serve", flag, value])
+        assert exit_.value.code == 2
+        assert f"argument {flag}" in capsys.readouterr().err
+
+
+def test_the_batch_flags_default_to_the_protos_bound_and_4_mib() -> None:
+    defaults = _parser().parse_args(["serve"])
+    assert (defaults.max_batch_messages, defaults.max_batch_bytes) == (1000, 4 * 1024 * 1024)
+
+
+def test_a_served_batch_is_held_to_the_flags(tmp_path: Path) -> None:
+    proc, event = start_server_process(
+        "--address", "127.0.0.1:0", "--data-dir", str(tmp_path / "db"), "--max-batch-messages", "2"
+    )
+    try:
+        with grpc.insecure_channel(event["address"]) as channel:
+            sid = Stubs(channel).command.create(make_session()).metadata.id
+            messages = message_pb2_grpc.SessionMessageControllerStub(channel)  # type: ignore[no-untyped-call]
+            batch = AppendSessionMessagesRequest(
+                session_id=sid, messages=[SessionMessageInput(role="role_user", content="hi")] * 3
+            )
+            with pytest.raises(grpc.RpcError) as err:
+                messages.appendMessages(batch)
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "has 3 messages; the limit is 2" in (err.value.details() or "")
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        event["drain"].join(10)

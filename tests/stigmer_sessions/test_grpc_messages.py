@@ -8,8 +8,10 @@ import pytest
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import message_pb2_grpc
 from stigmer_sessions.api import (
     AppendSessionMessageRequest,
+    AppendSessionMessagesRequest,
     ListSessionMessagesRequest,
     ResumeSessionRequest,
+    SessionMessageInput,
     SessionMessageRole,
     TransitionSessionRequest,
 )
@@ -46,3 +48,33 @@ def test_append_list_resume_and_transition(stubs: Stubs) -> None:
     with pytest.raises(grpc.RpcError) as err:
         messages.resume(ResumeSessionRequest(session_id="ses-missing"))
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_append_messages_over_grpc_is_one_write_all_or_none(stubs: Stubs) -> None:
+    messages = message_pb2_grpc.SessionMessageControllerStub(stubs.channel)  # type: ignore[no-untyped-call]
+    sid = stubs.command.create(make_session()).metadata.id
+    batch = AppendSessionMessagesRequest(
+        session_id=sid,
+        messages=[
+            SessionMessageInput(role=SessionMessageRole.role_user, content="q"),
+            SessionMessageInput(role=SessionMessageRole.role_assistant, content="a", metadata={"k": "v"}),
+        ],
+    )
+    options = (("x-actor-id", "eve"), ("x-request-id", "batch-1"))
+    appended = messages.appendMessages(batch, metadata=options)
+    assert [(m.sequence, m.content, m.actor_id) for m in appended.messages] == [
+        (1, "q", "eve"),
+        (2, "a", "eve"),
+    ]
+    assert (appended.total_size, appended.next_page_token) == (2, "")
+    assert messages.appendMessages(batch, metadata=options) == appended  # a retry: the first answer
+
+    bad = AppendSessionMessagesRequest(session_id=sid)
+    bad.CopyFrom(batch)
+    bad.messages[1].role = SessionMessageRole.role_unspecified
+    with pytest.raises(grpc.RpcError) as err:
+        messages.appendMessages(bad)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "messages[1].role" in (err.value.details() or "")
+    page = messages.listMessages(ListSessionMessagesRequest(session_id=sid))
+    assert [m.content for m in page.messages] == ["q", "a"]

@@ -81,9 +81,10 @@ def test_limits_are_configurable(store: Storage) -> None:
 
 
 def test_receive_limit_covers_the_limits_with_headroom_and_never_drops_below_grpc_default() -> None:
-    assert SessionConfig().receive_limit() == MIB + 64 * KIB + 4 * MIB
+    assert SessionConfig().receive_limit() == 4 * MIB + 4 * MIB  # a batch at its default budget
     assert (
-        SessionConfig(max_message_bytes=100, max_session_bytes=100).receive_limit()
+        SessionConfig(max_message_bytes=100, max_session_bytes=100, max_batch_bytes=100).receive_limit()
         == 4 * MIB + 64 * KIB + 100
     )
     assert SessionConfig(max_message_bytes=6 * MIB).receive_limit() == 6 * MIB + 64 * KIB + 4 * MIB
+    assert SessionConfig(max_batch_bytes=9 * MIB).receive_limit() == 9 * MIB + 4 * MIB

@@ -3,11 +3,11 @@ import pytest
 from pipeline import events
 from pipeline.errors import Internal
 from pipeline.events import EventHub
-from pipeline.keys import CAUSED_BY, EVENT, EXISTING, REQUEST_ID, RESPONSE, UNCHANGED
-from pipeline.resource import ResourceKind
+from pipeline.keys import CAUSED_BY, CHILD, CHILDREN, EVENT, EXISTING, REQUEST_ID, RESPONSE, UNCHANGED
+from pipeline.resource import ResourceKind, reference
 from pipeline.steps import AppendEvent
 from pipeline.storage import Storage
-from stigmer_sessions.api import Session, SessionChange
+from stigmer_sessions.api import Session, SessionChange, SessionMessage
 from stigmer_sessions.resource import SESSION
 from tests.conftest import RunStep, make_session
 
@@ -79,3 +79,53 @@ def test_kind_without_change_type_is_internal(run_step: RunStep, store: Storage)
     with pytest.raises(Internal, match="no change type"):
         run_step(step, make_session(), values={RESPONSE: stored()})
     assert SESSION.event_type is SessionChange
+
+
+def test_a_change_about_a_child_carries_it_and_a_reference_to_the_resource(
+    run_step: RunStep, store: Storage
+) -> None:
+    session = stored()
+    session.spec.subject = "a long subject a reference leaves out"
+    message = SessionMessage(id="msg-1", session_id="ses-a", sequence=1, content="hi")
+    values = {RESPONSE: session, EXISTING: session, CHILD: message}
+    ctx = run_step(AppendEvent("MessageAppended", carry=CHILD), make_session(), values=values, now_ns=NOW)
+    change = ctx[EVENT]
+    assert change.type == "SessionMessageAppended" and change.message == message
+    assert change.session == reference(session) and not change.session.spec.subject
+    assert (change.session.metadata.id, change.session.metadata.org) == ("ses-a", "acme")
+    assert change.session.metadata.version == session.metadata.version
+    assert store.read(lambda txn: list(events.scan(txn, SessionChange, kind="session"))) == [change]
+
+
+def test_carry_each_records_one_change_per_child_in_order_and_wakes_watchers_once(
+    run_step: RunStep, store: Storage
+) -> None:
+    """A batch looks, in the feed, like its items written one by one (same type, ids, order)."""
+    session = stored()
+    messages = [
+        SessionMessage(id=f"msg-{i}", session_id="ses-a", sequence=i, content=c)
+        for i, c in enumerate("abc", 1)
+    ]
+    hub = EventHub(0)
+    values = {
+        RESPONSE: session,
+        EXISTING: session,
+        CHILDREN: messages,
+        REQUEST_ID: "req-9",
+        CAUSED_BY: "cause",
+    }
+    step = AppendEvent("MessageAppended", hub, carry_each=CHILDREN)
+    ctx = run_step(step, make_session(), values=values, actor="ann", now_ns=NOW)
+    found = store.read(lambda txn: list(events.scan(txn, SessionChange, kind="session")))
+    assert [(c.type, c.revision, c.message.sequence) for c in found] == [
+        ("SessionMessageAppended", 1, 1),
+        ("SessionMessageAppended", 2, 2),
+        ("SessionMessageAppended", 3, 3),
+    ]
+    assert all((c.actor_id, c.request_id, c.caused_by) == ("ann", "req-9", "cause") for c in found)
+    assert all(c.session == reference(session) for c in found)
+    assert ctx[EVENT].revision == 3
+    assert hub.revision == 0  # woken only after commit, once
+    for callback in ctx.after_commit:
+        callback()
+    assert len(ctx.after_commit) == 1 and hub.revision == 3

@@ -33,6 +33,7 @@ from stigmer_sessions.api import (
     ApiResourceOwnerScope,
     ApiResourceReference,
     AppendSessionMessageRequest,
+    AppendSessionMessagesRequest,
     ListSessionChangesRequest,
     ListSessionMessagesRequest,
     ListSessionsByAgentRequest,
@@ -44,12 +45,13 @@ from stigmer_sessions.api import (
     SessionId,
     SessionList,
     SessionMessage,
+    SessionMessageInput,
     SessionMessageList,
     SessionMessageRole,
     SessionSpec,
     TransitionSessionRequest,
 )
-from tests.stigmer_sessions.promises.target import SMALL_BYTES, Target
+from tests.stigmer_sessions.promises.target import SMALL_BATCH, SMALL_BYTES, Target
 
 #: Who runs the operation under test (setup runs as someone else).
 ACTOR = "alice"
@@ -100,6 +102,9 @@ class Case:
     subject: Callable[[Target, Any], str | None]
     #: Writes: the change the main scenario records.
     change_type: str | None = None
+    #: Writes: how many changes (all of ``change_type``, about the subject) one effective
+    #: run records: one, but a batch records one per item.
+    changes: int = 1
     #: The same operation and request id with another payload (writes).
     vary: Callable[[Any], Message] | None = None
     #: A request that changes nothing (update to identical content, pin a pinned one, ...).
@@ -738,6 +743,110 @@ APPEND_MESSAGE = Case(
 )
 
 
+# --- Session: appendMessages ---------------------------------------------------------------
+
+#: The main batch: three messages, one with metadata.
+BATCH: tuple[tuple[str, dict[str, str]], ...] = (
+    ("question", {}),
+    ("answer", {"lang": "en"}),
+    ("follow-up", {}),
+)
+
+
+def _append_batch(*items: tuple[str, dict[str, str]], **seeded: Any) -> Prepare:
+    """A batch of ``items`` (content, metadata), all role_user (default: :data:`BATCH`), to
+    a session that holds one message already."""
+
+    def prepare(target: Target) -> Message:
+        session = seed_session(target, messages=1, **seeded)
+        return AppendSessionMessagesRequest(
+            session_id=session.metadata.id,
+            messages=[
+                SessionMessageInput(role=SessionMessageRole.role_user, content=content, metadata=metadata)
+                for content, metadata in items or BATCH
+            ],
+        )
+
+    return prepare
+
+
+def _append_batch_effect(target: Target, request: Any, response: Any, before: Any) -> None:
+    assert isinstance(response, SessionMessageList), f"answered with a {type(response).__name__}"
+    sent = [(m.role, m.content, dict(m.metadata)) for m in request.messages]
+    assert [(m.role, m.content, dict(m.metadata)) for m in response.messages] == sent
+    assert [m.sequence for m in response.messages] == [2, 3, 4], "not numbered on from the last message"
+    assert all(m.session_id == request.session_id and m.actor_id == ACTOR for m in response.messages)
+    assert target.children(request.session_id)[1:] == list(response.messages), "the batch is not stored"
+    assert (response.total_size, response.next_page_token) == (4, "")
+    stored = target.record(request.session_id)
+    assert stored.state.message_count == before.state.message_count + 3 == 4
+    assert stored.state.last_activity_at == response.messages[-1].created_at
+    assert_moved_on(stored, before)
+
+
+def _with_item(request: Any, index: int, **fields: Any) -> Any:
+    other = copy_of(request)
+    for name, value in fields.items():
+        setattr(other.messages[index], name, value)
+    return other
+
+
+def _oversized_item_metadata(target: Target) -> Message:
+    request = _append_batch()(target)
+    assert isinstance(request, AppendSessionMessagesRequest)
+    request.messages[1].metadata["k"] = "v" * (SMALL_BYTES + 1)
+    return request
+
+
+APPEND_MESSAGES = Case(
+    "session",
+    "appendMessages",
+    write=True,
+    prepare=_append_batch(),
+    effect=_append_batch_effect,
+    change_type="SessionMessageAppended",
+    changes=len(BATCH),
+    invalid=lambda t: _with_item(_append_batch()(t), 1, role=SessionMessageRole.role_unspecified),
+    subject=session_subject,
+    vary=lambda request: _with_item(request, 2, content="something else"),
+    refusals=(
+        Refusal("paused", _append_batch(phase="paused"), grpc.StatusCode.FAILED_PRECONDITION, "paused"),
+        Refusal(
+            "oversized-item-content",
+            _append_batch(("fine", {}), ("c" * (4 * SMALL_BYTES + 1), {}), ("fine", {})),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "messages[1].content",
+        ),
+        Refusal(
+            "oversized-item-metadata",
+            _oversized_item_metadata,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "messages[1].metadata",
+        ),
+        Refusal(
+            "over-the-batch-budget",
+            _append_batch(*[("c" * (4 * SMALL_BYTES), {})] * 3),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "in total",
+        ),
+        Refusal(
+            "too-many-messages",
+            _append_batch(*[("hi", {})] * (SMALL_BATCH + 1)),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"the limit is {SMALL_BATCH}",
+        ),
+        Refusal(
+            "missing",
+            lambda t: AppendSessionMessagesRequest(
+                session_id="ses-01jnosuchsession0000000000",
+                messages=[SessionMessageInput(role=SessionMessageRole.role_user, content="hi")],
+            ),
+            grpc.StatusCode.NOT_FOUND,
+        ),
+    ),
+)
+
+
 # --- Session: reads -------------------------------------------------------------------------
 
 
@@ -963,6 +1072,7 @@ SESSION_CASES: tuple[Case, ...] = (
     UNPIN,
     TRANSITION,
     APPEND_MESSAGE,
+    APPEND_MESSAGES,
     GET,
     GET_BY_REFERENCE,
     LIST,

@@ -45,6 +45,8 @@ QUOTA = 5
 OWNER_QUOTA = 3
 #: Small size limits, so "too large" requests are cheap to build.
 SMALL_BYTES = 1024
+#: At most this many messages in one batch (appendMessages), and 8 KiB of them in total.
+SMALL_BATCH = 5
 #: The serve flag a variant stands for (docs/operations.md's "With `FLAG`:" lines).
 VARIANT_FLAGS = {"integrity": "--require-agent-instance"}
 #: Child records by kind (a session's messages), to decode them.
@@ -252,6 +254,8 @@ def _factory(name: str, *, require_agent_instance: bool = False) -> Factory:
             max_session_bytes=16 * SMALL_BYTES,
             max_message_metadata_bytes=SMALL_BYTES,
             max_message_bytes=4 * SMALL_BYTES,
+            max_batch_messages=SMALL_BATCH,
+            max_batch_bytes=8 * SMALL_BYTES,
             require_agent_instance=require_agent_instance,
         )
         # Two controllers on one store: one whose pipelines are under test, one for setup.

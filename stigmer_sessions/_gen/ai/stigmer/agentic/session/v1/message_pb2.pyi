@@ -71,6 +71,31 @@ class AppendSessionMessageRequest(_message.Message):
     metadata: _containers.ScalarMap[str, str]
     def __init__(self, session_id: _Optional[str] = ..., role: _Optional[_Union[SessionMessageRole, str]] = ..., content: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
+class SessionMessageInput(_message.Message):
+    __slots__ = ("role", "content", "metadata")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    role: SessionMessageRole
+    content: str
+    metadata: _containers.ScalarMap[str, str]
+    def __init__(self, role: _Optional[_Union[SessionMessageRole, str]] = ..., content: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class AppendSessionMessagesRequest(_message.Message):
+    __slots__ = ("session_id", "messages")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    messages: _containers.RepeatedCompositeFieldContainer[SessionMessageInput]
+    def __init__(self, session_id: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[SessionMessageInput, _Mapping]]] = ...) -> None: ...
+
 class ListSessionMessagesRequest(_message.Message):
     __slots__ = ("session_id", "after_sequence", "page_size", "newest_first", "page_token")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]

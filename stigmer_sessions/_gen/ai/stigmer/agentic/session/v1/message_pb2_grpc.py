@@ -39,6 +39,11 @@ class SessionMessageControllerStub:
                 request_serializer=ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.AppendSessionMessageRequest.SerializeToString,
                 response_deserializer=ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.SessionMessage.FromString,
                 _registered_method=True)
+        self.appendMessages = channel.unary_unary(
+                '/ai.stigmer.agentic.session.v1.SessionMessageController/appendMessages',
+                request_serializer=ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.AppendSessionMessagesRequest.SerializeToString,
+                response_deserializer=ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.SessionMessageList.FromString,
+                _registered_method=True)
         self.listMessages = channel.unary_unary(
                 '/ai.stigmer.agentic.session.v1.SessionMessageController/listMessages',
                 request_serializer=ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.ListSessionMessagesRequest.SerializeToString,
@@ -57,6 +62,17 @@ class SessionMessageControllerServicer:
     def appendMessage(self, request, context):
         """Appends to a session's history. NOT_FOUND for a missing session; FAILED_PRECONDITION
         when its phase does not accept messages (default lifecycle: only active does).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def appendMessages(self, request, context):
+        """Appends several messages in one write, all or none: the stored messages in order
+        (consecutive sequence numbers), next_page_token empty, total_size the session's
+        message count after the batch. One SessionMessageAppended change per message, as if
+        appended one by one. INVALID_ARGUMENT naming the item (messages[3].content) when any
+        breaks a limit; then nothing is written.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -81,6 +97,11 @@ def add_SessionMessageControllerServicer_to_server(servicer, server):
                     servicer.appendMessage,
                     request_deserializer=ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.AppendSessionMessageRequest.FromString,
                     response_serializer=ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.SessionMessage.SerializeToString,
+            ),
+            'appendMessages': grpc.unary_unary_rpc_method_handler(
+                    servicer.appendMessages,
+                    request_deserializer=ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.AppendSessionMessagesRequest.FromString,
+                    response_serializer=ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.SessionMessageList.SerializeToString,
             ),
             'listMessages': grpc.unary_unary_rpc_method_handler(
                     servicer.listMessages,
@@ -120,6 +141,33 @@ class SessionMessageController:
             '/ai.stigmer.agentic.session.v1.SessionMessageController/appendMessage',
             ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.AppendSessionMessageRequest.SerializeToString,
             ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.SessionMessage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def appendMessages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ai.stigmer.agentic.session.v1.SessionMessageController/appendMessages',
+            ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.AppendSessionMessagesRequest.SerializeToString,
+            ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.SessionMessageList.FromString,
             options,
             channel_credentials,
             insecure,

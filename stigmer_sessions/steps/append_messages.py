@@ -1,0 +1,40 @@
+"""AppendMessages: add a batch of messages to a session's history in one write."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.context import RequestContext
+from pipeline.keys import CHILDREN, EXISTING
+from stigmer_sessions.api import SessionMessageList
+from stigmer_sessions.steps.append_message import count_messages, store_message
+from stigmer_sessions.steps.keys import APPENDED
+
+
+@dataclass(frozen=True, slots=True)
+class AppendMessages:
+    """Reads ``ctx.input`` (an AppendSessionMessagesRequest, its limits already enforced:
+    EnforceBatchLimits) and ``ctx[EXISTING]`` (the session); writes each message under the
+    session's key prefix, ``ctx[CHILDREN]`` (the stored messages, in order),
+    ``ctx[APPENDED]`` (the response: them and the session's message count after them) and
+    ``ctx.new_state`` (the session with ``message_count`` + n and ``last_activity_at``: one
+    rewrite for the whole batch).
+
+    The sequence numbers are the last stored one + 1 ... + n, read in the write
+    transaction, so they are contiguous and gap-free per session under concurrency, whether
+    other writers append batches or single messages. Raises nothing itself: a failure of
+    any later step aborts the transaction, and with it every message of the batch.
+    """
+
+    def __call__(self, ctx: RequestContext[Any]) -> None:
+        session = ctx[EXISTING]
+        session_id = session.metadata.id
+        last = ctx.tx.children.last_sequence(ctx.kind.name, session_id)
+        stored = [
+            store_message(ctx, session_id, last + i, given)
+            for i, given in enumerate(ctx.input.messages, start=1)
+        ]
+        count_messages(ctx, session, len(stored))
+        ctx[CHILDREN] = stored
+        ctx[APPENDED] = SessionMessageList(messages=stored, total_size=ctx.new_state.state.message_count)
