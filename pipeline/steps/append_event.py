@@ -45,7 +45,8 @@ class AppendEvent:
         verb = self.verb or ("Updated" if ctx.get(EXISTING) is not None else "Created")
         children: list[Message | None]
         if self.carry_each is not None:
-            children = list(ctx[self.carry_each])
+            stored: list[Any] = ctx[self.carry_each]
+            children = list(stored)
         else:
             children = [None if self.carry is None else ctx[self.carry]]
         event = None
