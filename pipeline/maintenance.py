@@ -153,7 +153,8 @@ def import_(
 ) -> dict[str, int]:
     """Load an :func:`export` into an EMPTY store (FailedPrecondition otherwise), in one write
     transaction: records with their indexes and counters, child records, and the change log
-    at its original revisions. ``progress(1)`` per line loaded (counted again if the
+    at its original revisions, and the index set of each kind (``pipeline.indexes``).
+    ``progress(1)`` per line loaded (counted again if the
     backend re-runs the transaction)."""
     by_name = {k.name: k for k in kinds}
     counts: Counter[str] = Counter()
@@ -187,6 +188,8 @@ def import_(
         # An export names its retained window; one from before it did starts at its first change.
         oldest = int(header.get("oldest", 0)) or first_revision or current + 1
         tx.changes.set_window(oldest=oldest, current=current)
+        for kind in by_name.values():  # the indexes just built are the ones the store holds
+            tx.index_sets.put(kind.name, tuple(i.name for i in kind.indexes))
 
     storage.write(load)
     return dict(counts)

@@ -9,7 +9,7 @@ knows about sessions; a new kind is one :class:`ResourceKind` value.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import Message
@@ -116,11 +116,43 @@ class ResourceKind(Generic[M]):
     event_child_field: str = ""
     #: Dotted path of the lifecycle phase field (e.g. "state.phase"); "" when none.
     phase_field: str = ""
+    #: Indexes only some deployments need (per-owner quotas, restart recovery): a kind
+    #: served with :meth:`with_optional` keeps those too, every write paying for them.
+    #: Which a store holds is recorded in it (``pipeline.indexes``).
+    optional_indexes: tuple[Index, ...] = ()
 
     def __post_init__(self) -> None:
-        names = [i.name for i in self.indexes]
-        if len(names) != len(set(names)):
-            raise ValueError(f"duplicate index names in {self.name}: {names}")
+        for group in (self.indexes, self.optional_indexes):
+            names = [i.name for i in group]
+            if len(names) != len(set(names)):
+                raise ValueError(f"duplicate index names in {self.name}: {names}")
+        optional = {i.name: i for i in self.optional_indexes}
+        clash = [i.name for i in self.indexes if i.name in optional and optional[i.name] is not i]
+        if clash:
+            raise ValueError(f"{self.name}: indexes {clash} are both optional and not")
+
+    @property
+    def base(self) -> ResourceKind[M]:
+        """This kind with none of its optional indexes kept."""
+        optional = {i.name for i in self.optional_indexes}
+        return replace(self, indexes=tuple(i for i in self.indexes if i.name not in optional))
+
+    def with_optional(self, names: Iterable[str]) -> ResourceKind[M]:
+        """This kind keeping exactly the optional indexes ``names`` (ValueError for a name
+        that is not one), in declaration order after the others."""
+        wanted = set(names)
+        optional = {i.name: i for i in self.optional_indexes}
+        unknown = wanted - optional.keys()
+        if unknown:
+            raise ValueError(f"{self.name} has no optional index {', '.join(sorted(unknown))}")
+        kept = tuple(i for i in self.optional_indexes if i.name in wanted)
+        return replace(self, indexes=(*self.base.indexes, *kept))
+
+    @property
+    def optional_kept(self) -> frozenset[str]:
+        """The optional indexes this kind keeps."""
+        optional = {i.name for i in self.optional_indexes}
+        return frozenset(i.name for i in self.indexes if i.name in optional)
 
 
 def reference(resource: M) -> M:

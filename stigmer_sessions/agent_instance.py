@@ -15,6 +15,7 @@ from pipeline import operations as ops
 from pipeline.auth import Role
 from pipeline.operations import Rules, Settings, operation
 from pipeline.pipeline import Pipeline
+from pipeline.resource import ResourceKind
 from pipeline.service import ChangeFeed, KindService
 from pipeline.steps import (
     Authorize,
@@ -47,13 +48,13 @@ def size_limits(config: SessionConfig) -> tuple[SizeLimit, ...]:
     )
 
 
-def agent_instance_service(config: SessionConfig, s: Settings) -> KindService:
-    """Every AgentInstance operation. A delete first settles the sessions that name the
+def agent_instance_service(config: SessionConfig, s: Settings, sessions: ResourceKind[Any]) -> KindService:
+    """Every AgentInstance operation. A delete first settles the ``sessions`` naming the
     instance (GuardSessions): refused while there are any with ``require_agent_instance``,
     deleted with it when the caller asks for the cascade."""
     rules = Rules(
         size_limits=EnforceSizeLimits(size_limits(config), "AgentInstance"),
-        on_delete=(GuardSessions(refuse=config.require_agent_instance),),
+        on_delete=(GuardSessions(config.require_agent_instance, sessions),),
     )
     return KindService(
         AGENT_INSTANCE,

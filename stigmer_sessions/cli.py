@@ -61,6 +61,7 @@ from stigmer_sessions.grpc_server import (
     start_server,
 )
 from stigmer_sessions.reloads import Reloads
+from stigmer_sessions.resource import SESSION
 from stigmer_sessions.steps.append_message import DEFAULT_MAX_CONTENT_BYTES
 from stigmer_sessions.tls import ServerTls, TlsError
 
@@ -115,6 +116,20 @@ def _int_in(lo: int, hi: int | None = None) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+#: The Session kind's optional indexes (``reindex --optional-indexes``).
+OPTIONAL_INDEXES = tuple(i.name for i in SESSION.optional_indexes)
+
+
+def _optional_indexes(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in OPTIONAL_INDEXES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"no optional index {', '.join(unknown)} (there are: {', '.join(OPTIONAL_INDEXES)})"
+        )
+    return names
 
 
 def _float_in(lo: float, hi: float | None = None) -> Callable[[str], float]:
@@ -566,8 +581,16 @@ def _parser() -> argparse.ArgumentParser:
     # internal, between _check_isolated and the child process it runs
     check.add_argument("--journal", help=argparse.SUPPRESS)
     check.add_argument("--avoid", action="append", default=[], help=argparse.SUPPRESS)
-    sub.add_parser(
+    reindex = sub.add_parser(
         "reindex", parents=[common], help="rebuild every secondary index from the records (server stopped)"
+    )
+    reindex.add_argument(
+        "--optional-indexes",
+        type=_optional_indexes,
+        default=None,
+        metavar="NAMES",
+        help=f"keep exactly these optional session indexes, comma-separated ({', '.join(OPTIONAL_INDEXES)}; "
+        "'' for none); default: those the store holds. A server builds the ones its flags need at start",
     )
     export = sub.add_parser(
         "export", parents=[common], help="write a consistent JSONL snapshot (safe beside a running server)"
@@ -970,7 +993,7 @@ def _admin_command(args: argparse.Namespace, argv: list[str], store: StoreOption
         return _check(args, argv, store)
     if args.command == "migrate":
         return _migrate(store)
-    return _admin(args.command, store, getattr(args, "file", ""))
+    return _admin(args.command, store, getattr(args, "file", ""), getattr(args, "optional_indexes", None))
 
 
 def _check(args: argparse.Namespace, argv: list[str], store: StoreOptions) -> int:
@@ -1030,7 +1053,7 @@ def _check_here(store: StoreOptions, journal: str | None, avoid: list[str]) -> i
     the passes in ``avoid`` ("name<TAB>hex key", no key: skip) there (see _check_isolated).
     Without a journal (PostgreSQL: a damaged page is the server's error, never our crash)
     it simply reads everything."""
-    controller = _open(store, lambda: _controller(store, migrate=False))
+    controller = _open(store, lambda: _controller(store, migrate=False, as_stored=True))
     if controller is None:
         return 1
     if journal is None:
@@ -1260,7 +1283,9 @@ def _migrate(store: StoreOptions, *, quiet: bool = False) -> int:
     return 0
 
 
-def _admin(command: str, store: StoreOptions, file: str) -> int:
+def _admin(
+    command: str, store: StoreOptions, file: str, optional_indexes: tuple[str, ...] | None = None
+) -> int:
     """Run an admin command but check (see _check_isolated): 0 on success, 1 for anything
     that went wrong, always with one clear line on stderr and never a traceback."""
     created = False
@@ -1276,11 +1301,15 @@ def _admin(command: str, store: StoreOptions, file: str) -> int:
         if command in ("reindex", "import") and data_dir is not None:  # not beside a server
             claim = _claim(data_dir, command)
         # import fills an empty store: it may create the schema; the others only read or repair
-        controller = _open(store, lambda: _controller(store, migrate=None if command == "import" else False))
+        # maintenance reads the store with the indexes it holds, whatever the serve flags
+        migrate = None if command == "import" else False
+        controller = _open(store, lambda: _controller(store, migrate=migrate, as_stored=True))
         if controller is None:
             return 1
         with controller:
-            code = _run_admin(command, controller, file, lines if command == "import" else None)
+            code = _run_admin(
+                command, controller, file, lines if command == "import" else None, optional_indexes
+            )
         created = created and code != 0
         return code
     except (ResourceError, OSError) as exc:
@@ -1294,12 +1323,22 @@ def _admin(command: str, store: StoreOptions, file: str) -> int:
             shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def _run_admin(command: str, controller: SessionController, file: str, lines: _Lines | None) -> int:
+def _run_admin(
+    command: str,
+    controller: SessionController,
+    file: str,
+    lines: _Lines | None,
+    optional_indexes: tuple[str, ...] | None = None,
+) -> int:
     sizes = controller.sizes()  # check runs in a child process of its own: see _check_isolated
     if command == "reindex":
         with _progress("reindex", sizes.records) as progress:
-            count = controller.reindex(progress=progress)
-        print(f"reindexed {count} sessions")
+            count = controller.reindex(progress=progress, optional_indexes=optional_indexes)
+        kept = ", ".join(sorted(controller.kinds[0].with_optional(optional_indexes or ()).optional_kept))
+        print(
+            f"reindexed {count} sessions"
+            + (f" (optional indexes: {kept or 'none'})" if optional_indexes is not None else "")
+        )
         return 0
     if command == "export":
         with _progress("export", sizes.records + sizes.children + sizes.changes) as progress:

@@ -42,9 +42,11 @@ SESSION: ResourceKind[Session] = ResourceKind(
         Index(
             ORG_AGENT_INSTANCE_INDEX, _org_agent_instance, reads=("metadata.org", "spec.agent_instance_id")
         ),
-        # restart recovery finds live sessions without a scan
+    ),
+    optional_indexes=(
+        # restart recovery (a lifecycle with a recovery phase) finds live sessions without a scan
         Index(PHASE_INDEX, _phase, reads=("state.phase",)),
-        owner_index(),  # per-owner quotas
+        owner_index(),  # per-owner quotas (max_sessions_per_owner)
     ),
 )
 

@@ -16,6 +16,7 @@ from pipeline.auth import Role
 from pipeline.keys import CHILD, CHILDREN
 from pipeline.operations import Rules, Settings, operation
 from pipeline.pipeline import Pipeline
+from pipeline.resource import ORG_OWNER_INDEX, ResourceKind
 from pipeline.service import ChangeFeed, KindService
 from pipeline.steps import (
     AppendEvent,
@@ -47,6 +48,7 @@ from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import (
     query_pb2,
 )
 from stigmer_sessions.api import (
+    Session,
     SessionChangeList,
     SessionList,
     SessionMessage,
@@ -54,7 +56,7 @@ from stigmer_sessions.api import (
     WatchSessionChangesResponse,
 )
 from stigmer_sessions.config import SessionConfig
-from stigmer_sessions.resource import AGENT_INSTANCE_INDEX, ORG_AGENT_INSTANCE_INDEX, SESSION
+from stigmer_sessions.resource import AGENT_INSTANCE_INDEX, ORG_AGENT_INSTANCE_INDEX, PHASE_INDEX, SESSION
 from stigmer_sessions.steps import (
     AppendMessage,
     AppendMessages,
@@ -75,10 +77,26 @@ SERVICES = (
 )
 
 
-def session_service(config: SessionConfig, s: Settings) -> KindService:
-    """Every Session operation, shaped by the deployment's ``config``; with
-    ``require_agent_instance`` a session about to be stored must name an existing agent
-    instance of its org."""
+def session_kind(config: SessionConfig) -> ResourceKind[Session]:
+    """The Session kind keeping the optional indexes ``config`` needs: the per-owner index
+    for a per-owner quota, the phase index for a lifecycle with a recovery phase. A store
+    may hold more (``pipeline.indexes``)."""
+    optional: set[str] = set()
+    if config.max_sessions_per_owner:
+        optional.add(ORG_OWNER_INDEX)
+    if config.lifecycle.recovery_phase:
+        optional.add(PHASE_INDEX)
+    return SESSION.with_optional(optional)
+
+
+def session_service(
+    config: SessionConfig, s: Settings, kind: ResourceKind[Session] | None = None
+) -> KindService:
+    """Every Session operation, shaped by the deployment's ``config``, on ``kind`` (the
+    Session kind as served, with its optional indexes: :func:`session_kind` when None);
+    with ``require_agent_instance`` a session about to be stored must name an existing
+    agent instance of its org."""
+    kind = kind or session_kind(config)
     rules = Rules(
         size_limits=EnforceSizeLimits(config.session_size_limits(), "Session"),
         naming=GenerateName(config.name_pattern),
@@ -88,34 +106,34 @@ def session_service(config: SessionConfig, s: Settings) -> KindService:
         children=True,
     )
     return KindService(
-        SESSION,
+        kind,
         [
-            ops.create(SESSION, s, rules),
-            ops.update(SESSION, s, rules),
-            ops.apply(SESSION, s, rules),
-            ops.delete(SESSION, s, rules),
-            pinning(s, pinned=True),
-            pinning(s, pinned=False),
-            transition(s, config),
-            append_message(s, config),
-            append_messages(s, config),
-            list_messages(s),
-            resume(s),
-            ops.get(SESSION, s),
-            ops.get_by_reference(SESSION, s),
-            ops.list_(SESSION, s, SessionList),
-            list_by_agent(s),
-            ops.list_changes(SESSION, s, SessionChangeList, "session_id"),
+            ops.create(kind, s, rules),
+            ops.update(kind, s, rules),
+            ops.apply(kind, s, rules),
+            ops.delete(kind, s, rules),
+            pinning(kind, s, pinned=True),
+            pinning(kind, s, pinned=False),
+            transition(kind, s, config),
+            append_message(kind, s, config),
+            append_messages(kind, s, config),
+            list_messages(kind, s),
+            resume(kind, s),
+            ops.get(kind, s),
+            ops.get_by_reference(kind, s),
+            ops.list_(kind, s, SessionList),
+            list_by_agent(kind, s),
+            ops.list_changes(kind, s, SessionChangeList, "session_id"),
         ],
         services=SERVICES,
         feed=ChangeFeed(WatchSessionChangesResponse, "session_id"),
     )
 
 
-def pinning(s: Settings, *, pinned: bool) -> Pipeline[Any]:
+def pinning(kind: ResourceKind[Session], s: Settings, *, pinned: bool) -> Pipeline[Any]:
     verb = "pin" if pinned else "unpin"
     return operation(
-        SESSION,
+        kind,
         verb,
         [
             Authorize(Role.EDITOR),
@@ -135,9 +153,9 @@ def pinning(s: Settings, *, pinned: bool) -> Pipeline[Any]:
     )
 
 
-def transition(s: Settings, config: SessionConfig) -> Pipeline[Any]:
+def transition(kind: ResourceKind[Session], s: Settings, config: SessionConfig) -> Pipeline[Any]:
     return operation(
-        SESSION,
+        kind,
         "transition",
         [
             Authorize(Role.EDITOR),
@@ -158,9 +176,9 @@ def transition(s: Settings, config: SessionConfig) -> Pipeline[Any]:
     )
 
 
-def append_message(s: Settings, config: SessionConfig) -> Pipeline[Any]:
+def append_message(kind: ResourceKind[Session], s: Settings, config: SessionConfig) -> Pipeline[Any]:
     return operation(
-        SESSION,
+        kind,
         "appendMessage",
         [
             Authorize(Role.EDITOR),
@@ -182,9 +200,9 @@ def append_message(s: Settings, config: SessionConfig) -> Pipeline[Any]:
     )
 
 
-def append_messages(s: Settings, config: SessionConfig) -> Pipeline[Any]:
+def append_messages(kind: ResourceKind[Session], s: Settings, config: SessionConfig) -> Pipeline[Any]:
     return operation(
-        SESSION,
+        kind,
         "appendMessages",
         [
             Authorize(Role.EDITOR),
@@ -212,9 +230,9 @@ def append_messages(s: Settings, config: SessionConfig) -> Pipeline[Any]:
     )
 
 
-def list_messages(s: Settings) -> Pipeline[Any]:
+def list_messages(kind: ResourceKind[Session], s: Settings) -> Pipeline[Any]:
     return operation(
-        SESSION,
+        kind,
         "listMessages",
         [Authorize(Role.VIEWER), ValidateProto(s.validator), ListMessages(max_bytes=s.max_response_bytes)],
         write=False,
@@ -222,9 +240,9 @@ def list_messages(s: Settings) -> Pipeline[Any]:
     )
 
 
-def resume(s: Settings) -> Pipeline[Any]:
+def resume(kind: ResourceKind[Session], s: Settings) -> Pipeline[Any]:
     return operation(
-        SESSION,
+        kind,
         "resume",
         [
             Authorize(Role.VIEWER),
@@ -238,9 +256,9 @@ def resume(s: Settings) -> Pipeline[Any]:
     )
 
 
-def list_by_agent(s: Settings) -> Pipeline[Any]:
+def list_by_agent(kind: ResourceKind[Session], s: Settings) -> Pipeline[Any]:
     return operation(
-        SESSION,
+        kind,
         "listByAgent",
         [
             Authorize(Role.VIEWER, "org"),

@@ -18,6 +18,7 @@ import pytest
 from google.protobuf.message import Message
 
 from pipeline.context import Key, RequestContext
+from pipeline.resource import ResourceKind
 from pipeline.storage import Storage
 from pipeline.storage.lmdb import LmdbStorage
 from stigmer_sessions import SessionController
@@ -47,8 +48,9 @@ ROOT = Path(__file__).resolve().parents[1]
 ORG = ApiResourceOwnerScope.organization
 #: The tables (of any backend) that hold the change log, which keeps history on purpose.
 CHANGE_LOG_TABLES = frozenset({"events", "changes", "change_head"})
-#: PostgreSQL's record of the schema in place: the schema, not data.
-SCHEMA_TABLES = frozenset({"schema_version"})
+#: The record of the schema in place (PostgreSQL's version; the indexes each kind holds) and
+#: PostgreSQL's rows that exist only to be locked: the schema and its bookkeeping, not data.
+SCHEMA_TABLES = frozenset({"schema_version", "schema", "index_sets", "locks"})
 
 
 def data_tables(storage: Storage) -> dict[str, list[tuple[Any, ...]]]:
@@ -235,9 +237,10 @@ def run_step(store: Storage) -> RunStep:
         write: bool = True,
         actor: str = "tester",
         now_ns: int | None = None,
+        kind: ResourceKind[Any] = SESSION,
     ) -> RequestContext[Any]:
         def body(tx: Any) -> RequestContext[Any]:
-            ctx = RequestContext(request, kind=SESSION, tx=tx, actor=actor, values=values, now_ns=now_ns)
+            ctx = RequestContext(request, kind=kind, tx=tx, actor=actor, values=values, now_ns=now_ns)
             step(ctx)
             return ctx
 

@@ -30,7 +30,7 @@ from typing import Any, Protocol, TypeVar
 
 from google.protobuf.message import Message
 
-from pipeline.resource import M, ResourceKind
+from pipeline.resource import Index, M, ResourceKind
 
 T = TypeVar("T")
 E = TypeVar("E", bound=Message)
@@ -110,6 +110,11 @@ class RecordStore(Protocol[M]):
 
     def delete(self, record: M) -> None:
         """Remove ``record`` (as stored now) and its index entries."""
+        ...
+
+    def build_index(self, index: Index) -> int:
+        """Add the entries of ``index``, which the store does not hold yet, for every record
+        (an optional index being enabled); returns how many records were read."""
         ...
 
 
@@ -195,6 +200,18 @@ class CounterStore(Protocol):
         ...
 
 
+class IndexSets(Protocol):
+    """Which indexes the store holds for each kind, as the last writer of its set left it:
+    what a server enabling an optional index compares with, and maintenance reads by."""
+
+    def get(self, kind: str) -> tuple[str, ...] | None:
+        """The index names held for ``kind`` (None: never recorded, a store from before).
+        In a write transaction concurrent writers of one kind's set run one at a time."""
+        ...
+
+    def put(self, kind: str, names: tuple[str, ...]) -> None: ...
+
+
 class Tx(Protocol):
     """One unit of work: everything a pipeline run may touch, in one transaction."""
 
@@ -209,6 +226,9 @@ class Tx(Protocol):
 
     @property
     def counters(self) -> CounterStore: ...
+
+    @property
+    def index_sets(self) -> IndexSets: ...
 
     def records(self, kind: ResourceKind[M]) -> RecordStore[M]: ...
 

@@ -16,7 +16,7 @@ from typing import IO, Any, TypeVar
 import protovalidate
 from google.protobuf.message import Message
 
-from pipeline import events, maintenance, watch
+from pipeline import events, indexes, maintenance, watch
 from pipeline.auth import Principal
 from pipeline.authorization import DEFAULT_AUTHORIZER, Authorizer
 from pipeline.controller import KindController, KindTypes
@@ -24,6 +24,7 @@ from pipeline.events import CompactionResult, EventHub
 from pipeline.idempotency import DEFAULT_TTL_NS
 from pipeline.operations import Settings
 from pipeline.pipeline import Pipeline
+from pipeline.resource import ResourceKind
 from pipeline.service import Resources
 from pipeline.storage import CheckReport, Storage, Tx
 from pipeline.storage.lmdb import LmdbStorage
@@ -52,11 +53,10 @@ from stigmer_sessions.api import (
 from stigmer_sessions.config import SessionConfig
 from stigmer_sessions.controller.agent_instance_controller import AgentInstanceController
 from stigmer_sessions.resource import AGENT_INSTANCE, PHASE_INDEX, SESSION
-from stigmer_sessions.session import SERVICES, session_service
+from stigmer_sessions.session import SERVICES, session_kind, session_service
 
 R = TypeVar("R", bound=Message)
 #: Every kind a controller serves, for the maintenance commands (check, export, ...).
-KINDS = (SESSION, AGENT_INSTANCE)
 TYPES = KindTypes.served_by(SERVICES)
 #: A message of a batch: a SessionMessageInput, or (role, content) or (role, content, metadata).
 MessageInput = (
@@ -90,6 +90,10 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
     manage (and close). Use it as a context manager, or call :meth:`close`, to release an
     owned store.
 
+    The store keeps the optional indexes ``config`` needs (built at open when missing: see
+    :mod:`pipeline.indexes`); ``as_stored=True`` (maintenance: check, export, reindex) opens
+    it with the indexes it holds and builds none.
+
     Calls are trusted unless they pass ``principal=`` (every method takes it): then the
     principal's roles apply exactly as over gRPC, judged by ``authorizer`` (a
     :class:`pipeline.authorization.Authorizer`; default: the role rules of
@@ -109,6 +113,7 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
         config: SessionConfig | None = None,
         watch_poll_s: float | None = None,
         authorizer: Authorizer = DEFAULT_AUTHORIZER,
+        as_stored: bool = False,
     ) -> None:
         self._owns_store = store is None or isinstance(store, str)
         self.store: Storage
@@ -127,7 +132,17 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
         settings = Settings(
             validator=v, request_ttl_ns=ttl, hub=hub, max_response_bytes=cfg.max_response_bytes
         )
-        kinds = [session_service(cfg, settings), agent_instance_service(cfg, settings)]
+        wanted: list[ResourceKind[Any]] = [session_kind(cfg), AGENT_INSTANCE]
+        try:
+            served = indexes.held(self.store, wanted) if as_stored else indexes.enable(self.store, wanted)
+        except BaseException:
+            if self._owns_store:
+                self.store.close()
+            raise
+        #: The kinds as served, with the optional indexes the store holds (and ``config`` needs).
+        self.kinds: tuple[ResourceKind[Any], ...] = tuple(served)
+        sessions = served[0]
+        kinds = [session_service(cfg, settings, sessions), agent_instance_service(cfg, settings, sessions)]
         #: Every kind this controller serves, run on its store; the gRPC server serves the same.
         self.resources = Resources(
             self.store,
@@ -284,7 +299,7 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
         live = [p for p in lifecycle.phases if p in lifecycle.live and p != lifecycle.recovery_phase]
 
         def find(tx: Tx) -> list[str]:
-            records = tx.records(SESSION)
+            records = tx.records(self.kinds[0])
             return [s.metadata.id for phase in live for s, _ in records.scan_sized(PHASE_INDEX, (phase,))]
 
         moved = self.store.read(find)
@@ -301,29 +316,37 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
     ) -> CheckReport:
         """Read everything in the store and check it (see ``pipeline.maintenance.verify``).
         ``progress(n)``: n more items checked (see :mod:`pipeline.maintenance`)."""
-        return maintenance.verify(self.store, KINDS, progress=progress, avoid=avoid, journal=journal)
+        return maintenance.verify(self.store, self.kinds, progress=progress, avoid=avoid, journal=journal)
 
-    def reindex(self, *, progress: maintenance.Progress | None = None) -> int:
-        """Rebuild every secondary index and counter from the records."""
-        return maintenance.reindex(self.store, KINDS, progress=progress)
+    def reindex(
+        self, *, progress: maintenance.Progress | None = None, optional_indexes: Iterable[str] | None = None
+    ) -> int:
+        """Rebuild every secondary index and counter from the records. With
+        ``optional_indexes``, the sessions keep exactly those optional indexes (e.g. ``()``:
+        drop the per-owner and phase indexes no feature of the deployment uses); open a new
+        controller afterwards to serve the new set."""
+        kinds = list(self.kinds)
+        if optional_indexes is not None:
+            kinds[0] = kinds[0].with_optional(optional_indexes)
+        return maintenance.reindex(self.store, kinds, progress=progress)
 
     def export(self, out: IO[str], *, progress: maintenance.Progress | None = None) -> dict[str, int]:
         """A consistent JSONL snapshot: sessions, their messages, agent instances, the change log."""
-        return maintenance.export(self.store, KINDS, out, progress=progress)
+        return maintenance.export(self.store, self.kinds, out, progress=progress)
 
     def import_(
         self, lines: Iterable[str], *, progress: maintenance.Progress | None = None
     ) -> dict[str, int]:
         """Restore an export into this (empty) store. ``lines`` must be iterable again from
         the start (a list, or a file): the store re-runs the write if the map must grow."""
-        counts = maintenance.import_(self.store, KINDS, lines, progress=progress)
+        counts = maintenance.import_(self.store, self.kinds, lines, progress=progress)
         self.hub.publish(self.store.read(lambda tx: tx.changes.current_revision()))
         return counts
 
     def sizes(self) -> maintenance.Sizes:
         """How many records (sessions and agent instances), messages and retained changes
         there are (progress totals)."""
-        return maintenance.sizes(self.store, KINDS)
+        return maintenance.sizes(self.store, self.kinds)
 
     def compact_changes(
         self, *, keep_revisions: int | None = None, max_age_s: float | None = None, now_ns: int | None = None

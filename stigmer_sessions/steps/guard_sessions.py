@@ -9,6 +9,7 @@ from pipeline import events
 from pipeline.context import RequestContext
 from pipeline.errors import FailedPrecondition, quote
 from pipeline.keys import CASCADE, CAUSED_BY, EXISTING, IMPERSONATED_BY, REQUEST_ID
+from pipeline.resource import ResourceKind
 from stigmer_sessions.resource import ORG_AGENT_INSTANCE_INDEX, SESSION
 
 
@@ -27,11 +28,13 @@ class GuardSessions:
     """
 
     refuse: bool = False
+    #: The Session kind as served (with its optional indexes, so a cascade removes theirs).
+    sessions: ResourceKind[Any] = SESSION
 
     def __call__(self, ctx: RequestContext[Any]) -> None:
         instance = ctx[EXISTING]
         key = (instance.metadata.org, instance.metadata.id)
-        sessions = ctx.tx.records(SESSION)
+        sessions = ctx.tx.records(self.sessions)
         if not ctx.get(CASCADE, False):
             count = sessions.count(ORG_AGENT_INSTANCE_INDEX, key) if self.refuse else 0
             if count:
@@ -46,10 +49,10 @@ class GuardSessions:
         reason = f"cascade: agent instance {instance.metadata.id} deleted"
         for session, _ in list(sessions.scan_sized(ORG_AGENT_INSTANCE_INDEX, key)):
             sessions.delete(session)
-            ctx.tx.children.delete_all(SESSION.name, session.metadata.id)
+            ctx.tx.children.delete_all(self.sessions.name, session.metadata.id)
             events.record(
                 ctx.tx,
-                SESSION,
+                self.sessions,
                 session,
                 "Deleted",
                 actor=ctx.actor,

@@ -78,10 +78,11 @@ def test_admin_commands_check_export_import(tmp_path: Path) -> None:
         s = c.create(make_session("exported"))
         c.append_message(s.metadata.id, "user", "hello")
     check = run_cli("check", "--data-dir", str(tmp_path / "a"))
-    # no tags or labels: slug, org, agent_instance, org_agent_instance, phase, org_owner
+    # no tags or labels: slug, org, agent_instance, org_agent_instance (the default
+    # configuration keeps neither optional index, phase nor org_owner)
     assert (check.returncode, check.stdout.strip().splitlines()[-1]) == (
         0,
-        "ok: 1 sessions, 6 index entries, 0 problems",
+        "ok: 1 sessions, 4 index entries, 0 problems",
     )
     dump = tmp_path / "dump.jsonl"
     assert run_cli("export", "--data-dir", str(tmp_path / "a"), str(dump)).returncode == 0

@@ -15,6 +15,7 @@ import grpc
 import psycopg
 import pytest
 
+from pipeline.storage.postgres.migrations import LATEST
 from stigmer_sessions import SessionController, cli
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import command_pb2_grpc, query_pb2_grpc
 from stigmer_sessions.api import SessionId
@@ -134,11 +135,11 @@ def test_migrate_creates_the_schema_and_prints_its_version() -> None:
     with pg_schema() as dsn:
         result = run_cli("migrate", "--store", dsn)
         assert result.returncode == 0, result.stderr
-        assert result.stdout.strip().endswith(": schema version 1")
+        assert result.stdout.strip().endswith(f": schema version {LATEST}")
         again = run_cli("migrate", "--store", dsn)  # idempotent
         assert again.returncode == 0 and again.stdout == result.stdout
         with psycopg.connect(dsn) as conn:
-            assert conn.execute("SELECT version FROM schema_version").fetchone() == (1,)
+            assert conn.execute("SELECT version FROM schema_version").fetchone() == (LATEST,)
 
 
 def test_no_migrate_refuses_an_empty_database_and_serve_migrates_by_default(tmp_path: Path) -> None:
@@ -149,7 +150,7 @@ def test_no_migrate_refuses_an_empty_database_and_serve_migrates_by_default(tmp_
         proc, event = start_server_process("--address", "127.0.0.1:0", "--store", dsn)
         _stop(proc, event)
         with psycopg.connect(dsn) as conn:
-            assert conn.execute("SELECT version FROM schema_version").fetchone() == (1,)
+            assert conn.execute("SELECT version FROM schema_version").fetchone() == (LATEST,)
 
 
 def test_server_refuses_a_schema_newer_than_it_knows() -> None:

@@ -65,6 +65,7 @@ class Table(enum.Enum):
     REQUESTS = "requests"  # remembered requests for idempotent retries, plus their expiry index
     EVENTS = "events"  # the change log and its indexes (pipeline.events)
     CHILDREN = "children"  # ordered child records of a resource, e.g. messages (pipeline.children)
+    SCHEMA = "schema"  # pack("indexes", kind) -> pack(*index names): the indexes held per kind
 
 
 class RawTx:

@@ -54,8 +54,8 @@ class LmdbStorage(LmdbEngine):
             group_commit=group_commit,
             flush_interval_s=flush_interval_s,
         )
-        #: Key prefixes per kind name, computed on first use (see stores.Layout).
-        self._layouts: dict[str, Layout] = {}
+        #: Key prefixes per kind served, computed on first use (see stores.Layout).
+        self._layouts: dict[int, tuple[ResourceKind[Any], Layout]] = {}
         try:
             upgraded = 0
             if self.read_raw(needs_upgrade):
@@ -91,15 +91,17 @@ class LmdbStorage(LmdbEngine):
         self, kinds: Iterable[ResourceKind[Any]], progress: Callable[[int], None] | None = None
     ) -> int:
         """Drop every unique and index entry, the record counter and the index counters of
-        ``kinds`` (named counters are kept) and rebuild them from the records, in one write
-        transaction: readers see the old or the new indexes."""
+        ``kinds`` (named counters are kept; so are the counters of optional indexes that are
+        not kept: they go too) and rebuild them from the records, in one write transaction:
+        readers see the old or the new indexes. Records the indexes now held."""
         kinds = list(kinds)
 
         def rebuild(raw: RawTx) -> int:
             tx = LmdbTx(raw, self._layouts)
             total = 0
             for kind in kinds:
-                layout = Layout.of(kind)
+                every = kind.with_optional(i.name for i in kind.optional_indexes)
+                layout = Layout.of(every)
                 for table in (Table.INDEX, Table.UNIQUE):
                     for key in [k for k, _ in raw.scan(table, layout.prefix)]:
                         raw.delete(table, key)
@@ -112,6 +114,7 @@ class LmdbStorage(LmdbEngine):
                     total += 1
                     if progress is not None:
                         progress(1)
+                tx.index_sets.put(kind.name, tuple(i.name for i in kind.indexes))
             return total
 
         return self.write_raw(rebuild)

@@ -13,6 +13,7 @@ prefix is a key prefix. The tables (:class:`~pipeline.storage.lmdb.engine.Table`
 ``requests``    ``pack("req", kind, id)`` / ``pack("exp", t, kind, id)``  entry / its expiry key
 ``events``      see :class:`LmdbChangeLog`                             the change log
 ``children``    ``pack(kind, parent id) + seq`` (8-byte big-endian)     the child's bytes
+``schema``      ``pack("indexes", kind)``                               ``pack(*index names)``
 ==============  ====================================================  ==========================
 """
 
@@ -28,7 +29,7 @@ from google.protobuf.message import Message
 
 from pipeline.errors import AlreadyExists, Internal
 from pipeline.keycodec import pack, unpack
-from pipeline.resource import M, ResourceKind, index_changes, index_entries
+from pipeline.resource import Index, M, ResourceKind, index_changes, index_entries
 from pipeline.storage import Remembered, StoredChange
 from pipeline.storage.lmdb.engine import RawTx, Table
 
@@ -58,7 +59,7 @@ class LmdbTx:
 
     __slots__ = ("_layouts", "raw")
 
-    def __init__(self, raw: RawTx, layouts: dict[str, Layout]) -> None:
+    def __init__(self, raw: RawTx, layouts: dict[int, tuple[ResourceKind[Any], Layout]]) -> None:
         self.raw = raw
         self._layouts = layouts
 
@@ -78,11 +79,17 @@ class LmdbTx:
     def counters(self) -> LmdbCounters:
         return LmdbCounters(self.raw)
 
+    @property
+    def index_sets(self) -> LmdbIndexSets:
+        return LmdbIndexSets(self.raw)
+
     def records(self, kind: ResourceKind[M]) -> LmdbRecords[M]:
-        layout = self._layouts.get(kind.name)
-        if layout is None:
-            layout = self._layouts[kind.name] = Layout.of(kind)
-        return LmdbRecords(self.raw, kind, layout)
+        # Keyed by the kind itself: one name may be served with more or fewer optional
+        # indexes (a controller, and a maintenance command reading the store as it is).
+        found = self._layouts.get(id(kind))
+        if found is None or found[0] is not kind:
+            found = self._layouts[id(kind)] = (kind, Layout.of(kind))
+        return LmdbRecords(self.raw, kind, found[1])
 
     def is_empty(self) -> bool:
         has_records = any(True for _ in self.raw.scan(Table.RECORDS, b""))
@@ -109,8 +116,11 @@ class LmdbRecords(Generic[M]):
         return None if raw is None else raw.decode()
 
     def count(self, index: str | None = None, values: tuple[str, ...] = ()) -> int:
-        key = self._prefix if index is None else self._prefix + pack(index, *values)
-        return self._raw.counter(Table.COUNTERS, key)
+        if index is None:
+            return self._raw.counter(Table.COUNTERS, self._prefix)
+        if index not in self._layout.index_prefixes:  # an index not kept counts nothing: say so
+            raise Internal(f"{self._kind.name} has no index {index!r}")
+        return self._raw.counter(Table.COUNTERS, self._prefix + pack(index, *values))
 
     def scan_sized(
         self,
@@ -160,6 +170,23 @@ class LmdbRecords(Generic[M]):
             self._remove_entry(index.unique, prefixes[index.name] + pack(*values), id_key, record_id)
         if self._raw.delete(Table.RECORDS, self._prefix + id_key):
             self._raw.add(Table.COUNTERS, self._prefix, -1)
+
+    def build_index(self, index: Index) -> int:
+        prefix = pack(self._kind.name, index.name)
+        read = 0
+        for record, _ in list(self.scan_sized()):
+            record_id: str = record.metadata.id  # type: ignore[attr-defined]
+            for values in set(index.values(record)):
+                self._add_entry(
+                    index.unique,
+                    prefix + pack(*values),
+                    pack(record_id),
+                    record_id,
+                    index=index.name,
+                    values=values,
+                )
+            read += 1
+        return read
 
     def _add_entry(
         self, unique: bool, key: bytes, id_key: bytes, record_id: str, *, index: str, values: tuple[str, ...]
@@ -560,3 +587,20 @@ class LmdbCounters:
 
     def add(self, name: tuple[str, ...], delta: int) -> int:
         return self._raw.add(Table.COUNTERS, pack(*name), delta)
+
+
+class LmdbIndexSets:
+    """The index names held per kind in the ``schema`` table (LMDB's single writer makes a
+    read-then-write of one set atomic)."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: RawTx) -> None:
+        self._raw = raw
+
+    def get(self, kind: str) -> tuple[str, ...] | None:
+        raw = self._raw.get(Table.SCHEMA, pack("indexes", kind))
+        return None if raw is None else tuple(unpack(raw))
+
+    def put(self, kind: str, names: tuple[str, ...]) -> None:
+        self._raw.put(Table.SCHEMA, pack("indexes", kind), pack(*names))

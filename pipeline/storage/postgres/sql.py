@@ -118,6 +118,12 @@ REQUEST_EXPIRED = (
 )
 REQUEST_DELETE = "DELETE FROM requests WHERE kind = %s AND request_id = %s"
 
+INDEX_SET_GET = "SELECT names FROM index_sets WHERE kind = %s"
+INDEX_SET_PUT = (
+    "INSERT INTO index_sets (kind, names) VALUES (%s, %s) "
+    "ON CONFLICT (kind) DO UPDATE SET names = EXCLUDED.names"
+)
+
 COUNTER_ADD = (
     "INSERT INTO counters (name, value) VALUES (%s, %s) "
     "ON CONFLICT (name) DO UPDATE SET value = counters.value + EXCLUDED.value RETURNING value"

@@ -60,6 +60,7 @@ _TABLES = (
     ("counters", "name"),
     ("locks", "name"),
     ("schema_version", "id"),
+    ("index_sets", "kind"),
 )
 
 
@@ -555,6 +556,7 @@ def _reindex(tx: PgTx, kinds: list[ResourceKind[Any]], progress: Callable[[int],
             if len(unique) + len(plain) >= 1000:
                 _flush_entries(tx, unique, plain)
         _flush_entries(tx, unique, plain)
+        tx.index_sets.put(kind.name, tuple(i.name for i in kind.indexes))
     told.flush()
     return done
 

@@ -17,7 +17,7 @@ from google.protobuf.message import Message
 
 from pipeline.errors import AlreadyExists, Internal, ResourceError
 from pipeline.keycodec import pack, unpack
-from pipeline.resource import M, ResourceKind, index_changes
+from pipeline.resource import Index, M, ResourceKind, index_changes
 from pipeline.storage import Remembered, StoredChange
 from pipeline.storage.postgres import sql
 from pipeline.storage.postgres.errors import is_retryable, translate
@@ -46,6 +46,7 @@ class PgTx:
         self._children = PgChildren(self)
         self._requests = PgRequests(self)
         self._counters = PgCounters(self)
+        self._index_sets = PgIndexSets(self)
 
     def execute(self, query: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
         self._usable()
@@ -115,6 +116,10 @@ class PgTx:
     @property
     def counters(self) -> PgCounters:
         return self._counters
+
+    @property
+    def index_sets(self) -> PgIndexSets:
+        return self._index_sets
 
     def records(self, kind: ResourceKind[M]) -> PgRecords[M]:
         found = self._records.get(kind.name)
@@ -245,6 +250,26 @@ class PgRecords(Generic[M]):
             ]
             self._tx.execute_many(delete, rows)
         self._tx.execute(sql.RECORD_DELETE, (self._name, record_id))
+
+    def build_index(self, index: Index) -> int:
+        """Streams the records locked FOR SHARE (no writer changes one under the build) and
+        inserts the entries in pipelined batches; two records claiming one unique entry stop
+        it with AlreadyExists."""
+        read = 0
+        rows: list[tuple[str, str, bytes, str]] = []
+        statement = sql.UNIQUE_INSERT if index.unique else sql.INDEX_INSERT
+        query = "SELECT id, data FROM records WHERE kind = %s ORDER BY id FOR SHARE"
+        for record_id, data in self._tx.stream(query, (self._name,)):
+            record = self._parse(data)
+            rows += [
+                (self._name, index.name, pack(*values), record_id) for values in set(index.values(record))
+            ]
+            read += 1
+            if len(rows) >= 1000:
+                self._tx.execute_many(statement, rows)
+                rows.clear()
+        self._tx.execute_many(statement, rows)
+        return read
 
     def _unique_index(self, index: str) -> bool:
         try:
@@ -423,3 +448,21 @@ class PgCounters:
 
     def add(self, name: tuple[str, ...], delta: int) -> int:
         return int(self._tx.one(sql.COUNTER_ADD, (pack(*name), delta))[0])
+
+
+class PgIndexSets:
+    """The ``index_sets`` rows. In a write transaction a lock row per kind is taken first,
+    so two servers starting at once enable an index one after the other: the second then
+    finds it recorded (READ COMMITTED: its next statement sees the first's commit)."""
+
+    def __init__(self, tx: PgTx) -> None:
+        self._tx = tx
+
+    def get(self, kind: str) -> tuple[str, ...] | None:
+        if self._tx.write:
+            self._tx.lock(pack("index_sets", kind))
+        row = self._tx.one(sql.INDEX_SET_GET, (kind,))
+        return None if row is None else tuple(row[0])
+
+    def put(self, kind: str, names: tuple[str, ...]) -> None:
+        self._tx.execute(sql.INDEX_SET_PUT, (kind, list(names)))

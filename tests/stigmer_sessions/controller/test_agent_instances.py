@@ -495,7 +495,9 @@ def test_export_of_both_kinds_imports_back_whole(
 def guard_deletes(controller: SessionController) -> str:
     """Serve the delete that ``--require-agent-instance`` builds (GuardSessions refusing),
     and give the instance it returns one session, so a plain delete is refused."""
-    strict = agent_instance_service(SessionConfig(require_agent_instance=True), Settings(hub=controller.hub))
+    strict = agent_instance_service(
+        SessionConfig(require_agent_instance=True), Settings(hub=controller.hub), controller.kinds[0]
+    )
     controller.resources.kinds["agent_instance"].pipelines["delete"] = strict.pipelines["delete"]
     created = controller.agent_instances.create(make_agent_instance())
     controller.create(make_session(agent=created.metadata.id))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, "0001_initial.sql"),)
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, "0001_initial.sql"), (2, "0002_index_sets.sql"))
 LATEST = MIGRATIONS[-1][0]
 
 

@@ -21,6 +21,7 @@ TABLES = {
     "counters",
     "locks",
     "schema_version",
+    "index_sets",
 }
 
 

@@ -254,7 +254,10 @@ def test_reindex_rebuilds_many_records_in_batches(pg: PostgresStorage) -> None:
     pg.write(lambda tx: tx.execute("DELETE FROM unique_entries"))
     assert len(before["index_entries"]) > 1000  # more than one flush of entries
     assert pg.reindex([SESSION]) == MANY
-    assert pg.snapshot() == before
+    after = pg.snapshot()
+    assert after.pop("index_sets") == [("session", [i.name for i in SESSION.indexes])]  # what it holds now
+    before.pop("index_sets")
+    assert after == before
     assert pg.check([SESSION]).ok
 
 
