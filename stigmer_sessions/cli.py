@@ -56,6 +56,8 @@ from stigmer_sessions.grpc_server import (
     DEFAULT_MAX_WATCHERS,
     DEFAULT_MAX_WATCHERS_PER_CLIENT,
     DEFAULT_MAX_WORKERS,
+    DEFAULT_REQUEST_LOG,
+    RequestLog,
     start_server,
 )
 from stigmer_sessions.reloads import Reloads
@@ -173,6 +175,14 @@ def _log_level(text: str) -> str:
     return level
 
 
+def _request_log(text: str) -> RequestLog:
+    """argparse type: ``all``, ``errors`` or ``sample:N``."""
+    try:
+        return RequestLog.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _version() -> str:
     try:
         return metadata.version("stigmer-sessions")
@@ -252,6 +262,8 @@ class ServeOptions:
     max_workers: int = DEFAULT_MAX_WORKERS
     max_watchers: int = DEFAULT_MAX_WATCHERS
     max_watchers_per_client: int = DEFAULT_MAX_WATCHERS_PER_CLIENT
+    #: Which successful requests are logged (--request-log); errors always are.
+    request_log: RequestLog = DEFAULT_REQUEST_LOG
     request_id_ttl_s: float = DEFAULT_TTL_NS / 1e9
     bookmark_interval_s: float = DEFAULT_BOOKMARK_INTERVAL_S
     compaction: ServeCompaction = field(default_factory=ServeCompaction)
@@ -286,21 +298,38 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: easy to grep by eye and to ship to a log store."""
+    """One JSON object per line: easy to grep by eye and to ship to a log store.
+
+    Written once per request, so it is kept cheap: the timestamp's date and time are
+    formatted once a second (only the milliseconds change within one), and one encoder is
+    reused (``json.dumps`` with an option builds a new one per call)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._second: tuple[int, str] = (-1, "")  # one tuple: a thread reads both or neither
 
     def format(self, record: logging.LogRecord) -> str:
+        second, stamp = self._second
+        if second != int(record.created):
+            second = int(record.created)
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = (second, stamp)
         line: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": f"{stamp}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
             "pid": record.process,
         }
-        line.update(getattr(record, "fields", {}))
+        fields = getattr(record, "fields", None)
+        if fields:
+            line.update(fields)
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False)
+        return _encode(line)
+
+
+_encode = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _store_arguments(parser: argparse.ArgumentParser) -> None:
@@ -477,6 +506,15 @@ def _parser() -> argparse.ArgumentParser:
         serve.add_argument(
             flag, type=_int_in(1), default=default, metavar="BYTES", help=f"{what} (default {default})"
         )
+    serve.add_argument(
+        "--request-log",
+        type=_request_log,
+        default=os.environ.get("STIGMER_SESSIONS_REQUEST_LOG", "all"),
+        metavar="all|errors|sample:N",
+        help="which requests get their INFO log line: all, errors (any code but OK), or sample:N "
+        "(one in N successful requests, each line says sample N); errors are always logged "
+        "(env STIGMER_SESSIONS_REQUEST_LOG; default all)",
+    )
     serve.add_argument(
         "--max-watchers-per-client",
         type=_int_in(1),
@@ -800,6 +838,7 @@ def main(argv: list[str] | None = None) -> int:
         max_workers=args.max_workers,
         max_watchers=args.max_watchers,
         max_watchers_per_client=args.max_watchers_per_client,
+        request_log=args.request_log,
         request_id_ttl_s=args.request_id_ttl,
         bookmark_interval_s=args.bookmark_interval,
         compaction=ServeCompaction(args.retain_changes, args.retain_changes_age, args.compact_interval),
@@ -915,6 +954,7 @@ def _worker_args(args: argparse.Namespace, store: StoreOptions | None = None) ->
     out += _given(
         ("--max-sessions-per-org", args.max_sessions_per_org),
         ("--max-sessions-per-owner", args.max_sessions_per_owner),
+        ("--request-log", args.request_log),
     )
     if not args.recover:
         out.append("--no-recovery")
@@ -1363,6 +1403,7 @@ def _serve(where: StoreOptions, opts: ServeOptions, stop: threading.Event) -> in
                 max_workers=opts.max_workers,
                 max_watchers=opts.max_watchers,
                 max_watchers_per_client=opts.max_watchers_per_client,
+                request_log=opts.request_log,
                 reuse_port=opts.reuse_port,
                 tls=opts.tls,
                 reflection=opts.reflection,

@@ -220,3 +220,26 @@ def test_log_lines_go_to_the_stderr_of_the_moment(monkeypatch: pytest.MonkeyPatc
     finally:
         log.removeHandler(handler)
     assert [json.loads(line)["msg"] for line in second.getvalue().splitlines()] == ["two"]
+
+
+def test_the_json_line_keeps_its_keys_order_and_timestamp() -> None:
+    """What operators parse: ts (UTC, milliseconds), level, logger, msg, pid, then the
+    fields in their order; the cached second is formatted again when the second changes."""
+    formatter = cli.JsonFormatter()
+    log = logging.getLogger("stigmer_sessions.rpc")
+    fields = {"method": "/s/get", "code": "OK", "duration_ms": 0.5, "actor": "ünïcode"}
+    record = log.makeRecord(log.name, logging.INFO, "", 0, "rpc", (), None, extra={"fields": fields})
+    lines = []
+    for created in (1_780_000_000.25, 1_780_000_000.75, 1_780_000_001.0):
+        record.created, record.msecs = created, (created - int(created)) * 1000
+        lines.append(formatter.format(record))
+    parsed = [json.loads(line) for line in lines]
+    assert [p["ts"] for p in parsed] == [
+        "2026-05-28T20:26:40.250Z",
+        "2026-05-28T20:26:40.750Z",
+        "2026-05-28T20:26:41.000Z",
+    ]
+    head = ["ts", "level", "logger", "msg", "pid"]
+    assert list(parsed[0]) == [*head, "method", "code", "duration_ms", "actor"]
+    assert parsed[0]["level"] == "info" and parsed[0]["msg"] == "rpc" and parsed[0]["pid"] == record.process
+    assert "ünïcode" in lines[0]  # not escaped to \u sequences
