@@ -144,11 +144,14 @@ def _line(method: str, code: grpc.StatusCode, start: float, error: str) -> dict[
     return line
 
 
-def _log_rpc(log: logging.Logger, line: dict[str, object]) -> None:
+def _log_rpc(log: logging.Logger, line: dict[str, object], *, deferrable: bool = False) -> None:
     """Write the one structured line of a request. The record is made and handed to the
     handlers directly: ``Logger.info`` would also walk the stack for the caller's file and
-    line, which no request line shows."""
-    log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, "rpc", (), None, extra={"fields": line}))
+    line, which no request line shows. ``deferrable`` (a successful call's line) tells a
+    handler it may write the line a moment later, batched with others; an error's line and
+    a watch's are not."""
+    extra = {"fields": line, "deferrable": deferrable}
+    log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, "rpc", (), None, extra=extra))
 
 
 @dataclass(frozen=True)
@@ -412,7 +415,7 @@ class RpcInvoker:
                     line["dry_run"] = True
                 if code is _OK and every > 1:
                     line["sample"] = every
-                _log_rpc(self.log, line)
+                _log_rpc(self.log, line, deferrable=code is _OK)
 
     def watch(self, kind: str, method: str, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         """The streaming twin of :meth:`unary`: same error mapping, one log line at the end.
