@@ -6,8 +6,9 @@ log as deployed: JSON lines on a pipe the client drains) and, on the same server
 an empty handler echoing a stored Session; the client is pinned to cpu 0. Models:
 
 - ``sync N``: ``grpc.server`` with a thread pool of exactly N threads, the model
-  ``start_server`` uses; it runs max_workers + max_watchers threads (8 + 32 by default), which
-  unary calls take while no watch holds them: ``sync 40 (deployed)`` is today's server;
+  ``start_server`` uses; it runs max_workers + max_watchers threads (32 + 32 by default; 8 + 32
+  before), which unary calls take while no watch holds them: ``sync 64 (deployed)`` is the
+  server as deployed, ``sync 8`` one whose watch threads are all taken;
 - ``aio executor N``: ``grpc.aio.server``, each call's ``RpcInvoker.unary`` run in a pool of N
   threads (the event loop does the transport, a thread the operation);
 - ``aio inline``: ``grpc.aio.server`` running ``RpcInvoker.unary`` on the event loop itself: no
@@ -57,7 +58,7 @@ ECHO = "/bench.Echo/echo"
 #: What start_server runs under load: one pool of max_workers + max_watchers threads, and
 #: unary calls may take the watch threads while no watch holds them.
 DEPLOYED_POOL = DEFAULT_MAX_WORKERS + DEFAULT_MAX_WATCHERS
-SYNC_POOLS = sorted({1, 2, 4, 8, 16, 32, 64, DEPLOYED_POOL})
+SYNC_POOLS = sorted({1, 2, 4, 8, 16, 32, 40, 64, DEPLOYED_POOL})
 CLIENTS = (1, 16, 64)
 DEFAULT_LABEL = f"sync {DEPLOYED_POOL} (deployed)"
 #: (label, model, pool) in table order.
