@@ -58,7 +58,7 @@ __all__ = [
 COMMAND_SERVICE, QUERY_SERVICE, MESSAGE_SERVICE, CHANGE_SERVICE = (s.full_name for s in SESSION_SERVICES)
 #: Threads that unary RPCs always have (the pool adds max_watchers more, which unary calls
 #: also take while no watch holds them). 32 by measurement: a durable write joins the group
-#: commit of the threads writing with it, so at 64 clients 8 threads made 0.65-0.69x the
+#: commit of the threads writing with it, so at 64 clients 8 threads made 0.65-0.70x the
 #: creates/s of 32 to 64, and reads were the same from 4 to 64 (docs/benchmarks.md,
 #: "One-core gRPC path").
 DEFAULT_MAX_WORKERS = 32
