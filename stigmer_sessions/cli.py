@@ -1500,6 +1500,8 @@ def _serve(where: StoreOptions, opts: ServeOptions, stop: threading.Event) -> in
             compaction.stop()
     finally:
         controller.close()
+        for handler in logging.getLogger().handlers:  # the batched request lines of the last calls
+            handler.flush()
     return 0
 
 
