@@ -1,6 +1,7 @@
 """Run every benchmark, print the tables and the targets, and rewrite docs/benchmarks.md.
 
-Usage: ``python -m bench [--quick] [--sizes 1000,100000,1000000] [--no-write] [--only memory|storage]``.
+Usage: ``python -m bench [--quick] [--sizes 1000,100000,1000000] [--no-write]
+[--only memory|storage|rpcmodel]``.
 Every figure is paired with a baseline measured in the same run on the same machine and
 reported as a ratio, because absolute timings on shared machines drift by tens of percent.
 """
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from bench import memory, storage, suite
+from bench import memory, rpcmodel, storage, suite
 from bench.stats import Result, pin
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,7 +151,7 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="do not rewrite docs/benchmarks.md")
     parser.add_argument(
         "--only",
-        choices=("memory", "storage"),
+        choices=("memory", "storage", "rpcmodel"),
         help="run one section alone; rewrites only that section of docs/benchmarks.md",
     )
     args = parser.parse_args()
@@ -171,6 +172,7 @@ def main() -> int:
         model = suite.server_model(tmp, ids, args.quick)
         memory_rows = memory.memory(tmp, args.quick)
         storage_body = storage.section(tmp, args.quick)
+        rpcmodel_body = rpcmodel.section(tmp, args.quick)
     goals = targets(embedded, grpc_rows)
     header = (
         f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {_machine()}.\n"
@@ -193,6 +195,7 @@ def main() -> int:
         ),
         (MEMORY_TITLE, memory.note(args.quick) + "\n\n" + memory.table(memory_rows)),
         (storage.TITLE, storage_body),
+        (rpcmodel.TITLE, rpcmodel_body),
     ]
     body = "\n\n".join(f"### {title}\n\n{table}" for title, table in sections)
     print(header + "\n\n" + body)
@@ -204,12 +207,14 @@ def main() -> int:
 
 
 def _only(which: str, quick: bool, *, write: bool) -> int:
-    """One section alone (``--only memory|storage``), replacing just that section in the doc."""
+    """One section alone (``--only memory|storage|rpcmodel``), replacing just that section in the doc."""
     started = time.perf_counter()
     client_pin = pin(0)
     with tempfile.TemporaryDirectory() as tmp:
         if which == "memory":
             title, body = MEMORY_TITLE, memory.note(quick) + "\n\n" + memory.table(memory.memory(tmp, quick))
+        elif which == "rpcmodel":
+            title, body = rpcmodel.TITLE, rpcmodel.section(tmp, quick)
         else:
             title, body = storage.TITLE, storage.section(tmp, quick)
     section = (

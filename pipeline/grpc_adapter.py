@@ -12,6 +12,7 @@ reaches the seam and is INVALID_ARGUMENT (grpcio itself would answer INTERNAL).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -50,6 +51,9 @@ DEFAULT_MAX_WATCHERS = 32
 DEFAULT_MAX_WATCHERS_PER_CLIENT = 8
 #: How much of an error message the per-request log line keeps.
 LOG_ERROR_CHARS = 300
+_OK = grpc.StatusCode.OK
+#: The largest N of ``--request-log sample:N``: one line per million calls.
+MAX_SAMPLE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -127,16 +131,63 @@ def authenticated(
         raise
 
 
-def _log_rpc(
-    log: logging.Logger, method: str, code: grpc.StatusCode, start: float, error: str = "", **fields: object
-) -> None:
-    """The one structured line per request: method, code, duration, the error message of a
-    failed call (its first LOG_ERROR_CHARS characters), then ``fields``."""
-    duration_ms = round((time.perf_counter() - start) * 1000, 3)
-    line: dict[str, object] = {"method": method, "code": code.name, "duration_ms": duration_ms}
+def _line(method: str, code: grpc.StatusCode, start: float, error: str) -> dict[str, object]:
+    """The head of a request's log line: method, code, duration, and the error message of a
+    failed call (its first LOG_ERROR_CHARS characters); the caller adds its fields."""
+    line: dict[str, object] = {
+        "method": method,
+        "code": code.name,
+        "duration_ms": round((time.perf_counter() - start) * 1000, 3),
+    }
     if error:
         line["error"] = error if len(error) <= LOG_ERROR_CHARS else error[:LOG_ERROR_CHARS] + "..."
-    log.info("rpc", extra={"fields": {**line, **fields}})
+    return line
+
+
+def _log_rpc(log: logging.Logger, line: dict[str, object], *, deferrable: bool = False) -> None:
+    """Write the one structured line of a request. The record is made and handed to the
+    handlers directly: ``Logger.info`` would also walk the stack for the caller's file and
+    line, which no request line shows. ``deferrable`` (a successful call's line) tells a
+    handler it may write the line a moment later, batched with others; an error's line and
+    a watch's are not."""
+    extra = {"fields": line, "deferrable": deferrable}
+    log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, "rpc", (), None, extra=extra))
+
+
+@dataclass(frozen=True)
+class RequestLog:
+    """Which requests get their log line: ``all`` (``every`` 1), ``errors`` (0: only calls
+    that end with a code other than OK), or ``sample:N`` (every Nth successful call, plus
+    every error). Errors are always logged; so are refusals (the ``unauthenticated``
+    WARNING) and watch streams, whatever the setting. A sampled line carries
+    ``"sample": N``: it stands for N calls."""
+
+    every: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.every <= MAX_SAMPLE:
+            raise ValueError(f"RequestLog.every must be in 0..{MAX_SAMPLE:,}, not {self.every}")
+
+    @classmethod
+    def parse(cls, text: str) -> RequestLog:
+        """``all``, ``errors`` or ``sample:N`` (1 <= N <= MAX_SAMPLE; ``sample:1`` is ``all``);
+        ValueError saying what is allowed otherwise."""
+        spelled = text.strip().lower()
+        if spelled == "all":
+            return cls(1)
+        if spelled == "errors":
+            return cls(0)
+        head, _, count = spelled.partition(":")
+        if head == "sample" and count.isascii() and count.isdigit() and 1 <= int(count) <= MAX_SAMPLE:
+            return cls(int(count))
+        raise ValueError(f"{text!r} is not all, errors or sample:N (N in 1..{MAX_SAMPLE:,})")
+
+    def __str__(self) -> str:
+        return "all" if self.every == 1 else "errors" if self.every == 0 else f"sample:{self.every}"
+
+
+#: The default: a line for every request.
+DEFAULT_REQUEST_LOG = RequestLog()
 
 
 @dataclass(frozen=True)
@@ -300,6 +351,7 @@ class RpcInvoker:
         max_watchers_per_client: int = DEFAULT_MAX_WATCHERS_PER_CLIENT,
         log: logging.Logger | None = None,
         authenticate: Authenticator | None = None,
+        request_log: RequestLog = DEFAULT_REQUEST_LOG,
     ) -> None:
         self.resources = resources
         #: Who is calling (raises Unauthenticated); None: no authentication, every caller
@@ -307,6 +359,13 @@ class RpcInvoker:
         self.authenticate = authenticate
         self.max_watchers = max_watchers
         self.log = log or logging.getLogger("pipeline.rpc")
+        #: Which successful unary calls are logged (errors always are): every one when
+        #: ``_every`` is 1, none when 0, else each one ``next(_count)`` finds divisible by it.
+        #: ``next`` on an ``itertools.count`` is one call into C under the GIL, so threads
+        #: never draw the same number, and the count (not chance) makes the sample testable.
+        self.request_log = request_log
+        self._every = request_log.every
+        self._count = itertools.count()
         self._watch_slots = _WatchSlots(max_watchers, max_watchers_per_client)
 
     def unary(
@@ -340,18 +399,23 @@ class RpcInvoker:
             context.abort_with_status(status)  # raises: ends the RPC with that status
             raise  # unreachable: keeps type checkers and readers honest
         finally:
-            if self.log.isEnabledFor(logging.INFO):  # build the line only when it will be written
-                _log_rpc(
-                    self.log,
-                    method,
-                    code,
-                    start,
-                    error,
-                    actor=options.actor or "system",
-                    **({"principal": principal.id} if principal is not None else {}),
-                    **({"request_id": options.request_id} if options.request_id else {}),
-                    **({"dry_run": True} if options.dry_run else {}),
-                )
+            # build the line only when it will be written; with ``all`` an OK call costs one
+            # comparison more than before, a skipped one a counter step and no line at all
+            every = self._every
+            if (
+                code is not _OK or every == 1 or (every and next(self._count) % every == 0)
+            ) and self.log.isEnabledFor(logging.INFO):
+                line = _line(method, code, start, error)
+                line["actor"] = options.actor or "system"
+                if principal is not None:
+                    line["principal"] = principal.id
+                if options.request_id:
+                    line["request_id"] = options.request_id
+                if options.dry_run:
+                    line["dry_run"] = True
+                if code is _OK and every > 1:
+                    line["sample"] = every
+                _log_rpc(self.log, line, deferrable=code is _OK)
 
     def watch(self, kind: str, method: str, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         """The streaming twin of :meth:`unary`: same error mapping, one log line at the end.
@@ -404,16 +468,12 @@ class RpcInvoker:
         finally:
             if client:
                 self._watch_slots.release(client)
-            _log_rpc(
-                self.log,
-                method,
-                code,
-                start,
-                error,
-                actor=options.actor or "system",
-                **({"principal": principal.id} if principal is not None else {}),
-                sent=sent,
-            )
+            line = _line(method, code, start, error)
+            line["actor"] = options.actor or "system"
+            if principal is not None:
+                line["principal"] = principal.id
+            line["sent"] = sent
+            _log_rpc(self.log, line)
 
 
 def _still(principal: Principal, now: Principal | None) -> None:

@@ -58,6 +58,8 @@ from stigmer_sessions.grpc_server import (
     DEFAULT_MAX_WATCHERS,
     DEFAULT_MAX_WATCHERS_PER_CLIENT,
     DEFAULT_MAX_WORKERS,
+    DEFAULT_REQUEST_LOG,
+    RequestLog,
     start_server,
 )
 from stigmer_sessions.reloads import Reloads
@@ -190,6 +192,14 @@ def _log_level(text: str) -> str:
     return level
 
 
+def _request_log(text: str) -> RequestLog:
+    """argparse type: ``all``, ``errors`` or ``sample:N``."""
+    try:
+        return RequestLog.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _version() -> str:
     try:
         return metadata.version("stigmer-sessions")
@@ -269,6 +279,8 @@ class ServeOptions:
     max_workers: int = DEFAULT_MAX_WORKERS
     max_watchers: int = DEFAULT_MAX_WATCHERS
     max_watchers_per_client: int = DEFAULT_MAX_WATCHERS_PER_CLIENT
+    #: Which successful requests are logged (--request-log); errors always are.
+    request_log: RequestLog = DEFAULT_REQUEST_LOG
     request_id_ttl_s: float = DEFAULT_TTL_NS / 1e9
     bookmark_interval_s: float = DEFAULT_BOOKMARK_INTERVAL_S
     compaction: ServeCompaction = field(default_factory=ServeCompaction)
@@ -291,7 +303,24 @@ class ServeOptions:
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever ``sys.stderr`` is when a line is written, not when the handler was
     made: a thread that outlives a redirection of stderr (an embedding application's, or a
-    test runner's capture) then never writes to a closed stream."""
+    test runner's capture) then never writes to a closed stream.
+
+    A record marked ``deferrable`` (a successful call's request line) is written up to
+    ``FLUSH_S`` later, together with the others of that moment, in one write: a write per
+    line costs a busy server a system call that hands the GIL to another thread (measured in
+    docs/benchmarks.md, "One-core gRPC path"). Any other record is written at once, after
+    the deferred ones, so the order is kept; so is everything at exit (``logging.shutdown``
+    flushes), but a killed process loses its last ``FLUSH_S`` of deferred lines."""
+
+    FLUSH_S = 0.1
+    #: More deferred lines than this are written at once, without waiting.
+    MAX_PENDING = 256
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending: list[str] = []
+        self._due = threading.Event()
+        self._flusher: threading.Thread | None = None
 
     @property
     def stream(self) -> Any:
@@ -301,23 +330,78 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def stream(self, value: Any) -> None:
         del value  # always sys.stderr
 
+    def emit(self, record: logging.LogRecord) -> None:  # called with self.lock held
+        try:
+            line = self.format(record) + self.terminator
+            if getattr(record, "deferrable", False) and len(self._pending) < self.MAX_PENDING:
+                self._pending.append(line)
+                if len(self._pending) == 1:
+                    self._wake_flusher()
+                return
+            self._pending.append(line)
+            self.flush()
+        except RecursionError:
+            raise
+        except Exception:  # as logging.StreamHandler does: report, never raise into the caller
+            self.handleError(record)
+
+    def flush(self) -> None:
+        with self.lock if self.lock is not None else contextlib.nullcontext():
+            if self._pending:
+                text, self._pending = "".join(self._pending), []
+                self.stream.write(text)
+            super().flush()
+
+    def _wake_flusher(self) -> None:
+        if self._flusher is None:
+            self._flusher = threading.Thread(target=self._flush_when_due, name="log-flush", daemon=True)
+            self._flusher.start()
+        self._due.set()
+
+    def _flush_when_due(self) -> None:
+        while True:
+            self._due.wait()
+            time.sleep(self.FLUSH_S)
+            self._due.clear()
+            try:
+                self.flush()
+            except Exception:  # a closed stderr: nothing to write to, and no one to tell
+                self._pending = []
+
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: easy to grep by eye and to ship to a log store."""
+    """One JSON object per line: easy to grep by eye and to ship to a log store.
+
+    Written once per request, so it is kept cheap: the timestamp's date and time are
+    formatted once a second (only the milliseconds change within one), and one encoder is
+    reused (``json.dumps`` with an option builds a new one per call)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._second: tuple[int, str] = (-1, "")  # one tuple: a thread reads both or neither
 
     def format(self, record: logging.LogRecord) -> str:
+        second, stamp = self._second
+        if second != int(record.created):
+            second = int(record.created)
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = (second, stamp)
         line: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": f"{stamp}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
             "pid": record.process,
         }
-        line.update(getattr(record, "fields", {}))
+        fields = getattr(record, "fields", None)
+        if fields:
+            line.update(fields)
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False)
+        return _encode(line)
+
+
+_encode = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _store_arguments(parser: argparse.ArgumentParser) -> None:
@@ -506,6 +590,15 @@ def _parser() -> argparse.ArgumentParser:
             help=f"{what} of one appendMessages in total (1..{most}; default {default}); the receive "
             "limit follows the byte budget",
         )
+    serve.add_argument(
+        "--request-log",
+        type=_request_log,
+        default=os.environ.get("STIGMER_SESSIONS_REQUEST_LOG", "all"),
+        metavar="all|errors|sample:N",
+        help="which requests get their INFO log line: all, errors (any code but OK), or sample:N "
+        "(one in N successful requests, each line says sample N); errors are always logged "
+        "(env STIGMER_SESSIONS_REQUEST_LOG; default all)",
+    )
     serve.add_argument(
         "--max-watchers-per-client",
         type=_int_in(1),
@@ -837,6 +930,7 @@ def main(argv: list[str] | None = None) -> int:
         max_workers=args.max_workers,
         max_watchers=args.max_watchers,
         max_watchers_per_client=args.max_watchers_per_client,
+        request_log=args.request_log,
         request_id_ttl_s=args.request_id_ttl,
         bookmark_interval_s=args.bookmark_interval,
         compaction=ServeCompaction(args.retain_changes, args.retain_changes_age, args.compact_interval),
@@ -956,6 +1050,7 @@ def _worker_args(args: argparse.Namespace, store: StoreOptions | None = None) ->
     out += _given(
         ("--max-sessions-per-org", args.max_sessions_per_org),
         ("--max-sessions-per-owner", args.max_sessions_per_owner),
+        ("--request-log", args.request_log),
     )
     if not args.recover:
         out.append("--no-recovery")
@@ -1420,6 +1515,7 @@ def _serve(where: StoreOptions, opts: ServeOptions, stop: threading.Event) -> in
                 max_workers=opts.max_workers,
                 max_watchers=opts.max_watchers,
                 max_watchers_per_client=opts.max_watchers_per_client,
+                request_log=opts.request_log,
                 reuse_port=opts.reuse_port,
                 tls=opts.tls,
                 reflection=opts.reflection,
@@ -1461,6 +1557,8 @@ def _serve(where: StoreOptions, opts: ServeOptions, stop: threading.Event) -> in
             compaction.stop()
     finally:
         controller.close()
+        for handler in logging.getLogger().handlers:  # the batched request lines of the last calls
+            handler.flush()
     return 0
 
 

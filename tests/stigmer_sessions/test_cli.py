@@ -9,6 +9,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +222,74 @@ def test_log_lines_go_to_the_stderr_of_the_moment(monkeypatch: pytest.MonkeyPatc
     finally:
         log.removeHandler(handler)
     assert [json.loads(line)["msg"] for line in second.getvalue().splitlines()] == ["two"]
+
+
+def test_the_json_line_keeps_its_keys_order_and_timestamp() -> None:
+    """What operators parse: ts (UTC, milliseconds), level, logger, msg, pid, then the
+    fields in their order; the cached second is formatted again when the second changes."""
+    formatter = cli.JsonFormatter()
+    log = logging.getLogger("stigmer_sessions.rpc")
+    fields = {"method": "/s/get", "code": "OK", "duration_ms": 0.5, "actor": "ünïcode"}
+    record = log.makeRecord(log.name, logging.INFO, "", 0, "rpc", (), None, extra={"fields": fields})
+    lines = []
+    for created in (1_780_000_000.25, 1_780_000_000.75, 1_780_000_001.0):
+        record.created, record.msecs = created, (created - int(created)) * 1000
+        lines.append(formatter.format(record))
+    parsed = [json.loads(line) for line in lines]
+    assert [p["ts"] for p in parsed] == [
+        "2026-05-28T20:26:40.250Z",
+        "2026-05-28T20:26:40.750Z",
+        "2026-05-28T20:26:41.000Z",
+    ]
+    head = ["ts", "level", "logger", "msg", "pid"]
+    assert list(parsed[0]) == [*head, "method", "code", "duration_ms", "actor"]
+    assert parsed[0]["level"] == "info" and parsed[0]["msg"] == "rpc" and parsed[0]["pid"] == record.process
+    assert "ünïcode" in lines[0]  # not escaped to \u sequences
+
+
+def _deferred_handler(monkeypatch: pytest.MonkeyPatch, flush_s: float) -> tuple[io.StringIO, logging.Logger]:
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", out)
+    handler = cli.StderrHandler()
+    handler.FLUSH_S = flush_s
+    handler.setFormatter(cli.JsonFormatter())
+    log = logging.getLogger(f"test.deferred.{flush_s}")
+    log.addHandler(handler)
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    return out, log
+
+
+def _msgs(out: io.StringIO) -> list[str]:
+    return [json.loads(line)["msg"] for line in out.getvalue().splitlines()]
+
+
+def test_deferrable_lines_wait_and_any_other_line_writes_them_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    out, log = _deferred_handler(monkeypatch, flush_s=3600)  # the flusher never fires here
+    for i in range(3):
+        log.info(f"ok {i}", extra={"deferrable": True})
+    assert out.getvalue() == ""  # gathered, not written one by one
+    log.info("failed", extra={"deferrable": False})
+    assert _msgs(out) == ["ok 0", "ok 1", "ok 2", "failed"]  # in order, in one go
+    log.info("ok 3", extra={"deferrable": True})
+    log.handlers[0].flush()  # what logging.shutdown does at exit
+    assert _msgs(out)[-1] == "ok 3"
+    log.removeHandler(log.handlers[0])
+
+
+def test_deferred_lines_are_written_by_themselves_soon(monkeypatch: pytest.MonkeyPatch) -> None:
+    out, log = _deferred_handler(monkeypatch, flush_s=0.01)
+    log.info("ok", extra={"deferrable": True})
+    deadline = time.monotonic() + 30
+    while not out.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    log.removeHandler(log.handlers[0])
+    assert _msgs(out) == ["ok"]
+
+
+def test_too_many_deferred_lines_are_written_without_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    out, log = _deferred_handler(monkeypatch, flush_s=3600)
+    for i in range(cli.StderrHandler.MAX_PENDING + 1):
+        log.info(f"ok {i}", extra={"deferrable": True})
+    log.removeHandler(log.handlers[0])
+    assert len(_msgs(out)) == cli.StderrHandler.MAX_PENDING + 1

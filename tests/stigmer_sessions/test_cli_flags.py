@@ -13,6 +13,7 @@ import pytest
 
 from stigmer_sessions import cli
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import command_pb2_grpc
+from stigmer_sessions.grpc_server import RequestLog
 from tests.conftest import make_session, run_cli, start_server_process
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,6 +72,11 @@ BAD_FLAGS = [
     (["--name-pattern", "{n:q}"], "--name-pattern", "does not format"),
     (["--name-pattern", "{n"], "--name-pattern", "does not format"),
     (["--log-level", "chatty"], "--log-level", "is not one of DEBUG"),
+    (["--request-log", "some"], "--request-log", "is not all, errors or sample:N"),
+    (["--request-log", "sample:0"], "--request-log", "N in 1..1,000,000"),
+    (["--request-log", "sample:"], "--request-log", "is not all, errors or sample:N"),
+    (["--request-log", "sample:1000001"], "--request-log", "N in 1..1,000,000"),
+    (["--request-log", "sample:-2"], "--request-log", "is not all, errors or sample:N"),
 ]
 
 
@@ -94,6 +100,9 @@ GOOD_FLAGS = [
     (["--bookmark-interval", "0.05"], "bookmark_interval", 0.05),
     (["--name-pattern", "chat {n} of {date}"], "name_pattern", "chat {n} of {date}"),
     (["--log-level", "debug"], "log_level", "DEBUG"),
+    ([], "request_log", RequestLog(1)),
+    (["--request-log", "errors"], "request_log", RequestLog(0)),
+    (["--request-log", "Sample:50"], "request_log", RequestLog(50)),
 ]
 
 
@@ -133,3 +142,11 @@ def test_serves_on_ipv6_loopback(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         assert proc.wait(timeout=30) == 0
+
+
+@pytest.mark.parametrize("spelled", ["all", "errors", "sample:7"])
+def test_the_request_log_setting_is_handed_to_workers(spelled: str) -> None:
+    args = cli.parse_args(["serve", "--workers", "2", "--request-log", spelled])
+    flags = cli._worker_args(args)
+    assert cli.parse_args(["serve", *flags]).request_log == RequestLog.parse(spelled)
+    assert str(RequestLog.parse(spelled)) == spelled
