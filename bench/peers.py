@@ -36,6 +36,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -661,11 +662,22 @@ def _note(plan: Plan, settings: list[tuple[str, str]]) -> str:
         f"caller and {plan.creates_many} by {plan.callers} (threads, or tasks on the store's event "
         f"loop), {plan.per_session} messages of ~200 B to each of {plan.sessions} sessions (one call "
         f"per message), {plan.batches} batches of {plan.batch}, {plan.reads} calls of each read. "
-        "Durable settings as read back from each store:",
+        "Every store runs in this one process (pinned alike). Versions: "
+        + ", ".join(
+            f"{d} {_version(d)}" for d in ("google-adk", "openai-agents", "langgraph-checkpoint-sqlite")
+        )
+        + ". Durable settings as read back from each store:",
         "",
     ]
     lines += [f"- {name}: {value}" for name, value in settings]
     return "\n".join(lines)
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "?"
 
 
 def _table(
