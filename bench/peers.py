@@ -95,7 +95,8 @@ class Plan:
     long: int = 10_000  # the long history's length
     latest: int = 100  # the page read from histories
     list_page: int = 50
-    reads: int = 40  # calls per read op per round
+    reads: int = 40  # calls per read op per round, at most ...
+    read_budget_s: float = 0.5  # ... and no more once this long (at least MIN_READS calls)
 
     @property
     def created(self) -> int:
@@ -112,6 +113,7 @@ QUICK = Plan(
     batch=100,
     long=1_000,
     reads=10,
+    read_budget_s=0.2,
 )
 
 
@@ -515,6 +517,11 @@ class Tally:
         ordered = sorted(self.samples)
         return ordered[len(ordered) // 2] / 1000 if ordered else 0.0
 
+    @property
+    def p99_us(self) -> float:
+        ordered = sorted(self.samples)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] / 1000 if ordered else 0.0
+
 
 def _record(tally: Tally, elapsed: float, samples: list[int], errors: list[str]) -> None:
     tally.samples += samples
@@ -525,20 +532,39 @@ def _record(tally: Tally, elapsed: float, samples: list[int], errors: list[str])
         tally.rates.append(len(samples) / elapsed)
 
 
+MIN_READS = 5
+
+
+class _Queue:
+    """The calls still to make; with a budget, it runs dry once the budget is spent and at
+    least MIN_READS calls were handed out (a read of 100 ms must not hold the run for 40)."""
+
+    def __init__(self, args: list[tuple[Any, ...]], budget_s: float | None) -> None:
+        self._todo = iter(args)
+        self._given = 0
+        self._deadline = None if budget_s is None else time.perf_counter() + budget_s
+
+    def next(self) -> tuple[Any, ...] | None:
+        if self._deadline is not None and self._given >= MIN_READS and time.perf_counter() > self._deadline:
+            return None
+        self._given += 1
+        return next(self._todo, None)
+
+
 def run_sync(
-    fn: Callable[..., Any], args: list[tuple[Any, ...]], callers: int
+    fn: Callable[..., Any], args: list[tuple[Any, ...]], callers: int, budget_s: float | None = None
 ) -> tuple[float, list[int], list[str]]:
     """Every call in ``args`` by ``callers`` threads pulling from one queue; each call timed."""
     samples: list[int] = []
     errors: list[str] = []
-    todo = iter(args)
+    todo = _Queue(args, budget_s)
     lock = threading.Lock()
     clock = time.perf_counter_ns
 
     def work() -> None:
         while True:
             with lock:
-                a = next(todo, None)
+                a = todo.next()
             if a is None:
                 return
             t = clock()
@@ -568,15 +594,16 @@ def run_async(
     fn: Callable[..., Awaitable[Any]],
     args: list[tuple[Any, ...]],
     callers: int,
+    budget_s: float | None = None,
 ) -> tuple[float, list[int], list[str]]:
     """The async twin of :func:`run_sync`: ``callers`` tasks on the store's own loop."""
     samples: list[int] = []
     errors: list[str] = []
-    todo = iter(args)
+    todo = _Queue(args, budget_s)
     clock = time.perf_counter_ns
 
     async def work() -> None:
-        for a in todo:
+        while (a := todo.next()) is not None:
             t = clock()
             try:
                 await fn(*a)
@@ -597,7 +624,7 @@ def drive(stores: list[Store], plan: Plan) -> dict[tuple[str, str], Tally]:
     """Write rounds, then read rounds; round k rotates the store order by k."""
     writes, reads = ops(plan)
     tallies: dict[tuple[str, str], Tally] = {}
-    for phase in (writes, reads):
+    for phase, budget in ((writes, None), (reads, plan.read_budget_s)):
         for k in range(plan.rounds):
             order = stores[k % len(stores) :] + stores[: k % len(stores)]
             for store in order:
@@ -609,9 +636,9 @@ def drive(stores: list[Store], plan: Plan) -> dict[tuple[str, str], Tally]:
                     args = calls(op, plan, k)
                     if store.is_async:
                         assert store.loop is not None
-                        _record(tally, *run_async(store.loop, fn, args, op.callers))
+                        _record(tally, *run_async(store.loop, fn, args, op.callers, budget))
                     else:
-                        _record(tally, *run_sync(fn, args, op.callers))
+                        _record(tally, *run_sync(fn, args, op.callers, budget))
     return tallies
 
 
@@ -661,7 +688,8 @@ def _note(plan: Plan, settings: list[tuple[str, str]]) -> str:
         f"over every call; ratio = {OURS} ops/s ÷ the peer's. Per round: {plan.creates} creates by 1 "
         f"caller and {plan.creates_many} by {plan.callers} (threads, or tasks on the store's event "
         f"loop), {plan.per_session} messages of ~200 B to each of {plan.sessions} sessions (one call "
-        f"per message), {plan.batches} batches of {plan.batch}, {plan.reads} calls of each read. "
+        f"per message), {plan.batches} batches of {plan.batch}, {plan.reads} calls of each read (fewer, "
+        f"but at least {MIN_READS}, once {plan.read_budget_s:g} s are spent). "
         "Every store runs in this one process (pinned alike). Versions: "
         + ", ".join(
             f"{d} {_version(d)}" for d in ("google-adk", "openai-agents", "langgraph-checkpoint-sqlite")
@@ -686,7 +714,10 @@ def _table(
     tallies: dict[tuple[str, str], Tally],
     notes: dict[tuple[str, str], str],
 ) -> str:
-    lines = ["| operation | store | ops/s | p50 µs | ours ÷ theirs | note |", "|---|---|---:|---:|---:|---|"]
+    lines = [
+        "| operation | store | ops/s | p50 µs | p99 µs | ours ÷ theirs | note |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
     for op in all_ops:
         ours = tallies.get((OURS, op.label), Tally())
         for name in names:
@@ -695,10 +726,11 @@ def _table(
             if t.errors:
                 note = (note + "; " if note else "") + f"{t.errors} calls failed ({t.first_error[:80]})"
             if not t.rates:
-                lines.append(f"| {op.label} | {name} | | | | {note or 'not measured'} |")
+                lines.append(f"| {op.label} | {name} | | | | | {note or 'not measured'} |")
                 continue
             ratio = "" if name == OURS or not ours.rates else f"{ours.ops_per_s / t.ops_per_s:.2f}x"
-            lines.append(f"| {op.label} | {name} | {t.ops_per_s:,.0f} | {t.p50_us:,.0f} | {ratio} | {note} |")
+            timing = f"{t.ops_per_s:,.0f} | {t.p50_us:,.0f} | {t.p99_us:,.0f}"
+            lines.append(f"| {op.label} | {name} | {timing} | {ratio} | {note} |")
     return "\n".join(lines)
 
 

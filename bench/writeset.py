@@ -138,7 +138,7 @@ class Sizes:
     per_session: int = 100
     # the peers' workloads (same shapes, fewer calls: ADK takes ~5 ms a write)
     peer_creates: int = 200
-    peer_sessions: int = 10
+    peer_sessions: int = 5
 
 
 QUICK = Sizes(creates=200, updates=50, sessions=10, per_session=10, peer_creates=30, peer_sessions=3)

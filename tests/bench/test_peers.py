@@ -94,3 +94,12 @@ def test_a_tiny_run_drives_every_store_through_every_op_it_has(tmp_path: Path) -
     # only what a store lacks: ADK has no batch, OpenAI no listing, and ours batches only
     # once SessionController.append_messages exists
     assert all("no batch API" in line or "no listing" in line or peers.OURS in line for line in unmeasured)
+
+
+def test_a_spent_read_budget_still_hands_out_the_minimum_and_no_budget_hands_out_all() -> None:
+    args: list[tuple[object, ...]] = [(i,) for i in range(20)]
+    spent = peers._Queue(args, budget_s=0.0)
+    given = list(iter(spent.next, None))
+    assert given == args[: peers.MIN_READS]
+    unbounded = peers._Queue(args, budget_s=None)
+    assert list(iter(unbounded.next, None)) == args
