@@ -10,6 +10,7 @@ import pytest
 
 from bench import __main__ as bench_main
 from bench import peers
+from stigmer_sessions import SessionController
 
 
 def _without(module: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,3 +104,34 @@ def test_a_spent_read_budget_still_hands_out_the_minimum_and_no_budget_hands_out
     assert given == args[: peers.MIN_READS]
     unbounded = peers._Queue(args, budget_s=None)
     assert list(iter(unbounded.next, None)) == args
+
+
+def test_ours_batches_through_append_messages_only_when_the_controller_has_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = peers.Plan(rounds=1, sessions=1, batches=1, batch=3, long=2)
+    monkeypatch.delattr(SessionController, "append_messages", raising=False)
+    without = peers.Ours(tmp_path / "a", plan)
+    try:
+        assert without.op("batch") is None
+    finally:
+        without.close()
+    got: list[tuple[str, list[tuple[str, str]]]] = []
+
+    def append_messages(self: object, session_id: str, messages: list[tuple[str, str]]) -> None:
+        got.append((session_id, messages))
+
+    monkeypatch.setattr(SessionController, "append_messages", append_messages, raising=False)
+    ours = peers.Ours(tmp_path / "b", plan)
+    try:
+        batch = ours.op("batch")
+        assert batch is not None
+        batch(0, 10)
+    finally:
+        ours.close()
+    assert got == [
+        (
+            ours.batch_targets[0],
+            [("assistant", peers.text(10)), ("user", peers.text(11)), ("assistant", peers.text(12))],
+        )
+    ]
