@@ -1,7 +1,8 @@
 """Run every benchmark, print the tables and the targets, and rewrite docs/benchmarks.md.
 
 Usage: ``python -m bench [--quick] [--sizes 1000,100000,1000000] [--no-write]
-[--only memory|storage|rpcmodel]``.
+[--only memory|storage|rpcmodel|peers|writeset]``. ``rpcmodel`` (the one-core gRPC
+threading models, about 100 s) runs only with ``--only``.
 Every figure is paired with a baseline measured in the same run on the same machine and
 reported as a ratio, because absolute timings on shared machines drift by tens of percent.
 """
@@ -15,11 +16,12 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from bench import memory, rpcmodel, storage, suite
+from bench import memory, peers, rpcmodel, storage, suite, writeset
 from bench.stats import Result, pin
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,7 +153,7 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="do not rewrite docs/benchmarks.md")
     parser.add_argument(
         "--only",
-        choices=("memory", "storage", "rpcmodel"),
+        choices=tuple(ONLY),
         help="run one section alone; rewrites only that section of docs/benchmarks.md",
     )
     args = parser.parse_args()
@@ -172,7 +174,8 @@ def main() -> int:
         model = suite.server_model(tmp, ids, args.quick)
         memory_rows = memory.memory(tmp, args.quick)
         storage_body = storage.section(tmp, args.quick)
-        rpcmodel_body = rpcmodel.section(tmp, args.quick)
+        writeset_body = writeset.section(tmp, args.quick)
+        peers_body = peers.section(tmp, args.quick)  # one line when the bench-peers extra is absent
     goals = targets(embedded, grpc_rows)
     header = (
         f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {_machine()}.\n"
@@ -195,7 +198,8 @@ def main() -> int:
         ),
         (MEMORY_TITLE, memory.note(args.quick) + "\n\n" + memory.table(memory_rows)),
         (storage.TITLE, storage_body),
-        (rpcmodel.TITLE, rpcmodel_body),
+        (writeset.TITLE, writeset_body),
+        (peers.TITLE, peers_body),
     ]
     body = "\n\n".join(f"### {title}\n\n{table}" for title, table in sections)
     print(header + "\n\n" + body)
@@ -206,17 +210,27 @@ def main() -> int:
     return 0
 
 
+#: ``--only`` sections: name -> (title, run(tmp, quick) -> markdown body).
+ONLY: dict[str, tuple[str, Callable[[str, bool], str]]] = {
+    "memory": (
+        MEMORY_TITLE,
+        lambda tmp, quick: memory.note(quick) + "\n\n" + memory.table(memory.memory(tmp, quick)),
+    ),
+    "storage": (storage.TITLE, storage.section),
+    "rpcmodel": (rpcmodel.TITLE, rpcmodel.section),
+    "peers": (peers.TITLE, peers.section),
+    "writeset": (writeset.TITLE, writeset.section),
+}
+
+
 def _only(which: str, quick: bool, *, write: bool) -> int:
-    """One section alone (``--only memory|storage|rpcmodel``), replacing just that section in the doc."""
+    """One section alone (``--only memory|storage|rpcmodel|peers|writeset``), replacing just
+    that section in the doc."""
     started = time.perf_counter()
     client_pin = pin(0)
+    title, run = ONLY[which]
     with tempfile.TemporaryDirectory() as tmp:
-        if which == "memory":
-            title, body = MEMORY_TITLE, memory.note(quick) + "\n\n" + memory.table(memory.memory(tmp, quick))
-        elif which == "rpcmodel":
-            title, body = rpcmodel.TITLE, rpcmodel.section(tmp, quick)
-        else:
-            title, body = storage.TITLE, storage.section(tmp, quick)
+        body = run(tmp, quick)
     section = (
         f"### {title}\n\nMeasured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on "
         f"{_machine()}, client pinned to {client_pin}, with "
