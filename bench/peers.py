@@ -197,7 +197,7 @@ class Ours(Store):
 
     def do_batch(self, k: int, i: int) -> None:
         messages = [(role(i + j), text(i + j)) for j in range(self.plan.batch)]
-        self.c.append_messages(self.batch_targets[k], messages)  # type: ignore[attr-defined]
+        self.c.append_messages(self.batch_targets[k], messages)
 
     def do_resume(self) -> int:
         return len(self.c.resume(self.targets[0], page_size=self.plan.latest).messages)
