@@ -150,6 +150,8 @@ def _log_rpc(log: logging.Logger, line: dict[str, object], *, deferrable: bool =
     line, which no request line shows. ``deferrable`` (a successful call's line) tells a
     handler it may write the line a moment later, batched with others; an error's line and
     a watch's are not."""
+    if not log.isEnabledFor(logging.INFO):  # handle() itself does not look at the level
+        return
     extra = {"fields": line, "deferrable": deferrable}
     log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, "rpc", (), None, extra=extra))
 
