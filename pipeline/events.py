@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,15 +39,16 @@ def record(
     caused_by: str = "",
     reason: str = "",
     impersonated_by: str = "",
-    child: Message | None = None,
+    children: Sequence[Message] = (),
 ) -> Any:
     """Append one ``kind.event_type`` change of type ``<Kind><verb>`` carrying ``resource`` at
     the next revision, in ``tx``, and return it (with its revision). ``caused_by`` defaults to
     the request id; ``impersonated_by`` is the principal that acted for ``actor``, if any.
-    With ``child`` (a change about one child record, e.g. a message appended) the change
-    carries the child in ``kind.event_child_field`` and only a :func:`reference` to the
-    resource: a small change, where a copy of a large resource would dominate the write.
-    Internal when the kind records no changes (or cannot record an impersonation or a child)."""
+    With ``children`` (a change about child records the write stored, e.g. messages
+    appended) the change carries them in ``kind.event_child_field`` (a repeated field) and
+    only a :func:`reference` to the resource: a small change, where a copy of a large
+    resource would dominate the write. Internal when the kind records no changes (or cannot
+    record an impersonation or children)."""
     event_type = kind.event_type
     if event_type is None:
         raise Internal(f"{kind.name} has no change type; its changes cannot be recorded")
@@ -67,13 +68,13 @@ def record(
             raise Internal(f"{kind.name}'s change type cannot record who impersonated its actor")
         event.impersonated_by = impersonated_by
     event.time.FromNanoseconds(now_ns)
-    if child is None:
+    if not children:
         getattr(event, kind.event_resource_field).CopyFrom(resource)
     else:
         if not kind.event_child_field:
-            raise Internal(f"{kind.name}'s change type has no field for a child record")
+            raise Internal(f"{kind.name}'s change type has no field for child records")
         getattr(event, kind.event_resource_field).CopyFrom(reference(resource))
-        getattr(event, kind.event_child_field).CopyFrom(child)
+        getattr(event, kind.event_child_field).extend(children)
     tx.changes.append(
         event, kind=kind.name, resource_id=resource.metadata.id, org=resource.metadata.org, time_ns=now_ns
     )

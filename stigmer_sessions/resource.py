@@ -34,7 +34,7 @@ SESSION: ResourceKind[Session] = ResourceKind(
     server_fields=("status", "state"),
     event_type=SessionChange,
     event_resource_field="session",
-    event_child_field="message",
+    event_child_field="messages",
     phase_field="state.phase",
     indexes=(
         *metadata_indexes(),

@@ -219,14 +219,14 @@ def append_messages(kind: ResourceKind[Session], s: Settings, config: SessionCon
             RequirePhase(config.lifecycle.accepts_messages, "accept messages"),
             AppendMessages(),
             Persist(),
-            AppendEvent("MessageAppended", s.hub, carry_each=CHILDREN),
+            AppendEvent("MessageAppended", s.hub, carry_all=CHILDREN),
             Respond(APPENDED),
             RememberRequest(s.request_ttl_ns),
         ],
         write=True,
         doc="Append a batch of messages, all or none: the messages (consecutive sequence numbers), "
         "the session's message_count and last_activity_at (one rewrite), and one "
-        "SessionMessageAppended change per message are one write.",
+        "SessionMessageAppended change carrying them are one write.",
     )
 
 

@@ -405,7 +405,7 @@ def test_change_messages_mirror_the_session_ones(session_message: str) -> None:
     ]
     expected = _shape(session, rename=True)
     if session_message == "SessionChange":  # the appended message: sessions have children, instances none
-        del expected["message"]
+        del expected["messages"]
     assert _shape(ours, rename=False) == expected
 
 

@@ -61,23 +61,25 @@ def test_the_response_lists_the_batch_and_the_sessions_count(controller: Session
     assert (response.total_size, response.next_page_token) == (3, "")
 
 
-def test_one_change_per_message_as_if_appended_one_by_one(controller: SessionController) -> None:
+def test_one_change_for_the_batch_carrying_its_messages_in_order(controller: SessionController) -> None:
     batched, after_batched = _ids_and_revision(controller, "batched")
-    controller.append_messages(batched, [("user", "a"), ("assistant", "b")], request_id="req-b")
+    stored = controller.append_messages(batched, [("user", "a"), ("assistant", "b")], request_id="req-b")
     single, after_single = _ids_and_revision(controller, "single")
     controller.append_message(single, "user", "a")
     controller.append_message(single, "assistant", "b")
 
-    def feed(sid: str, after: int) -> list[tuple[str, str]]:
-        return [(c.type, c.resource_id) for c in controller.events(after=after, session_id=sid)]
-
-    assert feed(batched, after_batched) == [("SessionMessageAppended", batched)] * 2
-    assert feed(single, after_single) == [("SessionMessageAppended", single)] * 2
-    changes = list(controller.events(after=after_batched, session_id=batched))
-    assert [c.revision for c in changes] == [after_batched + 1, after_batched + 2]
-    assert {c.request_id for c in changes} == {"req-b"}
-    assert all(c.session == reference(controller.get(batched)) for c in changes), "not the session as stored"
-    assert [(c.message.sequence, c.message.content) for c in changes] == [(1, "a"), (2, "b")]
+    (change,) = controller.events(after=after_batched, session_id=batched)  # one write, one change
+    assert (change.type, change.revision, change.request_id) == (
+        "SessionMessageAppended",
+        after_batched + 1,
+        "req-b",
+    )
+    assert list(change.messages) == stored
+    assert change.session == reference(controller.get(batched)), "not the session as stored"
+    # the same shape as single appends, which carry one message each: a follower reads them alike
+    singles = list(controller.events(after=after_single, session_id=single))
+    assert [[(m.sequence, m.content) for m in c.messages] for c in singles] == [[(1, "a")], [(2, "b")]]
+    assert [(m.sequence, m.content) for m in change.messages] == [(1, "a"), (2, "b")]
 
 
 def test_an_oversize_item_in_the_middle_writes_nothing(store: Storage) -> None:

@@ -102,9 +102,6 @@ class Case:
     subject: Callable[[Target, Any], str | None]
     #: Writes: the change the main scenario records.
     change_type: str | None = None
-    #: Writes: how many changes (all of ``change_type``, about the subject) one effective
-    #: run records: one, but a batch records one per item.
-    changes: int = 1
     #: The same operation and request id with another payload (writes).
     vary: Callable[[Any], Message] | None = None
     #: A request that changes nothing (update to identical content, pin a pinned one, ...).
@@ -805,7 +802,6 @@ APPEND_MESSAGES = Case(
     prepare=_append_batch(),
     effect=_append_batch_effect,
     change_type="SessionMessageAppended",
-    changes=len(BATCH),
     invalid=lambda t: _with_item(_append_batch()(t), 1, role=SessionMessageRole.role_unspecified),
     subject=session_subject,
     vary=lambda request: _with_item(request, 2, content="something else"),

@@ -13,7 +13,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class SessionChange(_message.Message):
-    __slots__ = ("revision", "type", "id", "resource_kind", "resource_id", "org", "actor_id", "request_id", "caused_by", "time", "session", "reason", "impersonated_by", "message")
+    __slots__ = ("revision", "type", "id", "resource_kind", "resource_id", "org", "actor_id", "request_id", "caused_by", "time", "session", "reason", "impersonated_by", "messages")
     REVISION_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
@@ -27,7 +27,7 @@ class SessionChange(_message.Message):
     SESSION_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     IMPERSONATED_BY_FIELD_NUMBER: _ClassVar[int]
-    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
     revision: int
     type: str
     id: str
@@ -41,8 +41,8 @@ class SessionChange(_message.Message):
     session: _api_pb2.Session
     reason: str
     impersonated_by: str
-    message: _message_pb2.SessionMessage
-    def __init__(self, revision: _Optional[int] = ..., type: _Optional[str] = ..., id: _Optional[str] = ..., resource_kind: _Optional[str] = ..., resource_id: _Optional[str] = ..., org: _Optional[str] = ..., actor_id: _Optional[str] = ..., request_id: _Optional[str] = ..., caused_by: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., session: _Optional[_Union[_api_pb2.Session, _Mapping]] = ..., reason: _Optional[str] = ..., impersonated_by: _Optional[str] = ..., message: _Optional[_Union[_message_pb2.SessionMessage, _Mapping]] = ...) -> None: ...
+    messages: _containers.RepeatedCompositeFieldContainer[_message_pb2.SessionMessage]
+    def __init__(self, revision: _Optional[int] = ..., type: _Optional[str] = ..., id: _Optional[str] = ..., resource_kind: _Optional[str] = ..., resource_id: _Optional[str] = ..., org: _Optional[str] = ..., actor_id: _Optional[str] = ..., request_id: _Optional[str] = ..., caused_by: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., session: _Optional[_Union[_api_pb2.Session, _Mapping]] = ..., reason: _Optional[str] = ..., impersonated_by: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_message_pb2.SessionMessage, _Mapping]]] = ...) -> None: ...
 
 class ListSessionChangesRequest(_message.Message):
     __slots__ = ("session_id", "org", "after_revision", "page_size", "page_token", "types")

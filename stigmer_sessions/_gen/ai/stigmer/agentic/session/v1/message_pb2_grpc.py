@@ -70,9 +70,9 @@ class SessionMessageControllerServicer:
     def appendMessages(self, request, context):
         """Appends several messages in one write, all or none: the stored messages in order
         (consecutive sequence numbers), next_page_token empty, total_size the session's
-        message count after the batch. One SessionMessageAppended change per message, as if
-        appended one by one. INVALID_ARGUMENT naming the item (messages[3].content) when any
-        breaks a limit; then nothing is written.
+        message count after the batch. One SessionMessageAppended change carrying them all.
+        INVALID_ARGUMENT naming the item (messages[3].content) when any breaks a limit; then
+        nothing is written.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
