@@ -57,15 +57,20 @@ class Layout:
 class LmdbTx:
     """One unit of work over one LMDB transaction."""
 
-    __slots__ = ("_layouts", "raw")
+    __slots__ = ("_changes", "_layouts", "raw")
 
     def __init__(self, raw: RawTx, layouts: dict[int, tuple[ResourceKind[Any], Layout]]) -> None:
         self.raw = raw
         self._layouts = layouts
+        self._changes: LmdbChangeLog | None = None
 
     @property
     def changes(self) -> LmdbChangeLog:
-        return LmdbChangeLog(self.raw)
+        # one per transaction: it remembers the current revision once read (a batch of
+        # writes, or a write recording several changes, seeks for it once)
+        if self._changes is None:
+            self._changes = LmdbChangeLog(self.raw)
+        return self._changes
 
     @property
     def children(self) -> LmdbChildren:
@@ -292,10 +297,14 @@ class LmdbChangeLog:
     ==========================================  =====================================
     """
 
-    __slots__ = ("_raw",)
+    __slots__ = ("_current", "_raw")
 
     def __init__(self, raw: RawTx) -> None:
         self._raw = raw
+        #: The current revision as this transaction left it (None: not read yet). Only this
+        #: transaction writes the log while it is open (LMDB's single writer), so it stays
+        #: true until commit; every method that moves it sets it.
+        self._current: int | None = None
 
     def append(self, event: Message, *, kind: str, resource_id: str, org: str, time_ns: int) -> int:
         current = self.current_revision()
@@ -318,14 +327,18 @@ class LmdbChangeLog:
         self._raw.put(Table.EVENTS, entry_key(change.kind, change.revision), encode_entry(change))
         for key in index_keys(change):
             self._raw.put(Table.EVENTS, key, b"")
+        self._current = change.revision
 
     def set_window(self, *, oldest: int, current: int) -> None:
         self._raw.put(Table.EVENTS, OLDEST, REV.pack(max(oldest, 1)))
         self._raw.put(Table.EVENTS, CURRENT, REV.pack(current))
+        self._current = None  # a marker below the newest entry does not lower it: read again
 
     def current_revision(self) -> int:
-        newest = max((rev for _, rev in _kind_heads(self._raw, newest=True)), default=0)
-        return max(newest, rev_int(self._raw.get(Table.EVENTS, CURRENT)))
+        if self._current is None:
+            newest = max((rev for _, rev in _kind_heads(self._raw, newest=True)), default=0)
+            self._current = max(newest, rev_int(self._raw.get(Table.EVENTS, CURRENT)))
+        return self._current
 
     def oldest_revision(self) -> int:
         return max(rev_int(self._raw.get(Table.EVENTS, OLDEST)), 1)
