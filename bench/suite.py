@@ -169,6 +169,18 @@ def _threads(n: int, per_thread: int, fn: Callable[[int], Any], ids: Ids) -> flo
     return n * per_thread / (time.perf_counter() - start)
 
 
+def create_cpu(c: SessionController, ids: Ids, n: int) -> Result:
+    """The process CPU per Create (relaxed, 1 caller), the requests built beforehand: what
+    the library itself costs, wherever its time goes (thread or not)."""
+    requests = [session(ids()) for _ in range(n)]
+    started_cpu, started = time.process_time(), time.perf_counter()
+    for request in requests:
+        c.create(request)
+    cpu_us = (time.process_time() - started_cpu) / n * 1e6
+    wall = time.perf_counter() - started
+    return Result("Create CPU (relaxed, 1 caller)", n / wall, 0.0, 0.0, server_cpu_us=cpu_us)
+
+
 def embedded(tmp: str, base: dict[str, Result], ids: Ids, rounds: int, per_round: int) -> list[Result]:
     results: list[Result] = []
     with SessionController(store=LmdbStorage(f"{tmp}/emb-relaxed", durable=False)) as c:
@@ -179,6 +191,7 @@ def embedded(tmp: str, base: dict[str, Result], ids: Ids, rounds: int, per_round
             per_round=per_round,
         )
         results.append(versus(create, base["ceiling"]))
+        results.append(create_cpu(c, ids, per_round * rounds))
         quiet = Pipeline[Session](
             "create-without-changes",
             [s for s in c.pipelines["create"].steps if not isinstance(s, AppendEvent)],
