@@ -8,8 +8,11 @@ per kind, the indexes it holds (:class:`~pipeline.storage.IndexSets`):
 * a server starting with a configuration that needs an optional index the store lacks
   builds it from the records, once, in one transaction (:func:`enable`);
 * an optional index the store holds but the configuration does not need is kept, and kept
-  up to date: another replica, or the next start, may still rely on it. Only an explicit
-  reindex (server stopped) drops it;
+  up to date: the next start may still rely on it. Only an explicit reindex (server
+  stopped) drops it;
+* a store that servers with other settings write at once (PostgreSQL replicas, restarted
+  one by one to turn a quota on) keeps every optional index: a replica maintaining fewer
+  than another relies on would make that one's quota or recovery silently wrong;
 * maintenance (check, export, reindex) reads the store with the indexes it holds
   (:func:`held`), whatever flags it was started with;
 * a store from before index sets were recorded holds every index there is.
@@ -49,10 +52,13 @@ def held(storage: Storage, kinds: Iterable[ResourceKind[Any]]) -> list[ResourceK
 
 def enable(storage: Storage, kinds: Iterable[ResourceKind[Any]]) -> list[ResourceKind[Any]]:
     """``kinds`` as a server must serve them: each keeping the optional indexes it asks for
-    plus those the store already holds. Builds the ones the store lacks and records the set
-    in one write transaction, only when something changed (so starting a server on a store
-    that is up to date writes nothing)."""
+    plus those the store already holds (on a shared store, every one: see
+    :attr:`~pipeline.storage.Storage.shared`). Builds the ones the store lacks and records
+    the set in one write transaction, only when something changed (so starting a server on
+    a store that is up to date writes nothing)."""
     kinds = list(kinds)
+    if storage.shared:
+        kinds = [kind.with_optional(i.name for i in kind.optional_indexes) for kind in kinds]
 
     def plan(tx: Tx) -> list[tuple[ResourceKind[Any], tuple[str, ...] | None, tuple[str, ...]]]:
         """(the kind as it must be served, what the store records, what it holds)."""

@@ -21,9 +21,10 @@ DEFAULT_MAX_SPEC_METADATA_BYTES = 256 * KIB
 DEFAULT_MAX_SESSION_BYTES = 1 * MIB
 DEFAULT_MAX_MESSAGE_METADATA_BYTES = 64 * KIB
 #: appendMessages: as many messages as the protos allow in one request, and content plus
-#: metadata in total up to gRPC's default receive limit.
+#: metadata in total such that its answer and its one change (which carries every message)
+#: stay well under a default client's 4 MiB receive limit, framing of 1000 messages included.
 DEFAULT_MAX_BATCH_MESSAGES = 1000
-DEFAULT_MAX_BATCH_BYTES = 4 * MIB
+DEFAULT_MAX_BATCH_BYTES = 2 * MIB
 #: gRPC's default receive limit: the server never accepts less.
 GRPC_DEFAULT_RECEIVE_BYTES = 4 * MIB
 #: How far over a configured limit a request may be and still get the clear

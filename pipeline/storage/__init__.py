@@ -275,6 +275,15 @@ class Storage(Protocol):
         """How often watchers should re-read the log on their own (None: wake-ups suffice)."""
         ...
 
+    @property
+    def shared(self) -> bool:
+        """Whether servers started with other settings may write this store at the same time
+        (PostgreSQL replicas, rolled out one by one): every writer then keeps every optional
+        index, since one that did not would leave a replica that needs it counting wrong
+        (``pipeline.indexes``). An LMDB store has one server (its directory lock), whose
+        worker processes share its settings."""
+        ...
+
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every stored row or entry, by table (for tests: "nothing was written" is an equal
         snapshot before and after; and for diagnostics)."""

@@ -63,9 +63,9 @@ def test_the_batch_flags_are_range_checked_and_handed_to_workers(
         assert f"argument {flag}" in capsys.readouterr().err
 
 
-def test_the_batch_flags_default_to_the_protos_bound_and_4_mib() -> None:
+def test_the_batch_flags_default_to_the_protos_bound_and_2_mib() -> None:
     defaults = _parser().parse_args(["serve"])
-    assert (defaults.max_batch_messages, defaults.max_batch_bytes) == (1000, 4 * 1024 * 1024)
+    assert (defaults.max_batch_messages, defaults.max_batch_bytes) == (1000, 2 * 1024 * 1024)
 
 
 def test_a_served_batch_is_held_to_the_flags(tmp_path: Path) -> None:

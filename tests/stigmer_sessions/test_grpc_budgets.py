@@ -18,12 +18,15 @@ from stigmer_sessions import SessionController
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import change_pb2_grpc, message_pb2_grpc
 from stigmer_sessions.api import (
     AppendSessionMessageRequest,
+    AppendSessionMessagesRequest,
     ListSessionChangesRequest,
     ListSessionMessagesRequest,
     ListSessionsByAgentRequest,
     ListSessionsRequest,
     ResumeSessionRequest,
+    SessionMessageInput,
     SessionMessageRole,
+    WatchSessionChangesRequest,
 )
 from stigmer_sessions.cli import _parser, _worker_args
 from stigmer_sessions.grpc_server import start_server
@@ -244,3 +247,37 @@ def test_each_worker_process_gets_the_budget() -> None:
     spelled = _worker_args(args)
     assert spelled[spelled.index("--max-response-bytes") + 1] == "100000"
     assert _parser().parse_args(["serve", *spelled]).max_response_bytes == 100_000
+
+
+def test_a_batch_at_the_default_budget_is_answered_and_its_change_read_by_a_default_client(
+    tmp_path: Path,
+) -> None:
+    """A batch's one change carries every message: at the default batch limits (the most
+    messages, the most bytes) its answer, its page of listChanges and its watch batch must
+    still fit a default client's 4 MiB receive limit."""
+    config = SessionController(tmp_path / "probe").config
+    big = (config.max_batch_bytes - 998 * 10) // 2  # two near 1 MiB, 998 tiny: the whole budget
+    batch = [SessionMessageInput(role=SessionMessageRole.role_user, content="b" * big) for _ in range(2)]
+    batch += [SessionMessageInput(role=SessionMessageRole.role_user, content="t" * 10) for _ in range(998)]
+    assert len(batch) == config.max_batch_messages
+    assert sum(len(m.content) for m in batch) == config.max_batch_bytes - (config.max_batch_bytes % 2)
+    with SessionController(tmp_path / "data") as controller:
+        running = start_server(controller, "127.0.0.1:0")
+        try:
+            with grpc.insecure_channel(running.address) as ch:  # no options: the default 4 MiB limit
+                stubs = Stubs(ch)
+                messages = message_pb2_grpc.SessionMessageControllerStub(ch)  # type: ignore[no-untyped-call]
+                changes = change_pb2_grpc.SessionChangeControllerStub(ch)  # type: ignore[no-untyped-call]
+                session_id = stubs.command.create(make_session("batched")).metadata.id
+                answer = messages.appendMessages(
+                    AppendSessionMessagesRequest(session_id=session_id, messages=batch)
+                )
+                assert len(answer.messages) == 1000
+                page = changes.listChanges(ListSessionChangesRequest(after_revision=1))
+                assert [len(c.messages) for c in page.changes] == [1000]
+                watched = changes.watch(WatchSessionChangesRequest(after_revision=1))
+                first = next(r for r in watched if r.HasField("change"))
+                watched.cancel()
+                assert len(first.change.messages) == 1000
+        finally:
+            running.stop(grace=None)

@@ -81,7 +81,7 @@ def test_limits_are_configurable(store: Storage) -> None:
 
 
 def test_receive_limit_covers_the_limits_with_headroom_and_never_drops_below_grpc_default() -> None:
-    assert SessionConfig().receive_limit() == 4 * MIB + 4 * MIB  # a batch at its default budget
+    assert SessionConfig().receive_limit() == 2 * MIB + 4 * MIB  # a batch at its default budget
     assert (
         SessionConfig(max_message_bytes=100, max_session_bytes=100, max_batch_bytes=100).receive_limit()
         == 4 * MIB + 64 * KIB + 100

@@ -128,6 +128,10 @@ class LmdbStorage(LmdbEngine):
     def poll_s(self) -> float | None:
         return None
 
+    @property
+    def shared(self) -> bool:
+        return False  # one server (the directory lock); its workers share its settings
+
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         return self.read_raw(lambda raw: {t.value: list(raw.scan(t, b"")) for t in Table})
 

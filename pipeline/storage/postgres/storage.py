@@ -352,6 +352,10 @@ class PostgresStorage:
         kinds = list(kinds)
         return self.write(lambda tx: _reindex(tx, kinds, progress))
 
+    @property
+    def shared(self) -> bool:
+        return True
+
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         def rows(tx: PgTx) -> dict[str, list[tuple[Any, ...]]]:
             return {

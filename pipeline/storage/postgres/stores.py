@@ -40,7 +40,7 @@ class PgTx:
         self.channel = storage.channel
         self.rerun: BaseException | None = None
         self.failed: ResourceError | None = None
-        self._records: dict[str, PgRecords[Any]] = {}
+        self._records: dict[int, PgRecords[Any]] = {}
         self._cursors = itertools.count()
         self._changes = PgChangeLog(self)
         self._children = PgChildren(self)
@@ -122,9 +122,10 @@ class PgTx:
         return self._index_sets
 
     def records(self, kind: ResourceKind[M]) -> PgRecords[M]:
-        found = self._records.get(kind.name)
-        if found is None:
-            found = self._records[kind.name] = PgRecords(self, kind)
+        # keyed by the kind itself: one name may be served with more or fewer optional indexes
+        found = self._records.get(id(kind))
+        if found is None or found.kind is not kind:
+            found = self._records[id(kind)] = PgRecords(self, kind)
         return found
 
     def is_empty(self) -> bool:
@@ -138,6 +139,7 @@ class PgRecords(Generic[M]):
     def __init__(self, tx: PgTx, kind: ResourceKind[M]) -> None:
         self._tx = tx
         self._kind = kind
+        self.kind = kind
         self._name = kind.name
         self._unique = {i.name: i.unique for i in kind.indexes}
         #: Unique entries this unit of work was told are free. READ COMMITTED gives every

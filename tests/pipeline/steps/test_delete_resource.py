@@ -10,7 +10,8 @@ def test_deletes_record_and_every_index_entry(
     run_step: RunStep, controller: SessionController, store: Storage
 ) -> None:
     created = controller.create(make_session(tags=("a", "b")))
-    ctx = run_step(DeleteResource(), SessionId(), values={EXISTING: created})
+    # the kind as served: with the optional indexes it keeps (every one on a shared store)
+    ctx = run_step(DeleteResource(), SessionId(), values={EXISTING: created}, kind=controller.kinds[0])
     assert ctx[RESPONSE] == created
     assert all(rows == [] for rows in data_tables(store).values()), data_tables(store)
 
