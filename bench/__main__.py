@@ -228,9 +228,24 @@ def main() -> int:
     print(header + "\n\n" + body)
     if not args.no_write:
         doc = ROOT / "docs" / "benchmarks.md"
-        intro = doc.read_text().split("<!-- results -->")[0] if doc.exists() else "# Benchmarks\n\n"
-        doc.write_text(intro + "<!-- results -->\n\n" + header + "\n\n" + body + "\n")
+        old = doc.read_text() if doc.exists() else "# Benchmarks\n\n"
+        intro = old.split("<!-- results -->")[0]
+        kept = _sections_kept(old, [rpcmodel.TITLE])  # run only with --only: keep their last figures
+        doc.write_text(intro + "<!-- results -->\n\n" + header + "\n\n" + body + "\n" + kept)
     return 0
+
+
+def _sections_kept(doc: str, titles: list[str]) -> str:
+    """The sections ``titles`` as ``doc`` has them (each from its heading to the next), for
+    sections a full run does not measure."""
+    kept = ""
+    for title in titles:
+        start = doc.find(f"### {title}\n")
+        if start < 0:
+            continue
+        end = doc.find("\n### ", start + 4)
+        kept += "\n" + (doc[start:] if end < 0 else doc[start : end + 1]).rstrip("\n") + "\n"
+    return kept
 
 
 #: ``--only`` sections: name -> (title, run(tmp, quick) -> markdown body).

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from bench import writeset
+from bench.__main__ import _sections_kept
 from bench.suite import session
 from pipeline.storage.lmdb import LmdbStorage
 from pipeline.storage.lmdb.engine import RawTx
@@ -57,3 +58,10 @@ def test_the_targets_read_against_write_bytes() -> None:
     create, append = (line for line in table.splitlines() if line.startswith("| bytes per"))
     assert "missed by 50%" in create  # 30 KiB of write_bytes against 20, although wchar is 5
     assert append.endswith("| met |")
+
+
+def test_a_full_run_keeps_the_sections_only_their_own_runs_measure() -> None:
+    doc = "intro\n<!-- results -->\n\n### A\n\nold a\n\n### Only\n\nits figures\n\n### B\n\nold b\n"
+    assert _sections_kept(doc, ["Only"]) == "\n### Only\n\nits figures\n"
+    assert _sections_kept(doc, ["B"]) == "\n### B\n\nold b\n"  # the last one, to the end
+    assert _sections_kept(doc, ["Missing"]) == ""
