@@ -16,6 +16,7 @@ from typing import Any
 import grpc
 import pytest
 
+from pipeline.resource import ORG_OWNER_INDEX
 from stigmer_sessions import SessionController, cli
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import command_pb2_grpc, query_pb2_grpc
 from stigmer_sessions.api import SessionId
@@ -293,3 +294,19 @@ def test_too_many_deferred_lines_are_written_without_waiting(monkeypatch: pytest
         log.info(f"ok {i}", extra={"deferrable": True})
     log.removeHandler(log.handlers[0])
     assert len(_msgs(out)) == cli.StderrHandler.MAX_PENDING + 1
+
+
+def test_reindex_keeps_exactly_the_optional_indexes_named(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    with SessionController(data, config=SessionConfig(max_sessions_per_owner=5)) as c:
+        c.create(make_session("owned"), actor="alice")
+        assert c.kinds[0].optional_kept == {ORG_OWNER_INDEX}
+    done = run_cli("reindex", "--data-dir", str(data), "--optional-indexes", "")
+    assert done.returncode == 0, done.stderr
+    assert "reindexed 1 sessions (optional indexes: none)" in done.stdout
+    with SessionController(data, as_stored=True) as c:
+        assert c.kinds[0].optional_kept == frozenset()
+        assert c.check().ok
+    wrong = run_cli("reindex", "--data-dir", str(data), "--optional-indexes", "org_owner,bogus")
+    assert wrong.returncode == 2
+    assert "no optional index bogus (there are: phase, org_owner)" in wrong.stderr
