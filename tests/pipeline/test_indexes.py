@@ -66,11 +66,11 @@ def test_the_default_configuration_keeps_no_optional_index_where_it_is_the_only_
     assert store.check([served, AGENT_INSTANCE]).ok
 
 
+@pytest.mark.parametrize("backend", ["postgres"])  # an LMDB store has one server (its directory lock)
 def test_on_a_shared_store_a_replica_keeps_what_another_replica_needs(store: Storage) -> None:
     """Replicas restarted one by one to turn a per-owner quota on: the ones still running
     without the flag keep the owner index, so the quota counts every session."""
-    if not store.shared:
-        pytest.skip("an LMDB store has one server (its directory lock)")
+    assert store.shared
     with (
         SessionController(store=store) as without,
         SessionController(store=store, config=OWNER_QUOTA) as quota,
