@@ -28,6 +28,7 @@ from google.protobuf import json_format
 from pipeline import events
 from pipeline.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from pipeline.resource import ResourceKind
+from pipeline.shared_storage import unwrap
 from pipeline.storage import CheckReport, Storage, StoredChange, Tx
 from pipeline.storage.lmdb import LmdbStorage
 from pipeline.storage.lmdb import check as lmdb_check
@@ -81,9 +82,9 @@ def verify(
     are for a supervisor re-running a check that the engine aborted (LMDB's, see
     :func:`pipeline.storage.lmdb.check.check`): only LMDB can abort the process reading a
     damaged page, so other backends ignore them."""
-    if (avoid is None and journal is None) or not isinstance(storage, LmdbStorage):
+    if (avoid is None and journal is None) or not isinstance(unwrap(storage), LmdbStorage):
         return storage.check(kinds, progress)
-    return storage.check(kinds, progress, avoid=avoid, journal=journal)
+    return storage.check(kinds, progress, avoid=avoid, journal=journal)  # type: ignore[call-arg]
 
 
 def reindex(storage: Storage, kinds: Iterable[ResourceKind[Any]], *, progress: Progress | None = None) -> int:

@@ -4,6 +4,9 @@
 is relative to the working directory, like ``--data-dir data``; ``~`` is expanded. A
 ``postgresql://`` or ``postgres://`` URL is handed to :class:`PostgresStorage` unchanged
 (imported only then, so LMDB users never load psycopg).
+
+This opens a new instance each time; to share one instance among many openers in a process
+(LMDB must be opened once per process), use :func:`pipeline.shared_storage.open_shared`.
 """
 
 from __future__ import annotations
@@ -24,10 +27,7 @@ def open_storage(url: str, *, durable: bool = True, **options: Any) -> Storage:
     applies to LMDB (PostgreSQL always commits durably); ``options`` go to the backend's
     constructor. InvalidArgument for an unknown scheme or an empty path."""
     if url.startswith("lmdb://"):
-        path = unquote(url.removeprefix("lmdb://"))
-        if not path:
-            raise InvalidArgument(f"store URL {url!r} names no path: use lmdb:///absolute/path")
-        return LmdbStorage(os.path.expanduser(path), durable=durable, **options)
+        return LmdbStorage(lmdb_path(url), durable=durable, **options)
     if url.startswith(POSTGRES_SCHEMES):
         try:
             from pipeline.storage.postgres import PostgresStorage  # noqa: PLC0415 - lazily, for psycopg
@@ -35,5 +35,17 @@ def open_storage(url: str, *, durable: bool = True, **options: Any) -> Storage:
             raise InvalidArgument(f"the PostgreSQL backend is not available: {exc}") from exc
         storage: Storage = PostgresStorage(url, **options)
         return storage
+    raise unknown_store(url)
+
+
+def lmdb_path(url: str) -> str:
+    """The directory an ``lmdb://`` URL names (``~`` expanded); InvalidArgument if none."""
+    path = unquote(url.removeprefix("lmdb://"))
+    if not path:
+        raise InvalidArgument(f"store URL {url!r} names no path: use lmdb:///absolute/path")
+    return os.path.expanduser(path)
+
+
+def unknown_store(url: str) -> InvalidArgument:
     scheme = url.split("://", 1)[0] if "://" in url else url
-    raise InvalidArgument(f"unknown store {scheme!r}: use lmdb:///path or postgresql://user@host:port/db")
+    return InvalidArgument(f"unknown store {scheme!r}: use lmdb:///path or postgresql://user@host:port/db")

@@ -308,7 +308,8 @@ class LmdbEngine:
         with _open_paths_lock:
             if key in _open_paths:
                 raise FailedPrecondition(
-                    f"the store at {key} is already open in this process; share that instance"
+                    f"the store at {key} is already open in this process; share that instance "
+                    "(pipeline.shared_storage.open_shared_dir gives every opener a handle on it)"
                 )
             _open_paths.add(key)
         self._key = key
