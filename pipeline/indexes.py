@@ -15,7 +15,12 @@ per kind, the indexes it holds (:class:`~pipeline.storage.IndexSets`):
   than another relies on would make that one's quota or recovery silently wrong;
 * maintenance (check, export, reindex) reads the store with the indexes it holds
   (:func:`held`), whatever flags it was started with;
-* a store from before index sets were recorded holds every index there is.
+* a store from before index sets were recorded holds every index there is;
+* in one process, controllers sharing one store instance (``pipeline.shared_storage``) serve
+  what the store holds: each recorded its set at open, so the store holds the union of what
+  they keep, and a later one serves that union. One whose configuration needs an optional
+  index the store lacks is refused while others serve it (``enable(..., frozen=True)``):
+  building it would leave the live ones writing without maintaining it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from pipeline.errors import FailedPrecondition
 from pipeline.resource import ResourceKind
 from pipeline.storage import Storage, Tx
 
@@ -50,12 +56,16 @@ def held(storage: Storage, kinds: Iterable[ResourceKind[Any]]) -> list[ResourceK
     return storage.read(lambda tx: [_serving(k.base, _recorded(tx, k)[1]) for k in kinds])
 
 
-def enable(storage: Storage, kinds: Iterable[ResourceKind[Any]]) -> list[ResourceKind[Any]]:
+def enable(
+    storage: Storage, kinds: Iterable[ResourceKind[Any]], *, frozen: bool = False
+) -> list[ResourceKind[Any]]:
     """``kinds`` as a server must serve them: each keeping the optional indexes it asks for
     plus those the store already holds (on a shared store, every one: see
     :attr:`~pipeline.storage.Storage.shared`). Builds the ones the store lacks and records
     the set in one write transaction, only when something changed (so starting a server on
-    a store that is up to date writes nothing)."""
+    a store that is up to date writes nothing). ``frozen``: others in this process serve
+    the store as it is, so an optional index it lacks is FailedPrecondition (naming it),
+    not built."""
     kinds = list(kinds)
     if storage.shared:
         kinds = [kind.with_optional(i.name for i in kind.optional_indexes) for kind in kinds]
@@ -73,6 +83,8 @@ def enable(storage: Storage, kinds: Iterable[ResourceKind[Any]]) -> list[Resourc
         return tuple(i.name for i in kind.indexes)
 
     planned = storage.read(plan)
+    if frozen:
+        _refuse_builds(storage, planned)
     if all(stored == names(served) for served, stored, _ in planned):
         return [served for served, _, _ in planned]
 
@@ -90,8 +102,26 @@ def enable(storage: Storage, kinds: Iterable[ResourceKind[Any]]) -> list[Resourc
             done.append((served, [i.name for i in missing], read))
         return done
 
-    built = storage.write(build)
+    def build_unless_frozen(tx: Tx) -> list[tuple[ResourceKind[Any], list[str], int]]:
+        if frozen:  # again, in the transaction that would build
+            _refuse_builds(storage, plan(tx))
+        return build(tx)
+
+    built = storage.write(build_unless_frozen)
     for served, made, read in built:
         if made:
             _log.warning("built the %s index(es) %s from %d records", served.name, ", ".join(made), read)
     return [served for served, _, _ in built]
+
+
+def _refuse_builds(
+    storage: Storage, planned: list[tuple[ResourceKind[Any], tuple[str, ...] | None, tuple[str, ...]]]
+) -> None:
+    for served, _, holding in planned:
+        lacking = sorted(served.optional_kept - set(holding))
+        if lacking:
+            raise FailedPrecondition(
+                f"the {served.name} index(es) {', '.join(lacking)} are not kept by the store "
+                f"{storage.description}, which other controllers in this process serve without them: "
+                "open every controller on it with a configuration needing them, or close the others first"
+            )

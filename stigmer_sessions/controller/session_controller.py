@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any, TypeVar
 
 import protovalidate
@@ -20,15 +20,15 @@ from pipeline import events, indexes, maintenance, watch
 from pipeline.auth import Principal
 from pipeline.authorization import DEFAULT_AUTHORIZER, Authorizer
 from pipeline.controller import KindController, KindTypes
+from pipeline.errors import FailedPrecondition
 from pipeline.events import CompactionResult, EventHub
 from pipeline.idempotency import DEFAULT_TTL_NS
 from pipeline.operations import Settings
 from pipeline.pipeline import Pipeline
 from pipeline.resource import ResourceKind
 from pipeline.service import Resources
+from pipeline.shared_storage import SharedStorage, open_shared, open_shared_dir
 from pipeline.storage import CheckReport, Storage, Tx
-from pipeline.storage.lmdb import LmdbStorage
-from pipeline.storage_url import open_storage
 from pipeline.validation import shared_validator
 from stigmer_sessions.agent_instance import agent_instance_service
 from stigmer_sessions.api import (
@@ -66,6 +66,10 @@ MessageInput = (
 )
 
 
+def _no_op() -> None:
+    pass
+
+
 def role_of(role: SessionMessageRole | str) -> str:
     """A role's enum name from a SessionMessageRole or "user", "role_user", ..."""
     name = role if isinstance(role, str) else SessionMessageRole.Name(role)
@@ -84,15 +88,21 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
 
     ``SessionController("./data")`` opens (and owns) an LMDB store in that directory;
     ``SessionController(store="postgresql://...")`` (or ``"lmdb:///path"``) opens and owns
-    the store that URL names (see :func:`pipeline.storage_url.open_storage`; ``store_options``
-    go to the backend, e.g. ``{"pool_size": 16, "migrate": False}`` for PostgreSQL);
-    ``SessionController(store=storage)`` uses a :class:`~pipeline.storage.Storage` you
-    manage (and close). Use it as a context manager, or call :meth:`close`, to release an
-    owned store.
+    the store that URL names (``store_options`` go to the backend, e.g. ``{"pool_size": 16,
+    "migrate": False}`` for PostgreSQL); ``SessionController(store=storage)`` uses a
+    :class:`~pipeline.storage.Storage` you manage (and close). Use it as a context manager,
+    or call :meth:`close`, to release an owned store.
+
+    Controllers opened on one directory or URL in one process share one store instance
+    (:mod:`pipeline.shared_storage`): each reads the others' writes and its watchers hear
+    them; each closes independently (a closed one refuses calls), the store closing with the
+    last. Their durability and ``store_options`` must agree (FailedPrecondition otherwise).
 
     The store keeps the optional indexes ``config`` needs (built at open when missing: see
     :mod:`pipeline.indexes`); ``as_stored=True`` (maintenance: check, export, reindex) opens
-    it with the indexes it holds and builds none.
+    it with the indexes it holds and builds none. Beside other live controllers on a shared
+    instance, a controller serves what the store keeps, and one whose ``config`` needs an
+    optional index the store lacks is FailedPrecondition (the others would not maintain it).
 
     Calls are trusted unless they pass ``principal=`` (every method takes it): then the
     principal's roles apply exactly as over gRPC, judged by ``authorizer`` (a
@@ -115,29 +125,37 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
         authorizer: Authorizer = DEFAULT_AUTHORIZER,
         as_stored: bool = False,
     ) -> None:
-        self._owns_store = store is None or isinstance(store, str)
+        #: The handle on the store this controller opened (shared in this process), if any.
+        self._handle: SharedStorage | None
         self.store: Storage
-        if store is None:
-            self.store = LmdbStorage(data_dir, durable=durable)
-        elif isinstance(store, str):
-            self.store = open_storage(store, durable=durable, **(store_options or {}))
+        if store is None or isinstance(store, str):
+            if store is None:
+                self._handle = open_shared_dir(data_dir, durable=durable)
+            else:
+                self._handle = open_shared(store, durable=durable, **(store_options or {}))
+            self.store = self._handle
         else:
-            self.store = store
-        v = validator or shared_validator()
-        hub = EventHub(self.store.read(lambda tx: tx.changes.current_revision()))
-        self._stop_following = self.store.follow(hub.publish)
-        #: Lifecycle, quotas, generated names, message size limit, response byte budget.
-        self.config = cfg = config or SessionConfig()
-        ttl = int(request_id_ttl_s * 1e9)
-        settings = Settings(
-            validator=v, request_ttl_ns=ttl, hub=hub, max_response_bytes=cfg.max_response_bytes
-        )
-        wanted: list[ResourceKind[Any]] = [session_kind(cfg), AGENT_INSTANCE]
+            self._handle, self.store = None, store
+        self._stop_following: Callable[[], None] = _no_op
         try:
-            served = indexes.held(self.store, wanted) if as_stored else indexes.enable(self.store, wanted)
+            if self._handle is not None:
+                hub = self._handle.hub  # shared: watchers hear the other controllers' writes
+            else:
+                hub = EventHub(self.store.read(lambda tx: tx.changes.current_revision()))
+                self._stop_following = self.store.follow(hub.publish)
+            v = validator or shared_validator()
+            #: Lifecycle, quotas, generated names, message size limit, response byte budget.
+            self.config = cfg = config or SessionConfig()
+            ttl = int(request_id_ttl_s * 1e9)
+            settings = Settings(
+                validator=v, request_ttl_ns=ttl, hub=hub, max_response_bytes=cfg.max_response_bytes
+            )
+            wanted: list[ResourceKind[Any]] = [session_kind(cfg), AGENT_INSTANCE]
+            served = self._serve(wanted, as_stored=as_stored)
         except BaseException:
-            if self._owns_store:
-                self.store.close()
+            self._stop_following()
+            if self._handle is not None:
+                self._handle.close()
             raise
         #: The kinds as served, with the optional indexes the store holds (and ``config`` needs).
         self.kinds: tuple[ResourceKind[Any], ...] = tuple(served)
@@ -159,6 +177,21 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
         super().__init__(self.resources, SESSION.name, TYPES)
         #: The agent instances on the same store (create, getByAgent, watch, ...).
         self.agent_instances = AgentInstanceController(self.resources)
+
+    def _serve(self, wanted: list[ResourceKind[Any]], *, as_stored: bool) -> list[ResourceKind[Any]]:
+        """``wanted`` with the optional indexes to serve them with (see :mod:`pipeline.indexes`).
+        On a store shared with other live controllers of this process, under its lock: the
+        first builds what it needs; a later one serves what the store holds (the union the
+        live ones keep) and is refused if it needs an optional index the store lacks."""
+        if self._handle is None:
+            return indexes.held(self.store, wanted) if as_stored else indexes.enable(self.store, wanted)
+        with self._handle.lock:
+            if as_stored:
+                served = indexes.held(self.store, wanted)
+            else:
+                served = indexes.enable(self.store, wanted, frozen=self._handle.serving_peers > 0)
+            self._handle.begin_serving()
+            return served
 
     @property
     def watch_poll_s(self) -> float | None:
@@ -327,6 +360,11 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
         controller afterwards to serve the new set."""
         kinds = list(self.kinds)
         if optional_indexes is not None:
+            if self._handle is not None and self._handle.serving_peers:
+                raise FailedPrecondition(
+                    f"other controllers in this process serve the store {self.store.description}: "
+                    "close them before changing the optional indexes it keeps"
+                )
             kinds[0] = kinds[0].with_optional(optional_indexes)
         return maintenance.reindex(self.store, kinds, progress=progress)
 
@@ -377,10 +415,11 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
         return self.call("listByAgent", request, SessionList, principal=principal)
 
     def close(self) -> None:
-        """Stop following the store, and close it if this controller opened it."""
+        """Stop following the store, and close it if this controller opened it: its handle,
+        that is; the store itself closes with the last controller on it in this process."""
         self._stop_following()
-        if self._owns_store:
-            self.store.close()
+        if self._handle is not None:
+            self._handle.close()
 
     def __enter__(self) -> SessionController:
         return self
