@@ -1,5 +1,7 @@
 """stigmer-sessions: Stigmer-compatible Session resources on embedded LMDB.
 
+Over gRPC, :class:`stigmer_sessions.client.SessionClient` has the same methods.
+
 >>> from stigmer_sessions import SessionController, Session
 >>> with SessionController("./data") as sessions:
 ...     created = sessions.create(session)  # doctest: +SKIP
@@ -40,11 +42,14 @@ from stigmer_sessions.api import (
 # The controllers (and with them the store, LMDB and the validator) load on first use (PEP
 # 562), so ``import stigmer_sessions.client`` stays light.
 _LAZY = {
+    "AsyncSessionClient": "stigmer_sessions.client",
+    "SessionClient": "stigmer_sessions.client",
     "AgentInstanceController": "stigmer_sessions.controller.agent_instance_controller",
     "SessionController": "stigmer_sessions.controller.session_controller",
 }
 
 if TYPE_CHECKING:
+    from stigmer_sessions.client import AsyncSessionClient, SessionClient
     from stigmer_sessions.controller.agent_instance_controller import AgentInstanceController
     from stigmer_sessions.controller.session_controller import SessionController
 
@@ -72,6 +77,7 @@ __all__ = [
     "ApiResourceMetadata",
     "ApiResourceOwnerScope",
     "ApiResourceReference",
+    "AsyncSessionClient",
     "FailedPrecondition",
     "FieldViolation",
     "GetAgentInstancesByAgentRequest",
@@ -83,6 +89,7 @@ __all__ = [
     "PageInfo",
     "ResourceError",
     "Session",
+    "SessionClient",
     "SessionController",
     "SessionId",
     "SessionList",
