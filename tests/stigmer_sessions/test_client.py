@@ -7,6 +7,7 @@ import asyncio
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -220,3 +221,57 @@ def test_the_async_client_retries_unavailable_then_raises_it() -> None:
                 await client.get("ses-1")
 
     asyncio.run(scenario())
+
+
+@LMDB_ONLY
+def test_setting_stop_ends_a_watch_waiting_for_changes(server: RunningServer) -> None:
+    with SessionClient(server.address) as client:
+        client.create(make_session())
+        stop = threading.Event()
+        items = client.watch(after_revision=0, stop=stop)
+        assert next(items).change.type == "SessionCreated"
+        # nothing else will come: the stream is idle until stop cancels it, long before the
+        # server's first bookmark (5 s), which would be the first moment a loop could look
+        threading.Timer(0.1, stop.set).start()
+        assert list(items) == []
+        assert stop.is_set()
+
+
+class AsyncFlaky(grpc.aio.UnaryUnaryClientInterceptor):
+    """:class:`Flaky` for grpc.aio: the first ``fail`` calls reach the server, then their
+    reply is lost (UNAVAILABLE)."""
+
+    def __init__(self, fail: int) -> None:
+        self.fail = fail
+        self.seen: list[dict[str, str]] = []
+
+    async def intercept_unary_unary(
+        self, continuation: Callable[..., Any], details: Any, request: Any
+    ) -> Any:
+        self.seen.append({k: v for k, v in details.metadata or ()})
+        call = await continuation(details, request)
+        if self.fail:
+            self.fail -= 1
+            await call
+            empty = grpc.aio.Metadata()
+            raise grpc.aio.AioRpcError(grpc.StatusCode.UNAVAILABLE, empty, empty, "reply lost")
+        return call
+
+
+@LMDB_ONLY
+def test_the_async_client_retries_a_lost_write_under_its_request_id(
+    server: RunningServer, controller: SessionController
+) -> None:
+    flaky = AsyncFlaky(2)
+
+    async def scenario() -> str:
+        channel = grpc.aio.insecure_channel(server.address, interceptors=[flaky])
+        async with channel:
+            client = AsyncSessionClient(channel, backoff_s=0.001)
+            created = await client.create(make_session("Once"))
+            return str(created.metadata.id)
+
+    sid = asyncio.run(scenario())
+    ids = [seen["x-request-id"] for seen in flaky.seen]
+    assert len(ids) == 3 and len(set(ids)) == 1 and ids[0]
+    assert [s.metadata.id for s in controller.list(org="acme").entries] == [sid]
