@@ -7,7 +7,9 @@ URL: :func:`open_storage`). Nothing here knows any concrete resource
 kind: a kind is described by a :class:`ResourceKind`.
 """
 
-from pipeline.context import Key, RequestContext
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from pipeline.errors import (
     Aborted,
     AlreadyExists,
@@ -22,12 +24,44 @@ from pipeline.errors import (
     ResourceExhausted,
     Unavailable,
 )
-from pipeline.pipeline import Pipeline, Step
-from pipeline.resource import Index, ResourceKind, metadata_indexes
-from pipeline.retry import retry_on_conflict
-from pipeline.storage import Storage, Tx
-from pipeline.storage.lmdb import LmdbStorage
-from pipeline.storage_url import open_storage
+
+# The rest is imported on first use (PEP 562): a client needs pipeline.errors, not LMDB.
+_LAZY = {
+    "Key": "pipeline.context",
+    "RequestContext": "pipeline.context",
+    "Pipeline": "pipeline.pipeline",
+    "Step": "pipeline.pipeline",
+    "Index": "pipeline.resource",
+    "ResourceKind": "pipeline.resource",
+    "metadata_indexes": "pipeline.resource",
+    "retry_on_conflict": "pipeline.retry",
+    "Storage": "pipeline.storage",
+    "Tx": "pipeline.storage",
+    "LmdbStorage": "pipeline.storage.lmdb",
+    "open_storage": "pipeline.storage_url",
+}
+
+if TYPE_CHECKING:
+    from pipeline.context import Key, RequestContext
+    from pipeline.pipeline import Pipeline, Step
+    from pipeline.resource import Index, ResourceKind, metadata_indexes
+    from pipeline.retry import retry_on_conflict
+    from pipeline.storage import Storage, Tx
+    from pipeline.storage.lmdb import LmdbStorage
+    from pipeline.storage_url import open_storage
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'pipeline' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "Aborted",

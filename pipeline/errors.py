@@ -107,6 +107,25 @@ class Internal(ResourceError):
     code = grpc.StatusCode.INTERNAL
 
 
+class DeadlineExceeded(ResourceError):
+    """The call's deadline passed before an answer came (raised by clients, never by a step):
+    a write may or may not have been applied; retry it with the same request id to know."""
+
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+class Cancelled(ResourceError):
+    """The call was cancelled (by the caller, or the server shutting down); raised by clients."""
+
+    code = grpc.StatusCode.CANCELLED
+
+
+class Unimplemented(ResourceError):
+    """The server does not serve this method (an older server); raised by clients."""
+
+    code = grpc.StatusCode.UNIMPLEMENTED
+
+
 class OutOfSpace(ResourceExhausted):
     """The store's volume is full: writes fail (and nothing of them lands) until space is
     freed; reads keep working. A class of its own so a write batch can tell it apart."""

@@ -30,18 +30,34 @@ from pipeline import limits
 from pipeline.auth import Principal
 from pipeline.errors import Aborted, InvalidArgument, ResourceExhausted, Unauthenticated, quote
 from pipeline.grpc_status import to_status
+from pipeline.headers import (
+    ACTOR_HEADER,
+    CASCADE_HEADER,
+    CAUSED_BY_HEADER,
+    DRY_RUN_HEADER,
+    IF_MATCH_HEADER,
+    REQUEST_ID_HEADER,
+)
 from pipeline.keys import RESPONSE
 from pipeline.service import KindService, Resources
+
+__all__ = [
+    "ACTOR_HEADER",
+    "CASCADE_HEADER",
+    "CAUSED_BY_HEADER",
+    "DRY_RUN_HEADER",
+    "IF_MATCH_HEADER",
+    "REQUEST_ID_HEADER",
+    "CallOptions",
+    "RequestLog",
+    "RpcInvoker",
+    "register",
+    "serve_kind",
+]
 
 #: Establishes who is calling from the call's metadata and peer; raises Unauthenticated.
 Authenticator = Callable[[grpc.ServicerContext], Principal]
 
-ACTOR_HEADER = "x-actor-id"
-IF_MATCH_HEADER = "x-if-match"
-CAUSED_BY_HEADER = "x-caused-by"
-REQUEST_ID_HEADER = "x-request-id"
-DRY_RUN_HEADER = "x-dry-run"
-CASCADE_HEADER = "x-cascade"
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
 #: Each open watch holds a server thread (sync gRPC), so their number is bounded separately
 #: and the thread pool is sized max_workers + max_watchers: watchers never starve unary RPCs.

@@ -11,18 +11,24 @@ A status travels in the reply's trailers, and a default client refuses trailers 
 (it then reports RESOURCE_EXHAUSTED instead of our code), so the status is bounded: the
 message to ``MAX_MESSAGE_BYTES``, each violation's strings to a short prefix, and the
 violations to what fits in ``MAX_DETAILS_BYTES`` (the message says how many were left out).
+
+Its inverse, :func:`error_of`, is for clients: a status back into the same error class (and
+an INVALID_ARGUMENT's violations back from its BadRequest), so ``except NotFound`` reads the
+same in-process and over the wire.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 import grpc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from pipeline import errors
 from pipeline.errors import FieldViolation, Internal, InvalidArgument, ResourceError
 
 _log = logging.getLogger(__name__)
@@ -94,3 +100,45 @@ def bad_request_of(status: status_pb2.Status) -> error_details_pb2.BadRequest | 
             detail.Unpack(bad_request)
             return bad_request
     return None
+
+
+#: The error class of each status code: every ResourceError subclass keyed by its code (the
+#: most general class of a code wins: OutOfSpace comes back as ResourceExhausted).
+ERRORS: dict[grpc.StatusCode, type[ResourceError]] = {}
+for _cls in vars(errors).values():
+    if isinstance(_cls, type) and issubclass(_cls, ResourceError) and _cls is not ResourceError:
+        known = ERRORS.get(_cls.code)
+        if known is None or issubclass(known, _cls):
+            ERRORS[_cls.code] = _cls
+#: Status details travel base64-free in this binary trailer (grpc-status's convention).
+DETAILS_TRAILER = "grpc-status-details-bin"
+
+
+def error_from(
+    code: grpc.StatusCode, message: str, details: status_pb2.Status | None = None
+) -> ResourceError:
+    """The :class:`ResourceError` a status stands for (the inverse of :func:`to_status`): its
+    class by code (a code no class has, e.g. UNKNOWN or DATA_LOSS, is a plain ResourceError),
+    its message, and for INVALID_ARGUMENT the field violations of its BadRequest detail."""
+    cls = ERRORS.get(code, ResourceError)
+    if cls is InvalidArgument:
+        bad_request = bad_request_of(details) if details is not None else None
+        violations = [
+            FieldViolation(v.field, v.reason, v.description)
+            for v in (bad_request.field_violations if bad_request else ())
+        ]
+        return InvalidArgument(message, violations)
+    return cls(message)
+
+
+def error_of(exc: grpc.RpcError) -> ResourceError:
+    """:func:`error_from` for the error a sync or asyncio gRPC call raised (both keep the code,
+    the message and the trailers the details travel in)."""
+    call: Any = exc  # the stubs type RpcError's trailers as one metadatum, not a sequence
+    code: grpc.StatusCode = call.code()
+    message: str = call.details() or ""
+    details = None
+    for key, value in call.trailing_metadata() or ():
+        if key == DETAILS_TRAILER and isinstance(value, bytes):
+            details = status_pb2.Status.FromString(value)
+    return error_from(code, message, details)

@@ -1,9 +1,14 @@
 """stigmer-sessions: Stigmer-compatible Session resources on embedded LMDB.
 
+Over gRPC, :class:`stigmer_sessions.client.SessionClient` has the same methods.
+
 >>> from stigmer_sessions import SessionController, Session
 >>> with SessionController("./data") as sessions:
 ...     created = sessions.create(session)  # doctest: +SKIP
 """
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import (
     Aborted,
@@ -33,8 +38,33 @@ from stigmer_sessions.api import (
     SessionList,
     SessionSpec,
 )
-from stigmer_sessions.controller.agent_instance_controller import AgentInstanceController
-from stigmer_sessions.controller.session_controller import SessionController
+
+# The controllers (and with them the store, LMDB and the validator) load on first use (PEP
+# 562), so ``import stigmer_sessions.client`` stays light.
+_LAZY = {
+    "AsyncSessionClient": "stigmer_sessions.client",
+    "SessionClient": "stigmer_sessions.client",
+    "AgentInstanceController": "stigmer_sessions.controller.agent_instance_controller",
+    "SessionController": "stigmer_sessions.controller.session_controller",
+}
+
+if TYPE_CHECKING:
+    from stigmer_sessions.client import AsyncSessionClient, SessionClient
+    from stigmer_sessions.controller.agent_instance_controller import AgentInstanceController
+    from stigmer_sessions.controller.session_controller import SessionController
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'stigmer_sessions' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "Aborted",
@@ -47,6 +77,7 @@ __all__ = [
     "ApiResourceMetadata",
     "ApiResourceOwnerScope",
     "ApiResourceReference",
+    "AsyncSessionClient",
     "FailedPrecondition",
     "FieldViolation",
     "GetAgentInstancesByAgentRequest",
@@ -58,6 +89,7 @@ __all__ = [
     "PageInfo",
     "ResourceError",
     "Session",
+    "SessionClient",
     "SessionController",
     "SessionId",
     "SessionList",

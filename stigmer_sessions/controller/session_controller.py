@@ -1,5 +1,9 @@
 """SessionController: the in-process API, the same operations as the gRPC services.
 
+The operations a client serves too live in :class:`stigmer_sessions.methods.SessionMethods`
+(add new RPC methods there: they then exist on the controller and both clients); this module
+adds what only a process holding the store can do (recover, check, reindex, export, ...).
+
 Every method runs one pipeline in one store transaction and returns the resulting message
 or raises a typed :class:`pipeline.errors.ResourceError`. Pipelines and the validator are
 built once per controller; the controller is thread-safe (the storage backend makes every
@@ -17,9 +21,8 @@ import protovalidate
 from google.protobuf.message import Message
 
 from pipeline import events, indexes, maintenance, watch
-from pipeline.auth import Principal
 from pipeline.authorization import DEFAULT_AUTHORIZER, Authorizer
-from pipeline.controller import KindController, KindTypes
+from pipeline.controller import KindController
 from pipeline.errors import FailedPrecondition
 from pipeline.events import CompactionResult, EventHub
 from pipeline.idempotency import DEFAULT_TTL_NS
@@ -32,58 +35,30 @@ from pipeline.storage import CheckReport, Storage, Tx
 from pipeline.validation import shared_validator
 from stigmer_sessions.agent_instance import agent_instance_service
 from stigmer_sessions.api import (
-    AppendSessionMessageRequest,
-    AppendSessionMessagesRequest,
-    ListSessionMessagesRequest,
-    ListSessionsByAgentRequest,
-    ListSessionsRequest,
-    ResumeSessionRequest,
-    ResumeSessionResponse,
     Session,
     SessionChangeList,
-    SessionId,
-    SessionList,
-    SessionMessage,
-    SessionMessageInput,
-    SessionMessageList,
-    SessionMessageRole,
-    TransitionSessionRequest,
     WatchSessionChangesResponse,
 )
 from stigmer_sessions.config import SessionConfig
 from stigmer_sessions.controller.agent_instance_controller import AgentInstanceController
+from stigmer_sessions.methods import SESSION_TYPES, MessageInput, SessionMethods, message_input, role_of
 from stigmer_sessions.resource import AGENT_INSTANCE, PHASE_INDEX, SESSION
-from stigmer_sessions.session import SERVICES, session_kind, session_service
+from stigmer_sessions.session import session_kind, session_service
 
 R = TypeVar("R", bound=Message)
+#: Re-exported from their old home here (they moved to :mod:`stigmer_sessions.methods`).
+__all__ = ["TYPES", "MessageInput", "SessionController", "message_input", "role_of"]
 #: Every kind a controller serves, for the maintenance commands (check, export, ...).
-TYPES = KindTypes.served_by(SERVICES)
-#: A message of a batch: a SessionMessageInput, or (role, content) or (role, content, metadata).
-MessageInput = (
-    SessionMessageInput
-    | tuple[SessionMessageRole | str, str]
-    | tuple[SessionMessageRole | str, str, Mapping[str, str]]
-)
+TYPES = SESSION_TYPES
 
 
 def _no_op() -> None:
     pass
 
 
-def role_of(role: SessionMessageRole | str) -> str:
-    """A role's enum name from a SessionMessageRole or "user", "role_user", ..."""
-    name = role if isinstance(role, str) else SessionMessageRole.Name(role)
-    return name if name.startswith("role_") else f"role_{name}"
-
-
-def message_input(message: MessageInput) -> SessionMessageInput:
-    if isinstance(message, SessionMessageInput):
-        return message
-    role, content, *rest = message
-    return SessionMessageInput(role=role_of(role), content=content, metadata=rest[0] if rest else None)
-
-
-class SessionController(KindController[Session, SessionChangeList, WatchSessionChangesResponse]):
+class SessionController(
+    SessionMethods, KindController[Session, SessionChangeList, WatchSessionChangesResponse]
+):
     """Session operations on a store; :attr:`agent_instances` serves agent instances on it.
 
     ``SessionController("./data")`` opens (and owns) an LMDB store in that directory;
@@ -207,121 +182,6 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
         """The session operations by name (the gRPC method names)."""
         return self.resources.kinds[SESSION.name].pipelines
 
-    def pin(
-        self,
-        session_id: str | SessionId,
-        *,
-        actor: str = "",
-        request_id: str = "",
-        expected_version: str = "",
-        dry_run: bool = False,
-        principal: Principal | None = None,
-    ) -> Session:
-        """Pin (idempotent: a pinned session is returned unchanged, with no change recorded);
-        only if at ``expected_version`` when given (ABORTED otherwise)."""
-        options = {"request_id": request_id, "expected_version": expected_version, "dry_run": dry_run}
-        return self.call("pin", self.id_of(session_id), Session, actor=actor, principal=principal, **options)
-
-    def unpin(
-        self,
-        session_id: str | SessionId,
-        *,
-        actor: str = "",
-        request_id: str = "",
-        expected_version: str = "",
-        dry_run: bool = False,
-        principal: Principal | None = None,
-    ) -> Session:
-        """Unpin (idempotent and conditional like :meth:`pin`)."""
-        options = {"request_id": request_id, "expected_version": expected_version, "dry_run": dry_run}
-        return self.call(
-            "unpin", self.id_of(session_id), Session, actor=actor, principal=principal, **options
-        )
-
-    def transition(
-        self,
-        session_id: str,
-        phase: str,
-        *,
-        reason: str = "",
-        expected_version: str = "",
-        actor: str = "",
-        request_id: str = "",
-        dry_run: bool = False,
-        caused_by: str = "",
-        principal: Principal | None = None,
-    ) -> Session:
-        """Move to ``phase``; FAILED_PRECONDITION (nothing changed) if the lifecycle forbids it."""
-        request = TransitionSessionRequest(
-            session_id=session_id, phase=phase, reason=reason, expected_version=expected_version
-        )
-        options = {"request_id": request_id, "dry_run": dry_run, "caused_by": caused_by}
-        return self.call("transition", request, Session, actor=actor, principal=principal, **options)
-
-    def append_message(
-        self,
-        session_id: str,
-        role: SessionMessageRole | str,
-        content: str,
-        *,
-        metadata: dict[str, str] | None = None,
-        actor: str = "",
-        request_id: str = "",
-        dry_run: bool = False,
-        principal: Principal | None = None,
-    ) -> SessionMessage:
-        """Append to the history; ``role`` is a SessionMessageRole or "user", "assistant",
-        "system", "tool". NOT_FOUND, FAILED_PRECONDITION (phase), INVALID_ARGUMENT (size)."""
-        request = AppendSessionMessageRequest(
-            session_id=session_id,
-            role=role_of(role),
-            content=content,
-            metadata=metadata,
-        )
-        options = {"request_id": request_id, "dry_run": dry_run, "principal": principal}
-        return self.call("appendMessage", request, SessionMessage, actor=actor, **options)
-
-    def append_messages(
-        self,
-        session_id: str,
-        messages: Iterable[MessageInput],
-        *,
-        actor: str = "",
-        request_id: str = "",
-        dry_run: bool = False,
-        principal: Principal | None = None,
-    ) -> list[SessionMessage]:
-        """Append a batch in one write, all or none: ``messages`` are SessionMessageInput or
-        ``(role, content)`` / ``(role, content, metadata)`` tuples (roles as in
-        :meth:`append_message`). Returns the stored messages, with consecutive sequence
-        numbers. INVALID_ARGUMENT naming the item (``messages[3].content``) when any breaks
-        a limit, then nothing is written; NOT_FOUND, FAILED_PRECONDITION as appendMessage."""
-        request = AppendSessionMessagesRequest(
-            session_id=session_id, messages=[message_input(m) for m in messages]
-        )
-        options = {"request_id": request_id, "dry_run": dry_run, "principal": principal}
-        appended = self.call("appendMessages", request, SessionMessageList, actor=actor, **options)
-        return list(appended.messages)
-
-    def list_messages(
-        self,
-        request: ListSessionMessagesRequest | None = None,
-        *,
-        principal: Principal | None = None,
-        **fields: Any,
-    ) -> SessionMessageList:
-        """One page of a session's history (``session_id=``, ``after_sequence=``,
-        ``newest_first=``, ``page_size=``, ``page_token=``)."""
-        request = request or ListSessionMessagesRequest(**fields)
-        return self.call("listMessages", request, SessionMessageList, principal=principal)
-
-    def resume(
-        self, session_id: str, *, page_size: int = 0, principal: Principal | None = None
-    ) -> ResumeSessionResponse:
-        """The session and its latest ``page_size`` (default 100) messages, in one read."""
-        request = ResumeSessionRequest(session_id=session_id, page_size=page_size)
-        return self.call("resume", request, ResumeSessionResponse, principal=principal)
-
     def recover(self, *, actor: str = "recovery") -> list[str]:
         """Move every session in a live phase of the lifecycle to its recovery phase, each
         with a SessionPhaseChanged change caused by "restart-recovery"; returns their ids.
@@ -396,23 +256,6 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
             max_age_ns=None if max_age_s is None else int(max_age_s * 1e9),
             now_ns=time.time_ns() if now_ns is None else now_ns,
         )
-
-    def list(
-        self, request: ListSessionsRequest | None = None, *, principal: Principal | None = None, **fields: Any
-    ) -> SessionList:
-        """One page, newest first: ``list(org="acme", tags=["x"], page_size=20, page_token=...)``."""
-        return self.call("list", request or ListSessionsRequest(**fields), SessionList, principal=principal)
-
-    def list_by_agent(
-        self,
-        request: ListSessionsByAgentRequest | None = None,
-        *,
-        principal: Principal | None = None,
-        **fields: Any,
-    ) -> SessionList:
-        """One page of the sessions whose ``spec.agent_instance_id`` is ``agent_id``."""
-        request = request or ListSessionsByAgentRequest(**fields)
-        return self.call("listByAgent", request, SessionList, principal=principal)
 
     def close(self) -> None:
         """Stop following the store, and close it if this controller opened it: its handle,

@@ -11,6 +11,7 @@ import pytest
 from bench import __main__ as bench_main
 from bench import peers
 from stigmer_sessions import SessionController
+from stigmer_sessions.methods import SessionMethods
 
 
 def _without(module: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -110,7 +111,8 @@ def test_ours_batches_through_append_messages_only_when_the_controller_has_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     plan = peers.Plan(rounds=1, sessions=1, batches=1, batch=3, long=2)
-    monkeypatch.delattr(SessionController, "append_messages", raising=False)
+    # the method is SessionMethods' (shared with the clients): remove it where it is defined
+    monkeypatch.delattr(SessionMethods, "append_messages", raising=False)
     without = peers.Ours(tmp_path / "a", plan)
     try:
         assert without.op("batch") is None

@@ -1,11 +1,13 @@
 import logging
+from typing import Any
 
 import grpc
 import pytest
 from google.rpc import status_pb2
 
+from pipeline import errors
 from pipeline.errors import AlreadyExists, FieldViolation, Internal, InvalidArgument, NotFound
-from pipeline.grpc_status import bad_request_of, to_status
+from pipeline.grpc_status import ERRORS, bad_request_of, error_from, error_of, to_status
 
 
 def _decode(status: grpc.Status) -> status_pb2.Status:
@@ -85,3 +87,51 @@ def test_internal_errors_keep_their_safe_message_and_are_logged_with_an_id(
     (record,) = [r for r in caplog.records if error_id in r.getMessage()]
     assert record.levelno == logging.ERROR
     assert record.exc_info is not None and record.exc_info[1] is error  # the cause is logged with it
+
+
+class _Failed(grpc.RpcError):
+    """What a failed call raises, built from the status the server would send."""
+
+    def __init__(self, status: grpc.Status) -> None:
+        self.status = status
+
+    def code(self) -> grpc.StatusCode:
+        return self.status.code
+
+    def details(self) -> str:
+        return str(self.status.details)
+
+    def trailing_metadata(self) -> Any:
+        return tuple(self.status.trailing_metadata)
+
+
+def _error_classes() -> list[type[errors.ResourceError]]:
+    return [
+        c
+        for c in vars(errors).values()
+        if isinstance(c, type) and issubclass(c, errors.ResourceError) and c is not errors.ResourceError
+    ]
+
+
+@pytest.mark.parametrize("cls", _error_classes(), ids=lambda c: c.__name__)
+def test_every_error_class_round_trips_through_its_status(cls: type[errors.ResourceError]) -> None:
+    back = error_of(_Failed(to_status(cls("it went wrong"))))
+    # the most general class of the code comes back (OutOfSpace is a ResourceExhausted)
+    assert type(back) is ERRORS[cls.code] and isinstance(cls("x"), type(back))
+    assert back.code == cls.code
+    assert back.message.startswith("it went wrong")  # INTERNAL adds its error id
+
+
+def test_violations_come_back_from_the_bad_request_detail() -> None:
+    sent = InvalidArgument(
+        "bad",
+        [FieldViolation("metadata.name", "string.min_len", "too short"), FieldViolation("spec.x", "", "no")],
+    )
+    back = error_of(_Failed(to_status(sent)))
+    assert isinstance(back, InvalidArgument)
+    assert back.violations == sent.violations and back.message == "bad"
+
+
+def test_a_code_no_class_has_is_a_plain_resource_error() -> None:
+    back = error_from(grpc.StatusCode.DATA_LOSS, "lost")
+    assert type(back) is errors.ResourceError and back.message == "lost"
