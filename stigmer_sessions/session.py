@@ -187,6 +187,7 @@ def append_message(kind: ResourceKind[Session], s: Settings, config: SessionConf
             CheckIdempotency(SessionMessage),
             ExtractResourceId("session_id"),
             LoadExistingForDelete(),
+            CheckVersion(),
             RequirePhase(config.lifecycle.accepts_messages, "accept messages"),
             AppendMessage(config.max_message_bytes),
             Persist(),
@@ -196,7 +197,8 @@ def append_message(kind: ResourceKind[Session], s: Settings, config: SessionConf
         ],
         write=True,
         doc="Append a message to a session's history: the message, the session's message_count "
-        "and last_activity_at, and a SessionMessageAppended change are one write.",
+        "and last_activity_at, and a SessionMessageAppended change are one write; with "
+        "expected_version (or x-if-match) only to that version of the session (ABORTED otherwise).",
     )
 
 
@@ -216,6 +218,7 @@ def append_messages(kind: ResourceKind[Session], s: Settings, config: SessionCon
             CheckIdempotency(SessionMessageList),
             ExtractResourceId("session_id"),
             LoadExistingForDelete(),
+            CheckVersion(),
             RequirePhase(config.lifecycle.accepts_messages, "accept messages"),
             AppendMessages(),
             Persist(),
@@ -226,7 +229,8 @@ def append_messages(kind: ResourceKind[Session], s: Settings, config: SessionCon
         write=True,
         doc="Append a batch of messages, all or none: the messages (consecutive sequence numbers), "
         "the session's message_count and last_activity_at (one rewrite), and one "
-        "SessionMessageAppended change carrying them are one write.",
+        "SessionMessageAppended change carrying them are one write; with expected_version (or "
+        "x-if-match) only to that version of the session (ABORTED otherwise).",
     )
 
 

@@ -232,18 +232,26 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
         content: str,
         *,
         metadata: dict[str, str] | None = None,
+        payload: bytes = b"",
+        media_type: str = "",
+        expected_version: str = "",
         actor: str = "",
         request_id: str = "",
         dry_run: bool = False,
         principal: Principal | None = None,
     ) -> SessionMessage:
         """Append to the history; ``role`` is a SessionMessageRole or "user", "assistant",
-        "system", "tool". NOT_FOUND, FAILED_PRECONDITION (phase), INVALID_ARGUMENT (size)."""
+        "system", "tool"; ``payload`` is stored byte-exact beside ``content``. NOT_FOUND,
+        FAILED_PRECONDITION (phase), INVALID_ARGUMENT (size), ABORTED (the session is not at
+        ``expected_version``)."""
         request = AppendSessionMessageRequest(
             session_id=session_id,
             role=role_of(role),
             content=content,
             metadata=metadata,
+            payload=payload,
+            media_type=media_type,
+            expected_version=expected_version,
         )
         options = {"request_id": request_id, "dry_run": dry_run, "principal": principal}
         return self.call("appendMessage", request, SessionMessage, actor=actor, **options)
@@ -253,6 +261,7 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
         session_id: str,
         messages: Iterable[MessageInput],
         *,
+        expected_version: str = "",
         actor: str = "",
         request_id: str = "",
         dry_run: bool = False,
@@ -262,9 +271,12 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
         ``(role, content)`` / ``(role, content, metadata)`` tuples (roles as in
         :meth:`append_message`). Returns the stored messages, with consecutive sequence
         numbers. INVALID_ARGUMENT naming the item (``messages[3].content``) when any breaks
-        a limit, then nothing is written; NOT_FOUND, FAILED_PRECONDITION as appendMessage."""
+        a limit, then nothing is written; NOT_FOUND, FAILED_PRECONDITION, ABORTED
+        (``expected_version``) as appendMessage."""
         request = AppendSessionMessagesRequest(
-            session_id=session_id, messages=[message_input(m) for m in messages]
+            session_id=session_id,
+            messages=[message_input(m) for m in messages],
+            expected_version=expected_version,
         )
         options = {"request_id": request_id, "dry_run": dry_run, "principal": principal}
         appended = self.call("appendMessages", request, SessionMessageList, actor=actor, **options)

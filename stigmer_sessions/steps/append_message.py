@@ -21,16 +21,24 @@ DEFAULT_MAX_CONTENT_BYTES = 1024 * 1024
 COUNTS = frozenset({"state.message_count", "state.last_activity_at"})
 
 
-def content_violation(field: str, content: str, max_bytes: int) -> FieldViolation | None:
-    """The violation of ``field`` when ``content`` is over ``max_bytes`` UTF-8 bytes, else None."""
-    size = len(content.encode())
+def body_size(given: Any) -> int:
+    """What a message's limit counts: its content's UTF-8 bytes plus its payload's bytes (one
+    limit for both, so a framework moving its item from content to payload gains nothing)."""
+    return len(given.content.encode()) + len(given.payload)
+
+
+def content_violation(field: str, given: Any, max_bytes: int) -> FieldViolation | None:
+    """The violation of ``field`` when ``given``'s content plus payload (an
+    AppendSessionMessageRequest or a SessionMessageInput) is over ``max_bytes``, else None."""
+    size = body_size(given)
     if size <= max_bytes:
         return None
-    return FieldViolation(field, "content.max_bytes", f"is {size} bytes; the limit is {max_bytes} bytes")
+    what = "bytes of content and payload" if given.payload else "bytes"
+    return FieldViolation(field, "content.max_bytes", f"is {size} {what}; the limit is {max_bytes} bytes")
 
 
 def store_message(ctx: RequestContext[Any], session_id: str, sequence: int, given: Any) -> SessionMessage:
-    """Write ``given``'s role, content and metadata (an AppendSessionMessageRequest or a
+    """Write ``given``'s role, content, metadata, payload and media type (an AppendSessionMessageRequest or a
     SessionMessageInput) as the message at ``sequence`` under the session's key prefix and
     return it (id, time and actor from the request)."""
     message = SessionMessage(
@@ -41,6 +49,8 @@ def store_message(ctx: RequestContext[Any], session_id: str, sequence: int, give
         content=given.content,
         metadata=given.metadata,
         actor_id=ctx.actor,
+        payload=given.payload,
+        media_type=given.media_type,
     )
     message.created_at.FromNanoseconds(ctx.now_ns)
     ctx.tx.children.append(ctx.kind.name, session_id, sequence, message.SerializeToString())
@@ -67,14 +77,14 @@ class AppendMessage:
 
     The sequence number is the last stored one + 1, read in the write transaction, so it is
     gap-free per session under concurrency. Raises InvalidArgument naming the limit when the
-    content is larger than ``max_content_bytes`` (UTF-8 bytes).
+    content (UTF-8 bytes) plus the payload is larger than ``max_content_bytes``.
     """
 
     max_content_bytes: int = DEFAULT_MAX_CONTENT_BYTES
 
     def __call__(self, ctx: RequestContext[Any]) -> None:
         request, session = ctx.input, ctx[EXISTING]
-        violation = content_violation("content", request.content, self.max_content_bytes)
+        violation = content_violation("content", request, self.max_content_bytes)
         if violation is not None:
             raise InvalidArgument(f"{violation.field}: {violation.message}", [violation])
         session_id = session.metadata.id

@@ -78,3 +78,46 @@ def test_append_messages_over_grpc_is_one_write_all_or_none(stubs: Stubs) -> Non
     assert "messages[1].role" in (err.value.details() or "")
     page = messages.listMessages(ListSessionMessagesRequest(session_id=sid))
     assert [m.content for m in page.messages] == ["q", "a"]
+
+
+def test_payload_round_trips_byte_exact_and_stale_appends_are_aborted(stubs: Stubs) -> None:
+    messages = message_pb2_grpc.SessionMessageControllerStub(stubs.channel)  # type: ignore[no-untyped-call]
+    session = stubs.command.create(make_session())
+    sid, seen = session.metadata.id, session.metadata.version.id
+    raw = b"\xff\x00\xfe{not json}\x80"
+    first = messages.appendMessage(
+        AppendSessionMessageRequest(
+            session_id=sid, role=SessionMessageRole.role_user, payload=raw, media_type="application/x-test"
+        ),
+        metadata=(("x-if-match", seen),),
+    )
+    assert (first.payload, first.media_type, first.content) == (raw, "application/x-test", "")
+    listed = messages.listMessages(ListSessionMessagesRequest(session_id=sid)).messages
+    assert [(m.payload, m.media_type) for m in listed] == [(raw, "application/x-test")]
+    # The session moved on with that append: a writer still holding `seen` is refused.
+    with pytest.raises(grpc.RpcError) as err:
+        messages.appendMessage(
+            AppendSessionMessageRequest(
+                session_id=sid, role=SessionMessageRole.role_user, expected_version=seen
+            )
+        )
+    assert err.value.code() == grpc.StatusCode.ABORTED
+    with pytest.raises(grpc.RpcError) as err:
+        messages.appendMessages(
+            AppendSessionMessagesRequest(
+                session_id=sid,
+                messages=[SessionMessageInput(role=SessionMessageRole.role_user, content="x")],
+                expected_version=seen,
+            )
+        )
+    assert err.value.code() == grpc.StatusCode.ABORTED
+    assert len(messages.listMessages(ListSessionMessagesRequest(session_id=sid)).messages) == 1
+    with pytest.raises(grpc.RpcError) as err:
+        messages.appendMessage(
+            AppendSessionMessageRequest(
+                session_id=sid, role=SessionMessageRole.role_user, media_type="m" * 128
+            )
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "media_type" in (
+        err.value.details() or ""
+    )

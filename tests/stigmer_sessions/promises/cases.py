@@ -680,7 +680,13 @@ TRANSITION = Case(
 # --- Session: appendMessage ----------------------------------------------------------------
 
 
-def _append(content: str = "hello", metadata: dict[str, str] | None = None, **seeded: Any) -> Prepare:
+def _append(
+    content: str = "hello",
+    metadata: dict[str, str] | None = None,
+    *,
+    request: dict[str, Any] | None = None,
+    **seeded: Any,
+) -> Prepare:
     def prepare(target: Target) -> Message:
         session = seed_session(target, messages=1, **seeded)
         return AppendSessionMessageRequest(
@@ -688,9 +694,22 @@ def _append(content: str = "hello", metadata: dict[str, str] | None = None, **se
             role=SessionMessageRole.role_user,
             content=content,
             metadata=metadata if metadata is not None else {"lang": "en"},
+            **(request or {}),
         )
 
     return prepare
+
+
+#: Not UTF-8 (and a NUL): a payload is bytes, stored and returned exactly.
+RAW_PAYLOAD = b'\xff\xfe\x00{"n": 1}\x80'
+
+
+def _append_payload_effect(target: Target, request: Any, response: Any, before: Any) -> None:
+    _append_effect(target, request, response, before)
+    assert (response.payload, response.media_type) == (RAW_PAYLOAD, "application/octet-stream")
+    stored = target.children(request.session_id)[-1]
+    assert (stored.payload, stored.media_type) == (RAW_PAYLOAD, "application/octet-stream")
+    assert target.changes()[-1].messages[0].payload == RAW_PAYLOAD, "the change lost the payload"
 
 
 def _append_effect(target: Target, request: Any, response: Any, before: Any) -> None:
@@ -715,8 +734,29 @@ APPEND_MESSAGE = Case(
     invalid=lambda t: with_(_append()(t), role=SessionMessageRole.role_unspecified),
     subject=session_subject,
     vary=lambda request: with_(request, content="something else"),
+    versioned=True,
+    more=(
+        Scenario(
+            "payload",
+            _append(request={"payload": RAW_PAYLOAD, "media_type": "application/octet-stream"}),
+            _append_payload_effect,
+            "SessionMessageAppended",
+        ),
+    ),
     refusals=(
         Refusal("paused", _append(phase="paused"), grpc.StatusCode.FAILED_PRECONDITION, "paused"),
+        Refusal(
+            "stale-expected-version",
+            _append(request={"expected_version": "v-stale"}),
+            grpc.StatusCode.ABORTED,
+            "v-stale",
+        ),
+        Refusal(
+            "content-plus-payload-over-the-limit",
+            _append(content="c" * (2 * SMALL_BYTES), request={"payload": b"p" * (2 * SMALL_BYTES + 1)}),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "content and payload",
+        ),
         Refusal(
             "oversized-metadata",
             _append(metadata={"k": "v" * (SMALL_BYTES + 1)}),
@@ -750,21 +790,36 @@ BATCH: tuple[tuple[str, dict[str, str]], ...] = (
 )
 
 
-def _append_batch(*items: tuple[str, dict[str, str]], **seeded: Any) -> Prepare:
+def _append_batch(
+    *items: tuple[str, dict[str, str]], expected_version: str = "", payload: bytes = b"", **seeded: Any
+) -> Prepare:
     """A batch of ``items`` (content, metadata), all role_user (default: :data:`BATCH`), to
-    a session that holds one message already."""
+    a session that holds one message already; each item with ``payload`` (as JSON)."""
 
     def prepare(target: Target) -> Message:
         session = seed_session(target, messages=1, **seeded)
         return AppendSessionMessagesRequest(
             session_id=session.metadata.id,
             messages=[
-                SessionMessageInput(role=SessionMessageRole.role_user, content=content, metadata=metadata)
+                SessionMessageInput(
+                    role=SessionMessageRole.role_user,
+                    content=content,
+                    metadata=metadata,
+                    payload=payload,
+                    media_type="application/json" if payload else "",
+                )
                 for content, metadata in items or BATCH
             ],
+            expected_version=expected_version,
         )
 
     return prepare
+
+
+def _append_batch_payload_effect(target: Target, request: Any, response: Any, before: Any) -> None:
+    _append_batch_effect(target, request, response, before)
+    for message in (*response.messages, *target.children(request.session_id)[1:]):
+        assert (message.payload, message.media_type) == (RAW_PAYLOAD, "application/json")
 
 
 def _append_batch_effect(target: Target, request: Any, response: Any, before: Any) -> None:
@@ -805,8 +860,29 @@ APPEND_MESSAGES = Case(
     invalid=lambda t: _with_item(_append_batch()(t), 1, role=SessionMessageRole.role_unspecified),
     subject=session_subject,
     vary=lambda request: _with_item(request, 2, content="something else"),
+    versioned=True,
+    more=(
+        Scenario(
+            "payload",
+            _append_batch(payload=RAW_PAYLOAD),
+            _append_batch_payload_effect,
+            "SessionMessageAppended",
+        ),
+    ),
     refusals=(
         Refusal("paused", _append_batch(phase="paused"), grpc.StatusCode.FAILED_PRECONDITION, "paused"),
+        Refusal(
+            "stale-expected-version",
+            _append_batch(expected_version="v-stale"),
+            grpc.StatusCode.ABORTED,
+            "v-stale",
+        ),
+        Refusal(
+            "item-content-plus-payload-over-the-limit",
+            _append_batch(("fine", {}), ("c" * (2 * SMALL_BYTES), {}), payload=b"p" * (2 * SMALL_BYTES + 1)),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "messages[1].content",
+        ),
         Refusal(
             "oversized-item-content",
             _append_batch(("fine", {}), ("c" * (4 * SMALL_BYTES + 1), {}), ("fine", {})),

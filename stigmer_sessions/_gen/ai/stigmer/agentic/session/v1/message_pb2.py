@@ -27,7 +27,7 @@ from stigmer_sessions._gen.buf.validate import validate_pb2 as buf_dot_validate_
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+ai/stigmer/agentic/session/v1/message.proto\x12\x1d\x61i.stigmer.agentic.session.v1\x1a\'ai/stigmer/agentic/session/v1/api.proto\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd6\x02\n\x0eSessionMessage\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x10\n\x08sequence\x18\x03 \x01(\x03\x12?\n\x04role\x18\x04 \x01(\x0e\x32\x31.ai.stigmer.agentic.session.v1.SessionMessageRole\x12\x0f\n\x07\x63ontent\x18\x05 \x01(\t\x12M\n\x08metadata\x18\x06 \x03(\x0b\x32;.ai.stigmer.agentic.session.v1.SessionMessage.MetadataEntry\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61\x63tor_id\x18\x08 \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xa8\x02\n\x1b\x41ppendSessionMessageRequest\x12\x1e\n\nsession_id\x18\x01 \x01(\tB\n\xbaH\x07r\x02(?\xc8\x01\x01\x12K\n\x04role\x18\x02 \x01(\x0e\x32\x31.ai.stigmer.agentic.session.v1.SessionMessageRoleB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\t\x12Z\n\x08metadata\x18\x04 \x03(\x0b\x32H.ai.stigmer.agentic.session.v1.AppendSessionMessageRequest.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xf8\x01\n\x13SessionMessageInput\x12K\n\x04role\x18\x01 \x01(\x0e\x32\x31.ai.stigmer.agentic.session.v1.SessionMessageRoleB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12R\n\x08metadata\x18\x03 \x03(\x0b\x32@.ai.stigmer.agentic.session.v1.SessionMessageInput.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x91\x01\n\x1c\x41ppendSessionMessagesRequest\x12\x1e\n\nsession_id\x18\x01 \x01(\tB\n\xbaH\x07r\x02(?\xc8\x01\x01\x12Q\n\x08messages\x18\x02 \x03(\x0b\x32\x32.ai.stigmer.agentic.session.v1.SessionMessageInputB\x0b\xbaH\x08\x92\x01\x05\x08\x01\x10\xe8\x07\"\xad\x01\n\x1aListSessionMessagesRequest\x12\x1e\n\nsession_id\x18\x01 \x01(\tB\n\xbaH\x07r\x02(?\xc8\x01\x01\x12\x1f\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00\x12\x1a\n\tpage_size\x18\x03 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x14\n\x0cnewest_first\x18\x04 \x01(\x08\x12\x1c\n\npage_token\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\"\x82\x01\n\x12SessionMessageList\x12?\n\x08messages\x18\x01 \x03(\x0b\x32-.ai.stigmer.agentic.session.v1.SessionMessage\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x03\"R\n\x14ResumeSessionRequest\x12\x1e\n\nsession_id\x18\x01 \x01(\tB\n\xbaH\x07r\x02(?\xc8\x01\x01\x12\x1a\n\tpage_size\x18\x02 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\"\xad\x01\n\x15ResumeSessionResponse\x12\x37\n\x07session\x18\x01 \x01(\x0b\x32&.ai.stigmer.agentic.session.v1.Session\x12?\n\x08messages\x18\x02 \x03(\x0b\x32-.ai.stigmer.agentic.session.v1.SessionMessage\x12\x1a\n\x12\x65\x61rlier_page_token\x18\x03 \x01(\t*m\n\x12SessionMessageRole\x12\x14\n\x10role_unspecified\x10\x00\x12\r\n\trole_user\x10\x01\x12\x12\n\x0erole_assistant\x10\x02\x12\x0f\n\x0brole_system\x10\x03\x12\r\n\trole_tool\x10\x04\x32\x8c\x04\n\x18SessionMessageController\x12z\n\rappendMessage\x12:.ai.stigmer.agentic.session.v1.AppendSessionMessageRequest\x1a-.ai.stigmer.agentic.session.v1.SessionMessage\x12\x80\x01\n\x0e\x61ppendMessages\x12;.ai.stigmer.agentic.session.v1.AppendSessionMessagesRequest\x1a\x31.ai.stigmer.agentic.session.v1.SessionMessageList\x12|\n\x0clistMessages\x12\x39.ai.stigmer.agentic.session.v1.ListSessionMessagesRequest\x1a\x31.ai.stigmer.agentic.session.v1.SessionMessageList\x12s\n\x06resume\x12\x33.ai.stigmer.agentic.session.v1.ResumeSessionRequest\x1a\x34.ai.stigmer.agentic.session.v1.ResumeSessionResponseBHZFgithub.com/stigmer/stigmer/apis/stubs/go/ai/stigmer/agentic/session/v1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+ai/stigmer/agentic/session/v1/message.proto\x12\x1d\x61i.stigmer.agentic.session.v1\x1a\'ai/stigmer/agentic/session/v1/api.proto\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfb\x02\n\x0eSessionMessage\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x10\n\x08sequence\x18\x03 \x01(\x03\x12?\n\x04role\x18\x04 \x01(\x0e\x32\x31.ai.stigmer.agentic.session.v1.SessionMessageRole\x12\x0f\n\x07\x63ontent\x18\x05 \x01(\t\x12M\n\x08metadata\x18\x06 \x03(\x0b\x32;.ai.stigmer.agentic.session.v1.SessionMessage.MetadataEntry\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61\x63tor_id\x18\x08 \x01(\t\x12\x0f\n\x07payload\x18\t \x01(\x0c\x12\x12\n\nmedia_type\x18\n \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xf9\x02\n\x1b\x41ppendSessionMessageRequest\x12\x1e\n\nsession_id\x18\x01 \x01(\tB\n\xbaH\x07r\x02(?\xc8\x01\x01\x12K\n\x04role\x18\x02 \x01(\x0e\x32\x31.ai.stigmer.agentic.session.v1.SessionMessageRoleB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\t\x12Z\n\x08metadata\x18\x04 \x03(\x0b\x32H.ai.stigmer.agentic.session.v1.AppendSessionMessageRequest.MetadataEntry\x12\x0f\n\x07payload\x18\x05 \x01(\x0c\x12\x1b\n\nmedia_type\x18\x06 \x01(\tB\x07\xbaH\x04r\x02(\x7f\x12!\n\x10\x65xpected_version\x18\x07 \x01(\tB\x07\xbaH\x04r\x02(\x7f\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xa6\x02\n\x13SessionMessageInput\x12K\n\x04role\x18\x01 \x01(\x0e\x32\x31.ai.stigmer.agentic.session.v1.SessionMessageRoleB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12R\n\x08metadata\x18\x03 \x03(\x0b\x32@.ai.stigmer.agentic.session.v1.SessionMessageInput.MetadataEntry\x12\x0f\n\x07payload\x18\x04 \x01(\x0c\x12\x1b\n\nmedia_type\x18\x05 \x01(\tB\x07\xbaH\x04r\x02(\x7f\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb4\x01\n\x1c\x41ppendSessionMessagesRequest\x12\x1e\n\nsession_id\x18\x01 \x01(\tB\n\xbaH\x07r\x02(?\xc8\x01\x01\x12Q\n\x08messages\x18\x02 \x03(\x0b\x32\x32.ai.stigmer.agentic.session.v1.SessionMessageInputB\x0b\xbaH\x08\x92\x01\x05\x08\x01\x10\xe8\x07\x12!\n\x10\x65xpected_version\x18\x03 \x01(\tB\x07\xbaH\x04r\x02(\x7f\"\xad\x01\n\x1aListSessionMessagesRequest\x12\x1e\n\nsession_id\x18\x01 \x01(\tB\n\xbaH\x07r\x02(?\xc8\x01\x01\x12\x1f\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00\x12\x1a\n\tpage_size\x18\x03 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x14\n\x0cnewest_first\x18\x04 \x01(\x08\x12\x1c\n\npage_token\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\"\x82\x01\n\x12SessionMessageList\x12?\n\x08messages\x18\x01 \x03(\x0b\x32-.ai.stigmer.agentic.session.v1.SessionMessage\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x03\"R\n\x14ResumeSessionRequest\x12\x1e\n\nsession_id\x18\x01 \x01(\tB\n\xbaH\x07r\x02(?\xc8\x01\x01\x12\x1a\n\tpage_size\x18\x02 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\"\xad\x01\n\x15ResumeSessionResponse\x12\x37\n\x07session\x18\x01 \x01(\x0b\x32&.ai.stigmer.agentic.session.v1.Session\x12?\n\x08messages\x18\x02 \x03(\x0b\x32-.ai.stigmer.agentic.session.v1.SessionMessage\x12\x1a\n\x12\x65\x61rlier_page_token\x18\x03 \x01(\t*m\n\x12SessionMessageRole\x12\x14\n\x10role_unspecified\x10\x00\x12\r\n\trole_user\x10\x01\x12\x12\n\x0erole_assistant\x10\x02\x12\x0f\n\x0brole_system\x10\x03\x12\r\n\trole_tool\x10\x04\x32\x8c\x04\n\x18SessionMessageController\x12z\n\rappendMessage\x12:.ai.stigmer.agentic.session.v1.AppendSessionMessageRequest\x1a-.ai.stigmer.agentic.session.v1.SessionMessage\x12\x80\x01\n\x0e\x61ppendMessages\x12;.ai.stigmer.agentic.session.v1.AppendSessionMessagesRequest\x1a\x31.ai.stigmer.agentic.session.v1.SessionMessageList\x12|\n\x0clistMessages\x12\x39.ai.stigmer.agentic.session.v1.ListSessionMessagesRequest\x1a\x31.ai.stigmer.agentic.session.v1.SessionMessageList\x12s\n\x06resume\x12\x33.ai.stigmer.agentic.session.v1.ResumeSessionRequest\x1a\x34.ai.stigmer.agentic.session.v1.ResumeSessionResponseBHZFgithub.com/stigmer/stigmer/apis/stubs/go/ai/stigmer/agentic/session/v1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,14 +43,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_APPENDSESSIONMESSAGEREQUEST'].fields_by_name['session_id']._serialized_options = b'\272H\007r\002(?\310\001\001'
   _globals['_APPENDSESSIONMESSAGEREQUEST'].fields_by_name['role']._loaded_options = None
   _globals['_APPENDSESSIONMESSAGEREQUEST'].fields_by_name['role']._serialized_options = b'\272H\007\202\001\004\020\001 \000'
+  _globals['_APPENDSESSIONMESSAGEREQUEST'].fields_by_name['media_type']._loaded_options = None
+  _globals['_APPENDSESSIONMESSAGEREQUEST'].fields_by_name['media_type']._serialized_options = b'\272H\004r\002(\177'
+  _globals['_APPENDSESSIONMESSAGEREQUEST'].fields_by_name['expected_version']._loaded_options = None
+  _globals['_APPENDSESSIONMESSAGEREQUEST'].fields_by_name['expected_version']._serialized_options = b'\272H\004r\002(\177'
   _globals['_SESSIONMESSAGEINPUT_METADATAENTRY']._loaded_options = None
   _globals['_SESSIONMESSAGEINPUT_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_SESSIONMESSAGEINPUT'].fields_by_name['role']._loaded_options = None
   _globals['_SESSIONMESSAGEINPUT'].fields_by_name['role']._serialized_options = b'\272H\007\202\001\004\020\001 \000'
+  _globals['_SESSIONMESSAGEINPUT'].fields_by_name['media_type']._loaded_options = None
+  _globals['_SESSIONMESSAGEINPUT'].fields_by_name['media_type']._serialized_options = b'\272H\004r\002(\177'
   _globals['_APPENDSESSIONMESSAGESREQUEST'].fields_by_name['session_id']._loaded_options = None
   _globals['_APPENDSESSIONMESSAGESREQUEST'].fields_by_name['session_id']._serialized_options = b'\272H\007r\002(?\310\001\001'
   _globals['_APPENDSESSIONMESSAGESREQUEST'].fields_by_name['messages']._loaded_options = None
   _globals['_APPENDSESSIONMESSAGESREQUEST'].fields_by_name['messages']._serialized_options = b'\272H\010\222\001\005\010\001\020\350\007'
+  _globals['_APPENDSESSIONMESSAGESREQUEST'].fields_by_name['expected_version']._loaded_options = None
+  _globals['_APPENDSESSIONMESSAGESREQUEST'].fields_by_name['expected_version']._serialized_options = b'\272H\004r\002(\177'
   _globals['_LISTSESSIONMESSAGESREQUEST'].fields_by_name['session_id']._loaded_options = None
   _globals['_LISTSESSIONMESSAGESREQUEST'].fields_by_name['session_id']._serialized_options = b'\272H\007r\002(?\310\001\001'
   _globals['_LISTSESSIONMESSAGESREQUEST'].fields_by_name['after_sequence']._loaded_options = None
@@ -63,30 +71,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RESUMESESSIONREQUEST'].fields_by_name['session_id']._serialized_options = b'\272H\007r\002(?\310\001\001'
   _globals['_RESUMESESSIONREQUEST'].fields_by_name['page_size']._loaded_options = None
   _globals['_RESUMESESSIONREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\004\032\002(\000'
-  _globals['_SESSIONMESSAGEROLE']._serialized_start=1793
-  _globals['_SESSIONMESSAGEROLE']._serialized_end=1902
+  _globals['_SESSIONMESSAGEROLE']._serialized_start=1992
+  _globals['_SESSIONMESSAGEROLE']._serialized_end=2101
   _globals['_SESSIONMESSAGE']._serialized_start=182
-  _globals['_SESSIONMESSAGE']._serialized_end=524
-  _globals['_SESSIONMESSAGE_METADATAENTRY']._serialized_start=477
-  _globals['_SESSIONMESSAGE_METADATAENTRY']._serialized_end=524
-  _globals['_APPENDSESSIONMESSAGEREQUEST']._serialized_start=527
-  _globals['_APPENDSESSIONMESSAGEREQUEST']._serialized_end=823
-  _globals['_APPENDSESSIONMESSAGEREQUEST_METADATAENTRY']._serialized_start=477
-  _globals['_APPENDSESSIONMESSAGEREQUEST_METADATAENTRY']._serialized_end=524
-  _globals['_SESSIONMESSAGEINPUT']._serialized_start=826
-  _globals['_SESSIONMESSAGEINPUT']._serialized_end=1074
-  _globals['_SESSIONMESSAGEINPUT_METADATAENTRY']._serialized_start=477
-  _globals['_SESSIONMESSAGEINPUT_METADATAENTRY']._serialized_end=524
-  _globals['_APPENDSESSIONMESSAGESREQUEST']._serialized_start=1077
-  _globals['_APPENDSESSIONMESSAGESREQUEST']._serialized_end=1222
-  _globals['_LISTSESSIONMESSAGESREQUEST']._serialized_start=1225
-  _globals['_LISTSESSIONMESSAGESREQUEST']._serialized_end=1398
-  _globals['_SESSIONMESSAGELIST']._serialized_start=1401
-  _globals['_SESSIONMESSAGELIST']._serialized_end=1531
-  _globals['_RESUMESESSIONREQUEST']._serialized_start=1533
-  _globals['_RESUMESESSIONREQUEST']._serialized_end=1615
-  _globals['_RESUMESESSIONRESPONSE']._serialized_start=1618
-  _globals['_RESUMESESSIONRESPONSE']._serialized_end=1791
-  _globals['_SESSIONMESSAGECONTROLLER']._serialized_start=1905
-  _globals['_SESSIONMESSAGECONTROLLER']._serialized_end=2429
+  _globals['_SESSIONMESSAGE']._serialized_end=561
+  _globals['_SESSIONMESSAGE_METADATAENTRY']._serialized_start=514
+  _globals['_SESSIONMESSAGE_METADATAENTRY']._serialized_end=561
+  _globals['_APPENDSESSIONMESSAGEREQUEST']._serialized_start=564
+  _globals['_APPENDSESSIONMESSAGEREQUEST']._serialized_end=941
+  _globals['_APPENDSESSIONMESSAGEREQUEST_METADATAENTRY']._serialized_start=514
+  _globals['_APPENDSESSIONMESSAGEREQUEST_METADATAENTRY']._serialized_end=561
+  _globals['_SESSIONMESSAGEINPUT']._serialized_start=944
+  _globals['_SESSIONMESSAGEINPUT']._serialized_end=1238
+  _globals['_SESSIONMESSAGEINPUT_METADATAENTRY']._serialized_start=514
+  _globals['_SESSIONMESSAGEINPUT_METADATAENTRY']._serialized_end=561
+  _globals['_APPENDSESSIONMESSAGESREQUEST']._serialized_start=1241
+  _globals['_APPENDSESSIONMESSAGESREQUEST']._serialized_end=1421
+  _globals['_LISTSESSIONMESSAGESREQUEST']._serialized_start=1424
+  _globals['_LISTSESSIONMESSAGESREQUEST']._serialized_end=1597
+  _globals['_SESSIONMESSAGELIST']._serialized_start=1600
+  _globals['_SESSIONMESSAGELIST']._serialized_end=1730
+  _globals['_RESUMESESSIONREQUEST']._serialized_start=1732
+  _globals['_RESUMESESSIONREQUEST']._serialized_end=1814
+  _globals['_RESUMESESSIONRESPONSE']._serialized_start=1817
+  _globals['_RESUMESESSIONRESPONSE']._serialized_end=1990
+  _globals['_SESSIONMESSAGECONTROLLER']._serialized_start=2104
+  _globals['_SESSIONMESSAGECONTROLLER']._serialized_end=2628
 # @@protoc_insertion_point(module_scope)
