@@ -34,9 +34,11 @@ from stigmer_sessions.agent_instance import agent_instance_service
 from stigmer_sessions.api import (
     AppendSessionMessageRequest,
     AppendSessionMessagesRequest,
+    ClearSessionMessagesRequest,
     ListSessionMessagesRequest,
     ListSessionsByAgentRequest,
     ListSessionsRequest,
+    PopSessionMessagesRequest,
     ResumeSessionRequest,
     ResumeSessionResponse,
     Session,
@@ -281,6 +283,44 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
         options = {"request_id": request_id, "dry_run": dry_run, "principal": principal}
         appended = self.call("appendMessages", request, SessionMessageList, actor=actor, **options)
         return list(appended.messages)
+
+    def pop_messages(
+        self,
+        session_id: str,
+        count: int = 1,
+        *,
+        expected_version: str = "",
+        actor: str = "",
+        request_id: str = "",
+        dry_run: bool = False,
+        principal: Principal | None = None,
+    ) -> list[SessionMessage]:
+        """Remove the latest ``count`` messages in one write and return them in sequence
+        order (the last is the latest; empty when there was none; fewer when returning them
+        would pass the response budget). Their sequence numbers are never reused. NOT_FOUND,
+        FAILED_PRECONDITION (phase), ABORTED (``expected_version``) as appendMessage."""
+        request = PopSessionMessagesRequest(
+            session_id=session_id, count=count, expected_version=expected_version
+        )
+        options = {"request_id": request_id, "dry_run": dry_run, "principal": principal}
+        removed = self.call("popMessages", request, SessionMessageList, actor=actor, **options)
+        return list(removed.messages)
+
+    def clear_messages(
+        self,
+        session_id: str,
+        *,
+        expected_version: str = "",
+        actor: str = "",
+        request_id: str = "",
+        dry_run: bool = False,
+        principal: Principal | None = None,
+    ) -> Session:
+        """Remove every message, keeping the session, in one write; returns the session
+        (message_count 0). Errors as :meth:`pop_messages`."""
+        request = ClearSessionMessagesRequest(session_id=session_id, expected_version=expected_version)
+        options = {"request_id": request_id, "dry_run": dry_run, "principal": principal}
+        return self.call("clearMessages", request, Session, actor=actor, **options)
 
     def list_messages(
         self,

@@ -18,7 +18,15 @@ from stigmer_sessions.api import SessionMessage
 
 DEFAULT_MAX_CONTENT_BYTES = 1024 * 1024
 #: What an append changes in the session (besides its status audit and version).
-COUNTS = frozenset({"state.message_count", "state.last_activity_at"})
+COUNTS = frozenset({"state.message_count", "state.last_activity_at", "state.last_sequence"})
+
+
+def next_sequence(ctx: RequestContext[Any], session: Any) -> int:
+    """The sequence number the session's next message gets: one above the highest ever
+    given (``state.last_sequence``, which a removal leaves as it was, so a freed number is
+    never reused), or above the last stored message for a session from before that field."""
+    stored = ctx.tx.children.last_sequence(ctx.kind.name, session.metadata.id)
+    return max(stored, int(session.state.last_sequence)) + 1
 
 
 def body_size(given: Any) -> int:
@@ -57,13 +65,15 @@ def store_message(ctx: RequestContext[Any], session_id: str, sequence: int, give
     return message
 
 
-def count_messages(ctx: RequestContext[Any], session: Any, appended: int) -> None:
-    """``ctx.new_state``: ``session`` with ``appended`` more messages, active now (one rewrite
-    of the session however many were appended); the write is never UNCHANGED."""
+def count_messages(ctx: RequestContext[Any], session: Any, appended: int, last_sequence: int) -> None:
+    """``ctx.new_state``: ``session`` with ``appended`` more messages, the last numbered
+    ``last_sequence``, active now (one rewrite of the session however many were appended);
+    the write is never UNCHANGED."""
 
     def bump(s: Any) -> None:
         s.state.message_count += appended
         s.state.last_activity_at.FromNanoseconds(ctx.now_ns)
+        s.state.last_sequence = last_sequence
 
     ctx.new_state, _ = build_status_change(ctx, session, bump, COUNTS)
     ctx[UNCHANGED] = False
@@ -75,8 +85,9 @@ class AppendMessage:
     writes the message under the session's key prefix, ``ctx[CHILD]`` (the stored message)
     and ``ctx.new_state`` (the session with ``message_count`` + 1 and ``last_activity_at``).
 
-    The sequence number is the last stored one + 1, read in the write transaction, so it is
-    gap-free per session under concurrency. Raises InvalidArgument naming the limit when the
+    The sequence number is the highest ever given + 1 (:func:`next_sequence`), read in the
+    write transaction, so it is unique and increasing per session under concurrency (and
+    gap-free while nothing is removed). Raises InvalidArgument naming the limit when the
     content (UTF-8 bytes) plus the payload is larger than ``max_content_bytes``.
     """
 
@@ -88,6 +99,6 @@ class AppendMessage:
         if violation is not None:
             raise InvalidArgument(f"{violation.field}: {violation.message}", [violation])
         session_id = session.metadata.id
-        sequence = ctx.tx.children.last_sequence(ctx.kind.name, session_id) + 1
+        sequence = next_sequence(ctx, session)
         ctx[CHILD] = store_message(ctx, session_id, sequence, request)
-        count_messages(ctx, session, 1)
+        count_messages(ctx, session, 1, sequence)

@@ -34,10 +34,12 @@ from stigmer_sessions.api import (
     ApiResourceReference,
     AppendSessionMessageRequest,
     AppendSessionMessagesRequest,
+    ClearSessionMessagesRequest,
     ListSessionChangesRequest,
     ListSessionMessagesRequest,
     ListSessionsByAgentRequest,
     ListSessionsRequest,
+    PopSessionMessagesRequest,
     ResumeSessionRequest,
     ResumeSessionResponse,
     Session,
@@ -919,6 +921,126 @@ APPEND_MESSAGES = Case(
 )
 
 
+# --- Session: popMessages and clearMessages ------------------------------------------------
+
+MISSING_SESSION = "ses-01jnosuchsession0000000000"
+
+
+def _pop(count: int = 2, *, messages: int = 3, expected_version: str = "", **seeded: Any) -> Prepare:
+    def prepare(target: Target) -> Message:
+        session = seed_session(target, messages=messages, **seeded)
+        return PopSessionMessagesRequest(
+            session_id=session.metadata.id, count=count, expected_version=expected_version
+        )
+
+    return prepare
+
+
+def _assert_removal(target: Target, after: int, last: int, count: int, ids: list[str]) -> None:
+    removed = target.changes()[-1].removed
+    assert (removed.after_sequence, removed.last_sequence, removed.count) == (after, last, count)
+    assert list(removed.message_ids) == ids, "the change does not name the removed messages"
+
+
+def _pop_effect(target: Target, request: Any, response: Any, before: Any) -> None:
+    assert isinstance(response, SessionMessageList), f"answered with a {type(response).__name__}"
+    assert [(m.sequence, m.content) for m in response.messages] == [(2, "message 2"), (3, "message 3")]
+    assert response.total_size == 1
+    assert [m.sequence for m in target.children(request.session_id)] == [1], "not removed from the store"
+    stored = target.record(request.session_id)
+    assert (stored.state.message_count, stored.state.last_sequence) == (1, 3)
+    assert_moved_on(stored, before)
+    _assert_removal(target, 1, 3, 2, [m.id for m in response.messages])
+
+
+def _pop_default_effect(target: Target, request: Any, response: Any, before: Any) -> None:
+    assert [m.sequence for m in response.messages] == [3], "the default is not one message"
+    assert [m.sequence for m in target.children(request.session_id)] == [1, 2]
+    assert target.record(request.session_id).state.message_count == 2
+
+
+def _pop_more_than_stored_effect(target: Target, request: Any, response: Any, before: Any) -> None:
+    assert [m.sequence for m in response.messages] == [1, 2, 3]
+    assert (response.total_size, target.children(request.session_id)) == (0, [])
+
+
+POP_MESSAGES = Case(
+    "session",
+    "popMessages",
+    write=True,
+    prepare=_pop(),
+    effect=_pop_effect,
+    change_type="SessionMessagesRemoved",
+    invalid=_pop(count=1001),
+    subject=session_subject,
+    vary=lambda request: with_(request, count=1),
+    versioned=True,
+    more=(
+        Scenario("default-one", _pop(0), _pop_default_effect, "SessionMessagesRemoved"),
+        Scenario("more-than-stored", _pop(10), _pop_more_than_stored_effect, "SessionMessagesRemoved"),
+    ),
+    refusals=(
+        Refusal("paused", _pop(phase="paused"), grpc.StatusCode.FAILED_PRECONDITION, "paused"),
+        Refusal(
+            "stale-expected-version", _pop(expected_version="v-stale"), grpc.StatusCode.ABORTED, "v-stale"
+        ),
+        Refusal(
+            "missing",
+            lambda t: PopSessionMessagesRequest(session_id=MISSING_SESSION),
+            grpc.StatusCode.NOT_FOUND,
+            MISSING_SESSION,
+        ),
+    ),
+)
+
+
+def _clear(*, messages: int = 3, expected_version: str = "", **seeded: Any) -> Prepare:
+    def prepare(target: Target) -> Message:
+        session = seed_session(target, messages=messages, **seeded)
+        return ClearSessionMessagesRequest(session_id=session.metadata.id, expected_version=expected_version)
+
+    return prepare
+
+
+def _clear_effect(target: Target, request: Any, response: Any, before: Any) -> None:
+    assert isinstance(response, Session), f"answered with a {type(response).__name__}"
+    stored = target.record(request.session_id)
+    assert stored == response, "the response is not what was stored"
+    assert (stored.state.message_count, stored.state.last_sequence) == (0, 3)
+    assert stored.spec == before.spec and stored.metadata.name == before.metadata.name, "the session changed"
+    assert target.children(request.session_id) == [], "messages are left"
+    assert_moved_on(stored, before)
+    _assert_removal(target, 0, 3, 3, [])
+    assert target.changes()[-1].session == stored, "the change does not carry the session"
+
+
+CLEAR_MESSAGES = Case(
+    "session",
+    "clearMessages",
+    write=True,
+    prepare=_clear(),
+    effect=_clear_effect,
+    change_type="SessionMessagesCleared",
+    invalid=lambda t: ClearSessionMessagesRequest(session_id="ses-" + TOO_LONG),
+    subject=session_subject,
+    vary=lambda request: with_(request, expected_version="v-other"),
+    noop=_clear(messages=0),
+    versioned=True,
+    refusals=(
+        Refusal("paused", _clear(phase="paused"), grpc.StatusCode.FAILED_PRECONDITION, "paused"),
+        Refusal(
+            "stale-expected-version", _clear(expected_version="v-stale"), grpc.StatusCode.ABORTED, "v-stale"
+        ),
+        Refusal(
+            "missing",
+            lambda t: ClearSessionMessagesRequest(session_id=MISSING_SESSION),
+            grpc.StatusCode.NOT_FOUND,
+            MISSING_SESSION,
+        ),
+    ),
+)
+
+
 # --- Session: reads -------------------------------------------------------------------------
 
 
@@ -1145,6 +1267,8 @@ SESSION_CASES: tuple[Case, ...] = (
     TRANSITION,
     APPEND_MESSAGE,
     APPEND_MESSAGES,
+    POP_MESSAGES,
+    CLEAR_MESSAGES,
     GET,
     GET_BY_REFERENCE,
     LIST,

@@ -153,3 +153,21 @@ class ResumeSessionResponse(_message.Message):
     messages: _containers.RepeatedCompositeFieldContainer[SessionMessage]
     earlier_page_token: str
     def __init__(self, session: _Optional[_Union[_api_pb2.Session, _Mapping]] = ..., messages: _Optional[_Iterable[_Union[SessionMessage, _Mapping]]] = ..., earlier_page_token: _Optional[str] = ...) -> None: ...
+
+class PopSessionMessagesRequest(_message.Message):
+    __slots__ = ("session_id", "count", "expected_version")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    count: int
+    expected_version: str
+    def __init__(self, session_id: _Optional[str] = ..., count: _Optional[int] = ..., expected_version: _Optional[str] = ...) -> None: ...
+
+class ClearSessionMessagesRequest(_message.Message):
+    __slots__ = ("session_id", "expected_version")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    expected_version: str
+    def __init__(self, session_id: _Optional[str] = ..., expected_version: _Optional[str] = ...) -> None: ...
