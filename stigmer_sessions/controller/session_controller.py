@@ -330,7 +330,7 @@ class SessionController(KindController[Session, SessionChangeList, WatchSessionC
         **fields: Any,
     ) -> SessionMessageList:
         """One page of a session's history (``session_id=``, ``after_sequence=``,
-        ``newest_first=``, ``page_size=``, ``page_token=``)."""
+        ``newest_first=``, ``page_size=``, ``page_token=``, ``created_after=``)."""
         request = request or ListSessionMessagesRequest(**fields)
         return self.call("listMessages", request, SessionMessageList, principal=principal)
 

@@ -45,10 +45,20 @@ def content_violation(field: str, given: Any, max_bytes: int) -> FieldViolation 
     return FieldViolation(field, "content.max_bytes", f"is {size} {what}; the limit is {max_bytes} bytes")
 
 
-def store_message(ctx: RequestContext[Any], session_id: str, sequence: int, given: Any) -> SessionMessage:
+def activity_ns(ctx: RequestContext[Any], session: Any) -> int:
+    """When a write to ``session``'s history happens: now, but never before its last
+    activity. So ``created_at`` never decreases along ``sequence`` (a writer whose clock is
+    behind, or whose request started before a concurrent one committed, is clamped), which
+    is what lets ListMessages find ``created_after`` by a binary search over sequences."""
+    return max(ctx.now_ns, int(session.state.last_activity_at.ToNanoseconds()))
+
+
+def store_message(
+    ctx: RequestContext[Any], session_id: str, sequence: int, given: Any, at_ns: int
+) -> SessionMessage:
     """Write ``given``'s role, content, metadata, payload and media type (an AppendSessionMessageRequest or a
     SessionMessageInput) as the message at ``sequence`` under the session's key prefix and
-    return it (id, time and actor from the request)."""
+    return it (id and actor from the request, created at ``at_ns``: :func:`activity_ns`)."""
     message = SessionMessage(
         id=new_id("msg", ctx.now_ns),
         session_id=session_id,
@@ -60,7 +70,7 @@ def store_message(ctx: RequestContext[Any], session_id: str, sequence: int, give
         payload=given.payload,
         media_type=given.media_type,
     )
-    message.created_at.FromNanoseconds(ctx.now_ns)
+    message.created_at.FromNanoseconds(at_ns)
     ctx.tx.children.append(ctx.kind.name, session_id, sequence, message.SerializeToString())
     return message
 
@@ -69,10 +79,11 @@ def count_messages(ctx: RequestContext[Any], session: Any, appended: int, last_s
     """``ctx.new_state``: ``session`` with ``appended`` more messages, the last numbered
     ``last_sequence``, active now (one rewrite of the session however many were appended);
     the write is never UNCHANGED."""
+    at_ns = activity_ns(ctx, session)
 
     def bump(s: Any) -> None:
         s.state.message_count += appended
-        s.state.last_activity_at.FromNanoseconds(ctx.now_ns)
+        s.state.last_activity_at.FromNanoseconds(at_ns)
         s.state.last_sequence = last_sequence
 
     ctx.new_state, _ = build_status_change(ctx, session, bump, COUNTS)
@@ -100,5 +111,5 @@ class AppendMessage:
             raise InvalidArgument(f"{violation.field}: {violation.message}", [violation])
         session_id = session.metadata.id
         sequence = next_sequence(ctx, session)
-        ctx[CHILD] = store_message(ctx, session_id, sequence, request)
+        ctx[CHILD] = store_message(ctx, session_id, sequence, request, activity_ns(ctx, session))
         count_messages(ctx, session, 1, sequence)

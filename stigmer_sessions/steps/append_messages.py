@@ -8,7 +8,7 @@ from typing import Any
 from pipeline.context import RequestContext
 from pipeline.keys import CHILDREN, EXISTING
 from stigmer_sessions.api import SessionMessageList
-from stigmer_sessions.steps.append_message import count_messages, next_sequence, store_message
+from stigmer_sessions.steps.append_message import activity_ns, count_messages, next_sequence, store_message
 from stigmer_sessions.steps.keys import APPENDED
 
 
@@ -30,9 +30,10 @@ class AppendMessages:
     def __call__(self, ctx: RequestContext[Any]) -> None:
         session = ctx[EXISTING]
         session_id = session.metadata.id
-        first = next_sequence(ctx, session)
+        first, at_ns = next_sequence(ctx, session), activity_ns(ctx, session)
         stored = [
-            store_message(ctx, session_id, first + i, given) for i, given in enumerate(ctx.input.messages)
+            store_message(ctx, session_id, first + i, given, at_ns)
+            for i, given in enumerate(ctx.input.messages)
         ]
         count_messages(ctx, session, len(stored), stored[-1].sequence)
         ctx[CHILDREN] = stored

@@ -10,6 +10,7 @@ from pipeline.keys import EXISTING, UNCHANGED
 from pipeline.listing import DEFAULT_MAX_RESPONSE_BYTES, fill_page
 from pipeline.state import build_status_change
 from stigmer_sessions.api import SessionChange, SessionMessage, SessionMessageList, SessionMessagesRemoval
+from stigmer_sessions.steps.append_message import activity_ns
 from stigmer_sessions.steps.keys import REMOVAL, REMOVED
 
 #: What a removal changes in the session (besides its status audit and version).
@@ -23,10 +24,11 @@ def remove_after(ctx: RequestContext[Any], session: Any, after: int, last: int) 
     at least ``last`` so the freed numbers are never given out again) and return how many
     were deleted. Shared with ClearMessages."""
     removed = ctx.tx.children.delete_after(ctx.kind.name, session.metadata.id, after)
+    at_ns = activity_ns(ctx, session)
 
     def shrink(s: Any) -> None:
         s.state.message_count = max(s.state.message_count - removed, 0)
-        s.state.last_activity_at.FromNanoseconds(ctx.now_ns)
+        s.state.last_activity_at.FromNanoseconds(at_ns)
         s.state.last_sequence = max(s.state.last_sequence, last)
 
     ctx.new_state, _ = build_status_change(ctx, session, shrink, REMOVAL_FIELDS)

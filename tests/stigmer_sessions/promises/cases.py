@@ -1176,6 +1176,24 @@ def _messages_effect(target: Target, request: Any, response: Any, before: Any) -
     assert response.total_size == 3 and response.next_page_token
 
 
+def _created_after_request(target: Target) -> Message:
+    session = seed_session(target, messages=3)
+    second = target.children(session.metadata.id)[1]
+    request = ListSessionMessagesRequest(session_id=session.metadata.id)
+    request.created_after.CopyFrom(second.created_at)
+    return request
+
+
+def _created_after_effect(target: Target, request: Any, response: Any, before: Any) -> None:
+    later = [
+        m
+        for m in target.children(request.session_id)
+        if m.created_at.ToNanoseconds() > request.created_after.ToNanoseconds()
+    ]
+    assert list(response.messages) == later, "not exactly the messages created after the time"
+    assert response.total_size == 3
+
+
 LIST_MESSAGES = Case(
     "session",
     "listMessages",
@@ -1184,6 +1202,7 @@ LIST_MESSAGES = Case(
     effect=_messages_effect,
     invalid=lambda t: with_(_messages_request(t), page_size=-1),
     subject=session_subject,
+    more=(Scenario("created-after", _created_after_request, _created_after_effect),),
     refusals=(
         Refusal(
             "missing",

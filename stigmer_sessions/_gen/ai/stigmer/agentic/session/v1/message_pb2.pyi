@@ -113,18 +113,20 @@ class AppendSessionMessagesRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[SessionMessageInput, _Mapping]]] = ..., expected_version: _Optional[str] = ...) -> None: ...
 
 class ListSessionMessagesRequest(_message.Message):
-    __slots__ = ("session_id", "after_sequence", "page_size", "newest_first", "page_token")
+    __slots__ = ("session_id", "after_sequence", "page_size", "newest_first", "page_token", "created_after")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     NEWEST_FIRST_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AFTER_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     after_sequence: int
     page_size: int
     newest_first: bool
     page_token: str
-    def __init__(self, session_id: _Optional[str] = ..., after_sequence: _Optional[int] = ..., page_size: _Optional[int] = ..., newest_first: _Optional[bool] = ..., page_token: _Optional[str] = ...) -> None: ...
+    created_after: _timestamp_pb2.Timestamp
+    def __init__(self, session_id: _Optional[str] = ..., after_sequence: _Optional[int] = ..., page_size: _Optional[int] = ..., newest_first: _Optional[bool] = ..., page_token: _Optional[str] = ..., created_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SessionMessageList(_message.Message):
     __slots__ = ("messages", "next_page_token", "total_size")
