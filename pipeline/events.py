@@ -40,6 +40,7 @@ def record(
     reason: str = "",
     impersonated_by: str = "",
     children: Sequence[Message] = (),
+    detail: Message | None = None,
 ) -> Any:
     """Append one ``kind.event_type`` change of type ``<Kind><verb>`` carrying ``resource`` at
     the next revision, in ``tx``, and return it (with its revision). ``caused_by`` defaults to
@@ -47,8 +48,10 @@ def record(
     With ``children`` (a change about child records the write stored, e.g. messages
     appended) the change carries them in ``kind.event_child_field`` (a repeated field) and
     only a :func:`reference` to the resource: a small change, where a copy of a large
-    resource would dominate the write. Internal when the kind records no changes (or cannot
-    record an impersonation or children)."""
+    resource would dominate the write. ``detail`` (a message of the change's own type) is
+    merged in last: what only this kind of change says (e.g. which messages a removal
+    removed). Internal when the kind records no changes (or cannot record an impersonation
+    or children)."""
     event_type = kind.event_type
     if event_type is None:
         raise Internal(f"{kind.name} has no change type; its changes cannot be recorded")
@@ -75,6 +78,8 @@ def record(
             raise Internal(f"{kind.name}'s change type has no field for child records")
         getattr(event, kind.event_resource_field).CopyFrom(reference(resource))
         getattr(event, kind.event_child_field).extend(children)
+    if detail is not None:
+        event.MergeFrom(detail)
     tx.changes.append(
         event, kind=kind.name, resource_id=resource.metadata.id, org=resource.metadata.org, time_ns=now_ns
     )

@@ -566,8 +566,8 @@ def _parser() -> argparse.ArgumentParser:
         type=_int_in(1, MAX_MESSAGE_BYTES),
         default=DEFAULT_MAX_CONTENT_BYTES,
         metavar="N",
-        help=f"message content limit (1..{MAX_MESSAGE_BYTES}; default 1 MiB); the server's gRPC receive "
-        "limit follows the size limits",
+        help=f"message content plus payload limit (1..{MAX_MESSAGE_BYTES}; default 1 MiB); the server's gRPC "
+        "receive limit follows the size limits",
     )
     for flag, default, what in (
         ("--max-message-metadata-bytes", DEFAULT_MAX_MESSAGE_METADATA_BYTES, "a message's metadata in total"),

@@ -20,10 +20,12 @@ from stigmer_sessions.api import (
     AgentInstanceList,
     AppendSessionMessageRequest,
     AppendSessionMessagesRequest,
+    ClearSessionMessagesRequest,
     GetAgentInstancesByAgentRequest,
     ListSessionMessagesRequest,
     ListSessionsByAgentRequest,
     ListSessionsRequest,
+    PopSessionMessagesRequest,
     ResumeSessionRequest,
     ResumeSessionResponse,
     Session,
@@ -130,18 +132,26 @@ class SessionMethods(KindMethods[Session, SessionChangeList, WatchSessionChanges
         content: str,
         *,
         metadata: dict[str, str] | None = None,
+        payload: bytes = b"",
+        media_type: str = "",
+        expected_version: str = "",
         actor: str = "",
         request_id: str = "",
         dry_run: bool = False,
         principal: Principal | None = None,
     ) -> SessionMessage:
         """Append to the history; ``role`` is a SessionMessageRole or "user", "assistant",
-        "system", "tool". NOT_FOUND, FAILED_PRECONDITION (phase), INVALID_ARGUMENT (size)."""
+        "system", "tool"; ``payload`` is stored byte-exact beside ``content``. NOT_FOUND,
+        FAILED_PRECONDITION (phase), INVALID_ARGUMENT (size), ABORTED (the session is not at
+        ``expected_version``)."""
         request = AppendSessionMessageRequest(
             session_id=session_id,
             role=role_of(role),
             content=content,
             metadata=metadata,
+            payload=payload,
+            media_type=media_type,
+            expected_version=expected_version,
         )
         options = {"request_id": request_id, "dry_run": dry_run, "principal": principal}
         return self.call("appendMessage", request, SessionMessage, actor=actor, **options)
@@ -151,6 +161,7 @@ class SessionMethods(KindMethods[Session, SessionChangeList, WatchSessionChanges
         session_id: str,
         messages: Iterable[MessageInput],
         *,
+        expected_version: str = "",
         actor: str = "",
         request_id: str = "",
         dry_run: bool = False,
@@ -160,14 +171,54 @@ class SessionMethods(KindMethods[Session, SessionChangeList, WatchSessionChanges
         ``(role, content)`` / ``(role, content, metadata)`` tuples (roles as in
         :meth:`append_message`). Returns the stored messages, with consecutive sequence
         numbers. INVALID_ARGUMENT naming the item (``messages[3].content``) when any breaks
-        a limit, then nothing is written; NOT_FOUND, FAILED_PRECONDITION as appendMessage."""
+        a limit, then nothing is written; NOT_FOUND, FAILED_PRECONDITION, ABORTED
+        (``expected_version``) as appendMessage."""
         request = AppendSessionMessagesRequest(
-            session_id=session_id, messages=[message_input(m) for m in messages]
+            session_id=session_id,
+            messages=[message_input(m) for m in messages],
+            expected_version=expected_version,
         )
         options = {"request_id": request_id, "dry_run": dry_run, "principal": principal}
         return self.call_then(
             "appendMessages", request, SessionMessageList, _messages, actor=actor, **options
         )
+
+    def pop_messages(
+        self,
+        session_id: str,
+        count: int = 1,
+        *,
+        expected_version: str = "",
+        actor: str = "",
+        request_id: str = "",
+        dry_run: bool = False,
+        principal: Principal | None = None,
+    ) -> list[SessionMessage]:
+        """Remove the latest ``count`` messages in one write and return them in sequence
+        order (the last is the latest; empty when there was none; fewer when returning them
+        would pass the response budget). Their sequence numbers are never reused. NOT_FOUND,
+        FAILED_PRECONDITION (phase), ABORTED (``expected_version``) as appendMessage."""
+        request = PopSessionMessagesRequest(
+            session_id=session_id, count=count, expected_version=expected_version
+        )
+        options = {"request_id": request_id, "dry_run": dry_run, "principal": principal}
+        return self.call_then("popMessages", request, SessionMessageList, _messages, actor=actor, **options)
+
+    def clear_messages(
+        self,
+        session_id: str,
+        *,
+        expected_version: str = "",
+        actor: str = "",
+        request_id: str = "",
+        dry_run: bool = False,
+        principal: Principal | None = None,
+    ) -> Session:
+        """Remove every message, keeping the session, in one write; returns the session
+        (message_count 0). Errors as :meth:`pop_messages`."""
+        request = ClearSessionMessagesRequest(session_id=session_id, expected_version=expected_version)
+        options = {"request_id": request_id, "dry_run": dry_run, "principal": principal}
+        return self.call("clearMessages", request, Session, actor=actor, **options)
 
     def list_messages(
         self,
@@ -177,7 +228,7 @@ class SessionMethods(KindMethods[Session, SessionChangeList, WatchSessionChanges
         **fields: Any,
     ) -> SessionMessageList:
         """One page of a session's history (``session_id=``, ``after_sequence=``,
-        ``newest_first=``, ``page_size=``, ``page_token=``)."""
+        ``newest_first=``, ``page_size=``, ``page_token=``, ``created_after=``)."""
         request = request or ListSessionMessagesRequest(**fields)
         return self.call("listMessages", request, SessionMessageList, principal=principal)
 

@@ -3,7 +3,8 @@
 Create, update, apply, delete, get, getByReference, list and listChanges come from
 :mod:`pipeline.operations` with the session's rules (size limits, generated names, quotas,
 initial phase, messages deleted with the session); pin, unpin, transition, the message
-history (one message or a batch), resume and listByAgent are defined here. Every
+history (append one message or a batch, pop the latest, clear), resume and listByAgent
+are defined here. Every
 operation's step list is in ``docs/operations.md``.
 """
 
@@ -61,13 +62,15 @@ from stigmer_sessions.steps import (
     AppendMessage,
     AppendMessages,
     ApplyTransition,
+    ClearMessages,
     EnforceBatchLimits,
     ListMessages,
+    PopMessages,
     RequireAgentInstance,
     ResumeConversation,
     SetPinned,
 )
-from stigmer_sessions.steps.keys import APPENDED
+from stigmer_sessions.steps.keys import APPENDED, REMOVAL, REMOVED
 
 SERVICES = (
     command_pb2.DESCRIPTOR.services_by_name["SessionCommandController"],
@@ -117,6 +120,8 @@ def session_service(
             transition(kind, s, config),
             append_message(kind, s, config),
             append_messages(kind, s, config),
+            pop_messages(kind, s, config),
+            clear_messages(kind, s, config),
             list_messages(kind, s),
             resume(kind, s),
             ops.get(kind, s),
@@ -187,6 +192,7 @@ def append_message(kind: ResourceKind[Session], s: Settings, config: SessionConf
             CheckIdempotency(SessionMessage),
             ExtractResourceId("session_id"),
             LoadExistingForDelete(),
+            CheckVersion(),
             RequirePhase(config.lifecycle.accepts_messages, "accept messages"),
             AppendMessage(config.max_message_bytes),
             Persist(),
@@ -196,7 +202,8 @@ def append_message(kind: ResourceKind[Session], s: Settings, config: SessionConf
         ],
         write=True,
         doc="Append a message to a session's history: the message, the session's message_count "
-        "and last_activity_at, and a SessionMessageAppended change are one write.",
+        "and last_activity_at, and a SessionMessageAppended change are one write; with "
+        "expected_version (or x-if-match) only to that version of the session (ABORTED otherwise).",
     )
 
 
@@ -216,6 +223,7 @@ def append_messages(kind: ResourceKind[Session], s: Settings, config: SessionCon
             CheckIdempotency(SessionMessageList),
             ExtractResourceId("session_id"),
             LoadExistingForDelete(),
+            CheckVersion(),
             RequirePhase(config.lifecycle.accepts_messages, "accept messages"),
             AppendMessages(),
             Persist(),
@@ -226,7 +234,57 @@ def append_messages(kind: ResourceKind[Session], s: Settings, config: SessionCon
         write=True,
         doc="Append a batch of messages, all or none: the messages (consecutive sequence numbers), "
         "the session's message_count and last_activity_at (one rewrite), and one "
-        "SessionMessageAppended change carrying them are one write.",
+        "SessionMessageAppended change carrying them are one write; with expected_version (or "
+        "x-if-match) only to that version of the session (ABORTED otherwise).",
+    )
+
+
+def pop_messages(kind: ResourceKind[Session], s: Settings, config: SessionConfig) -> Pipeline[Any]:
+    return operation(
+        kind,
+        "popMessages",
+        [
+            Authorize(Role.EDITOR),
+            ValidateProto(s.validator),
+            CheckIdempotency(SessionMessageList),
+            ExtractResourceId("session_id"),
+            LoadExistingForDelete(),
+            CheckVersion(),
+            RequirePhase(config.lifecycle.accepts_messages, "accept messages"),
+            PopMessages(max_bytes=s.max_response_bytes),
+            Persist(),
+            AppendEvent("MessagesRemoved", s.hub, detail=REMOVAL),
+            Respond(REMOVED),
+            RememberRequest(s.request_ttl_ns),
+        ],
+        write=True,
+        doc="Remove the latest messages (default one): the removal, the session's message_count "
+        "and a SessionMessagesRemoved change naming them are one write; the removed messages are "
+        "returned in sequence order, and their sequence numbers are never given out again. No "
+        "message: nothing is written.",
+    )
+
+
+def clear_messages(kind: ResourceKind[Session], s: Settings, config: SessionConfig) -> Pipeline[Any]:
+    return operation(
+        kind,
+        "clearMessages",
+        [
+            Authorize(Role.EDITOR),
+            ValidateProto(s.validator),
+            CheckIdempotency(),
+            ExtractResourceId("session_id"),
+            LoadExistingForDelete(),
+            CheckVersion(),
+            RequirePhase(config.lifecycle.accepts_messages, "accept messages"),
+            ClearMessages(),
+            Persist(),
+            AppendEvent("MessagesCleared", s.hub, detail=REMOVAL),
+            RememberRequest(s.request_ttl_ns),
+        ],
+        write=True,
+        doc="Remove every message, keeping the session: the removal, message_count 0 and a "
+        "SessionMessagesCleared change are one write (O(messages)). No message: nothing is written.",
     )
 
 

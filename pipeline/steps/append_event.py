@@ -29,13 +29,16 @@ class AppendEvent:
     With ``carry`` (a key holding a child record the write stored, e.g. CHILD) or
     ``carry_all`` (a key holding the child records, e.g. CHILDREN: a batch) the change
     carries them and only a reference to the resource (:func:`pipeline.events.record`):
-    still one change per write, however many children it stored.
+    still one change per write, however many children it stored. With ``detail`` (a key
+    holding a partial change of the kind's change type, set by an earlier step) the change
+    also says what that step put there (``pipeline.events.record``).
     """
 
     verb: str | None = None
     hub: EventHub | None = None
     carry: Key[Message] | None = None
     carry_all: Key[list[Any]] | None = None
+    detail: Key[Any] | None = None
 
     def __call__(self, ctx: RequestContext[Any]) -> None:
         if ctx.get(UNCHANGED, False):
@@ -59,6 +62,7 @@ class AppendEvent:
             reason=getattr(ctx.input, "reason", ""),
             impersonated_by=ctx.get(IMPERSONATED_BY, ""),
             children=children,
+            detail=ctx[self.detail] if self.detail is not None else None,
         )
         ctx[EVENT] = event
         if self.hub is not None:

@@ -17,8 +17,10 @@ def expected_version(ctx: RequestContext[Any]) -> str:
     explicit = ctx.get(EXPECTED_VERSION) or getattr(ctx.input, "expected_version", "")
     if explicit:
         return str(explicit)
-    metadata = getattr(ctx.input, "metadata", None)
-    return str(metadata.version.id) if metadata is not None else ""
+    # A request's ``metadata`` is the resource's only when it has a version (an append's
+    # ``metadata`` is the message's map).
+    version = getattr(getattr(ctx.input, "metadata", None), "version", None)
+    return str(version.id) if version is not None else ""
 
 
 @dataclass(frozen=True, slots=True)

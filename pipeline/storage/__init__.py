@@ -171,6 +171,11 @@ class ChildStore(Protocol):
 
     def delete_all(self, kind: str, parent_id: str) -> int: ...
 
+    def delete_after(self, kind: str, parent_id: str, after: int) -> int:
+        """Delete the children with a sequence above ``after`` (a tail of the range: one
+        range walk, or one statement); returns how many were deleted."""
+        ...
+
     def parents(self) -> Iterator[tuple[str, str, int]]:
         """(kind, parent id, how many) of every parent that has children (store checks)."""
         ...

@@ -8,7 +8,7 @@ from typing import Any
 from pipeline.context import RequestContext
 from pipeline.keys import CHILDREN, EXISTING
 from stigmer_sessions.api import SessionMessageList
-from stigmer_sessions.steps.append_message import count_messages, store_message
+from stigmer_sessions.steps.append_message import activity_ns, count_messages, next_sequence, store_message
 from stigmer_sessions.steps.keys import APPENDED
 
 
@@ -21,20 +21,20 @@ class AppendMessages:
     ``ctx.new_state`` (the session with ``message_count`` + n and ``last_activity_at``: one
     rewrite for the whole batch).
 
-    The sequence numbers are the last stored one + 1 ... + n, read in the write
-    transaction, so they are contiguous and gap-free per session under concurrency, whether
-    other writers append batches or single messages. Raises nothing itself: a failure of
+    The sequence numbers are the highest ever given + 1 ... + n, read in the write
+    transaction, so they are contiguous and never interleaved with another writer's,
+    whether other writers append batches or single messages. Raises nothing itself: a failure of
     any later step aborts the transaction, and with it every message of the batch.
     """
 
     def __call__(self, ctx: RequestContext[Any]) -> None:
         session = ctx[EXISTING]
         session_id = session.metadata.id
-        last = ctx.tx.children.last_sequence(ctx.kind.name, session_id)
+        first, at_ns = next_sequence(ctx, session), activity_ns(ctx, session)
         stored = [
-            store_message(ctx, session_id, last + i, given)
-            for i, given in enumerate(ctx.input.messages, start=1)
+            store_message(ctx, session_id, first + i, given, at_ns)
+            for i, given in enumerate(ctx.input.messages)
         ]
-        count_messages(ctx, session, len(stored))
+        count_messages(ctx, session, len(stored), stored[-1].sequence)
         ctx[CHILDREN] = stored
         ctx[APPENDED] = SessionMessageList(messages=stored, total_size=ctx.new_state.state.message_count)

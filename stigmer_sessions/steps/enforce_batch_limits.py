@@ -8,7 +8,7 @@ from typing import Any
 from pipeline.context import RequestContext
 from pipeline.errors import FieldViolation, InvalidArgument
 from pipeline.steps.enforce_size_limits import size_of
-from stigmer_sessions.steps.append_message import content_violation
+from stigmer_sessions.steps.append_message import body_size, content_violation
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,8 +16,9 @@ class EnforceBatchLimits:
     """Reads ``ctx.input`` (an AppendSessionMessagesRequest). Raises InvalidArgument with
     one violation per limit broken, naming the item (``messages[3].content``,
     ``messages[3].metadata``) or the batch (``messages``): at most ``max_messages``
-    messages, each within appendMessage's limits (content UTF-8 bytes, metadata keys plus
-    values), and at most ``max_bytes`` of content plus metadata in total.
+    messages, each within appendMessage's limits (content UTF-8 bytes plus payload bytes,
+    metadata keys plus values), and at most ``max_bytes`` of content, payload and metadata in
+    total.
 
     Every violation is found before anything is written, so a client fixes its batch in
     one round; the budget keeps one write transaction (and its changes) of bounded size
@@ -42,7 +43,7 @@ class EnforceBatchLimits:
             )
         total = 0
         for i, message in enumerate(messages):
-            content = content_violation(f"messages[{i}].content", message.content, self.max_content_bytes)
+            content = content_violation(f"messages[{i}].content", message, self.max_content_bytes)
             if content is not None:
                 found.append(content)
             metadata = size_of(message.metadata)
@@ -54,13 +55,14 @@ class EnforceBatchLimits:
                         f"is {metadata} bytes in total; the limit is {self.max_metadata_bytes} bytes",
                     )
                 )
-            total += len(message.content.encode()) + metadata
+            total += body_size(message) + metadata
         if total > self.max_bytes:
             found.append(
                 FieldViolation(
                     "messages",
                     "messages.max_bytes",
-                    f"is {total} bytes of content and metadata in total; the limit is {self.max_bytes} bytes",
+                    f"is {total} bytes of content, payload and metadata in total; "
+                    f"the limit is {self.max_bytes} bytes",
                 )
             )
         if found:

@@ -111,7 +111,7 @@ def test_the_batch_limits_are_configurable(store: Storage) -> None:
         before = store.snapshot()
         with pytest.raises(InvalidArgument, match=r"messages: has 3 messages; the limit is 2"):
             controller.append_messages(sid, [("user", "a")] * 3)
-        with pytest.raises(InvalidArgument, match=r"is 11 bytes of content and metadata in total"):
+        with pytest.raises(InvalidArgument, match=r"is 11 bytes of content, payload and metadata in total"):
             controller.append_messages(sid, [("user", "12345"), ("user", "678901")])
         assert store.snapshot() == before
 

@@ -40,12 +40,14 @@ from stigmer_sessions.api import (
     ApiResourceReference,
     AppendSessionMessageRequest,
     AppendSessionMessagesRequest,
+    ClearSessionMessagesRequest,
     GetAgentInstancesByAgentRequest,
     ListAgentInstanceChangesRequest,
     ListSessionChangesRequest,
     ListSessionMessagesRequest,
     ListSessionsByAgentRequest,
     ListSessionsRequest,
+    PopSessionMessagesRequest,
     ResumeSessionRequest,
     SessionId,
     SessionMessageInput,
@@ -158,6 +160,8 @@ def request_for(kind: str, operation: str, seeded: Seeded, target: str) -> Messa
             "appendMessages": lambda: AppendSessionMessagesRequest(
                 session_id=rid, messages=[SessionMessageInput(role="role_user", content="hello")]
             ),
+            "popMessages": lambda: PopSessionMessagesRequest(session_id=rid),
+            "clearMessages": lambda: ClearSessionMessagesRequest(session_id=rid),
             "listMessages": lambda: ListSessionMessagesRequest(session_id=rid),
             "resume": lambda: ResumeSessionRequest(session_id=rid),
             "get": lambda: SessionId(value=rid),

@@ -515,7 +515,11 @@ class LmdbChildren:
             yield sequence, value
 
     def delete_all(self, kind: str, parent_id: str) -> int:
-        keys = [key for key, _ in self._raw.scan(Table.CHILDREN, pack(kind, parent_id))]
+        return self.delete_after(kind, parent_id, 0)
+
+    def delete_after(self, kind: str, parent_id: str, after: int) -> int:
+        prefix = pack(kind, parent_id)
+        keys = [key for key, _ in self._raw.scan(Table.CHILDREN, prefix, after=prefix + SEQ.pack(after))]
         for key in keys:
             self._raw.delete(Table.CHILDREN, key)
         return len(keys)

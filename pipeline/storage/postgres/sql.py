@@ -98,6 +98,7 @@ CHILD_SCAN_DESC = (
     "ORDER BY seq DESC LIMIT %s"
 )
 CHILD_DELETE = "DELETE FROM children WHERE kind = %s AND parent_id = %s"
+CHILD_DELETE_AFTER = "DELETE FROM children WHERE kind = %s AND parent_id = %s AND seq > %s"
 
 REQUEST_CLAIM = (
     "INSERT INTO requests (kind, request_id, expires_at_ns, fingerprint, response) "
@@ -173,6 +174,7 @@ REQUEST_PATH: dict[str, tuple[str, tuple[object, ...]]] = {
     "child scan": (CHILD_SCAN, ("k", "id_000100", 0, 2**62, BATCH)),
     "child scan desc": (CHILD_SCAN_DESC, ("k", "id_000100", 0, 2**62, BATCH)),
     "child delete": (CHILD_DELETE, ("k", "id_000100")),
+    "child delete after": (CHILD_DELETE_AFTER, ("k", "id_000100", 10**5)),
     "request claim": (REQUEST_CLAIM, ("k", b"r1")),
     "request get": (REQUEST_GET_FOR_UPDATE, ("k", b"r1")),
     "request upsert": (REQUEST_UPSERT, ("k", b"r1", 1, b"f", b"r")),

@@ -397,6 +397,9 @@ class PgChildren:
     def delete_all(self, kind: str, parent_id: str) -> int:
         return int(self._tx.execute(sql.CHILD_DELETE, (kind, parent_id)).rowcount)
 
+    def delete_after(self, kind: str, parent_id: str, after: int) -> int:
+        return int(self._tx.execute(sql.CHILD_DELETE_AFTER, (kind, parent_id, after)).rowcount)
+
     def parents(self) -> Iterator[tuple[str, str, int]]:
         rows = self._tx.execute(
             "SELECT kind, parent_id, count(*) FROM children GROUP BY kind, parent_id ORDER BY kind, parent_id"

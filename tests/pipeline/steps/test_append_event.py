@@ -1,13 +1,14 @@
 import pytest
 
 from pipeline import events
+from pipeline.context import Key
 from pipeline.errors import Internal
 from pipeline.events import EventHub
 from pipeline.keys import CAUSED_BY, CHILD, CHILDREN, EVENT, EXISTING, REQUEST_ID, RESPONSE, UNCHANGED
 from pipeline.resource import ResourceKind, reference
 from pipeline.steps import AppendEvent
 from pipeline.storage import Storage
-from stigmer_sessions.api import Session, SessionChange, SessionMessage
+from stigmer_sessions.api import Session, SessionChange, SessionMessage, SessionMessagesRemoval
 from stigmer_sessions.resource import SESSION
 from tests.conftest import RunStep, make_session
 
@@ -126,3 +127,17 @@ def test_carry_all_records_one_change_for_the_whole_batch(run_step: RunStep, sto
     for callback in ctx.after_commit:
         callback()
     assert hub.revision == 1
+
+
+def test_detail_adds_what_only_this_change_says(run_step: RunStep, store: Storage) -> None:
+    detail_key: Key[SessionChange] = Key("test_detail")
+    detail = SessionChange(removed=SessionMessagesRemoval(after_sequence=2, last_sequence=5, count=3))
+    values = {RESPONSE: stored(), EXISTING: stored(), detail_key: detail}
+    ctx = run_step(
+        AppendEvent("MessagesRemoved", detail=detail_key), make_session(), values=values, now_ns=NOW
+    )
+    change = ctx[EVENT]
+    assert change.type == "SessionMessagesRemoved" and change.session == stored()
+    assert change.removed == detail.removed
+    logged = store.read(lambda tx: list(events.scan(tx, SessionChange, kind="session")))
+    assert logged[-1].removed == detail.removed, "the stored change lost the detail"

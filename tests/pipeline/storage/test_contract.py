@@ -408,6 +408,20 @@ def test_children_are_ordered_ranges_per_parent(storage: Storage) -> None:
     assert storage.read(lambda tx: sorted(tx.children.parents())) == [("session", "p2", 1)]
 
 
+def test_delete_after_removes_exactly_a_tail_of_one_parent(storage: Storage) -> None:
+    def body(tx: Tx) -> None:
+        for seq in (1, 2, 3, 7, 8):
+            tx.children.append("session", "p1", seq, f"m{seq}".encode())
+        tx.children.append("session", "p2", 9, b"other")
+
+    storage.write(body)
+    assert storage.write(lambda tx: tx.children.delete_after("session", "p1", 2)) == 3
+    assert storage.read(lambda tx: list(tx.children.scan("session", "p1"))) == [(1, b"m1"), (2, b"m2")]
+    assert storage.write(lambda tx: tx.children.delete_after("session", "p1", 5)) == 0
+    assert storage.write(lambda tx: tx.children.delete_after("session", "p1", 0)) == 2
+    assert storage.read(lambda tx: sorted(tx.children.parents())) == [("session", "p2", 1)]
+
+
 def test_requests_are_remembered_until_they_expire_and_purged_oldest_first(storage: Storage) -> None:
     def body(tx: Tx) -> None:
         for i in range(5):

@@ -34,10 +34,12 @@ from stigmer_sessions.api import (
     ApiResourceReference,
     AppendSessionMessageRequest,
     AppendSessionMessagesRequest,
+    ClearSessionMessagesRequest,
     ListSessionChangesRequest,
     ListSessionMessagesRequest,
     ListSessionsByAgentRequest,
     ListSessionsRequest,
+    PopSessionMessagesRequest,
     ResumeSessionRequest,
     ResumeSessionResponse,
     Session,
@@ -680,7 +682,13 @@ TRANSITION = Case(
 # --- Session: appendMessage ----------------------------------------------------------------
 
 
-def _append(content: str = "hello", metadata: dict[str, str] | None = None, **seeded: Any) -> Prepare:
+def _append(
+    content: str = "hello",
+    metadata: dict[str, str] | None = None,
+    *,
+    request: dict[str, Any] | None = None,
+    **seeded: Any,
+) -> Prepare:
     def prepare(target: Target) -> Message:
         session = seed_session(target, messages=1, **seeded)
         return AppendSessionMessageRequest(
@@ -688,9 +696,22 @@ def _append(content: str = "hello", metadata: dict[str, str] | None = None, **se
             role=SessionMessageRole.role_user,
             content=content,
             metadata=metadata if metadata is not None else {"lang": "en"},
+            **(request or {}),
         )
 
     return prepare
+
+
+#: Not UTF-8 (and a NUL): a payload is bytes, stored and returned exactly.
+RAW_PAYLOAD = b'\xff\xfe\x00{"n": 1}\x80'
+
+
+def _append_payload_effect(target: Target, request: Any, response: Any, before: Any) -> None:
+    _append_effect(target, request, response, before)
+    assert (response.payload, response.media_type) == (RAW_PAYLOAD, "application/octet-stream")
+    stored = target.children(request.session_id)[-1]
+    assert (stored.payload, stored.media_type) == (RAW_PAYLOAD, "application/octet-stream")
+    assert target.changes()[-1].messages[0].payload == RAW_PAYLOAD, "the change lost the payload"
 
 
 def _append_effect(target: Target, request: Any, response: Any, before: Any) -> None:
@@ -715,8 +736,29 @@ APPEND_MESSAGE = Case(
     invalid=lambda t: with_(_append()(t), role=SessionMessageRole.role_unspecified),
     subject=session_subject,
     vary=lambda request: with_(request, content="something else"),
+    versioned=True,
+    more=(
+        Scenario(
+            "payload",
+            _append(request={"payload": RAW_PAYLOAD, "media_type": "application/octet-stream"}),
+            _append_payload_effect,
+            "SessionMessageAppended",
+        ),
+    ),
     refusals=(
         Refusal("paused", _append(phase="paused"), grpc.StatusCode.FAILED_PRECONDITION, "paused"),
+        Refusal(
+            "stale-expected-version",
+            _append(request={"expected_version": "v-stale"}),
+            grpc.StatusCode.ABORTED,
+            "v-stale",
+        ),
+        Refusal(
+            "content-plus-payload-over-the-limit",
+            _append(content="c" * (2 * SMALL_BYTES), request={"payload": b"p" * (2 * SMALL_BYTES + 1)}),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "content and payload",
+        ),
         Refusal(
             "oversized-metadata",
             _append(metadata={"k": "v" * (SMALL_BYTES + 1)}),
@@ -750,21 +792,36 @@ BATCH: tuple[tuple[str, dict[str, str]], ...] = (
 )
 
 
-def _append_batch(*items: tuple[str, dict[str, str]], **seeded: Any) -> Prepare:
+def _append_batch(
+    *items: tuple[str, dict[str, str]], expected_version: str = "", payload: bytes = b"", **seeded: Any
+) -> Prepare:
     """A batch of ``items`` (content, metadata), all role_user (default: :data:`BATCH`), to
-    a session that holds one message already."""
+    a session that holds one message already; each item with ``payload`` (as JSON)."""
 
     def prepare(target: Target) -> Message:
         session = seed_session(target, messages=1, **seeded)
         return AppendSessionMessagesRequest(
             session_id=session.metadata.id,
             messages=[
-                SessionMessageInput(role=SessionMessageRole.role_user, content=content, metadata=metadata)
+                SessionMessageInput(
+                    role=SessionMessageRole.role_user,
+                    content=content,
+                    metadata=metadata,
+                    payload=payload,
+                    media_type="application/json" if payload else "",
+                )
                 for content, metadata in items or BATCH
             ],
+            expected_version=expected_version,
         )
 
     return prepare
+
+
+def _append_batch_payload_effect(target: Target, request: Any, response: Any, before: Any) -> None:
+    _append_batch_effect(target, request, response, before)
+    for message in (*response.messages, *target.children(request.session_id)[1:]):
+        assert (message.payload, message.media_type) == (RAW_PAYLOAD, "application/json")
 
 
 def _append_batch_effect(target: Target, request: Any, response: Any, before: Any) -> None:
@@ -805,8 +862,29 @@ APPEND_MESSAGES = Case(
     invalid=lambda t: _with_item(_append_batch()(t), 1, role=SessionMessageRole.role_unspecified),
     subject=session_subject,
     vary=lambda request: _with_item(request, 2, content="something else"),
+    versioned=True,
+    more=(
+        Scenario(
+            "payload",
+            _append_batch(payload=RAW_PAYLOAD),
+            _append_batch_payload_effect,
+            "SessionMessageAppended",
+        ),
+    ),
     refusals=(
         Refusal("paused", _append_batch(phase="paused"), grpc.StatusCode.FAILED_PRECONDITION, "paused"),
+        Refusal(
+            "stale-expected-version",
+            _append_batch(expected_version="v-stale"),
+            grpc.StatusCode.ABORTED,
+            "v-stale",
+        ),
+        Refusal(
+            "item-content-plus-payload-over-the-limit",
+            _append_batch(("fine", {}), ("c" * (2 * SMALL_BYTES), {}), payload=b"p" * (2 * SMALL_BYTES + 1)),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "messages[1].content",
+        ),
         Refusal(
             "oversized-item-content",
             _append_batch(("fine", {}), ("c" * (4 * SMALL_BYTES + 1), {}), ("fine", {})),
@@ -838,6 +916,126 @@ APPEND_MESSAGES = Case(
                 messages=[SessionMessageInput(role=SessionMessageRole.role_user, content="hi")],
             ),
             grpc.StatusCode.NOT_FOUND,
+        ),
+    ),
+)
+
+
+# --- Session: popMessages and clearMessages ------------------------------------------------
+
+MISSING_SESSION = "ses-01jnosuchsession0000000000"
+
+
+def _pop(count: int = 2, *, messages: int = 3, expected_version: str = "", **seeded: Any) -> Prepare:
+    def prepare(target: Target) -> Message:
+        session = seed_session(target, messages=messages, **seeded)
+        return PopSessionMessagesRequest(
+            session_id=session.metadata.id, count=count, expected_version=expected_version
+        )
+
+    return prepare
+
+
+def _assert_removal(target: Target, after: int, last: int, count: int, ids: list[str]) -> None:
+    removed = target.changes()[-1].removed
+    assert (removed.after_sequence, removed.last_sequence, removed.count) == (after, last, count)
+    assert list(removed.message_ids) == ids, "the change does not name the removed messages"
+
+
+def _pop_effect(target: Target, request: Any, response: Any, before: Any) -> None:
+    assert isinstance(response, SessionMessageList), f"answered with a {type(response).__name__}"
+    assert [(m.sequence, m.content) for m in response.messages] == [(2, "message 2"), (3, "message 3")]
+    assert response.total_size == 1
+    assert [m.sequence for m in target.children(request.session_id)] == [1], "not removed from the store"
+    stored = target.record(request.session_id)
+    assert (stored.state.message_count, stored.state.last_sequence) == (1, 3)
+    assert_moved_on(stored, before)
+    _assert_removal(target, 1, 3, 2, [m.id for m in response.messages])
+
+
+def _pop_default_effect(target: Target, request: Any, response: Any, before: Any) -> None:
+    assert [m.sequence for m in response.messages] == [3], "the default is not one message"
+    assert [m.sequence for m in target.children(request.session_id)] == [1, 2]
+    assert target.record(request.session_id).state.message_count == 2
+
+
+def _pop_more_than_stored_effect(target: Target, request: Any, response: Any, before: Any) -> None:
+    assert [m.sequence for m in response.messages] == [1, 2, 3]
+    assert (response.total_size, target.children(request.session_id)) == (0, [])
+
+
+POP_MESSAGES = Case(
+    "session",
+    "popMessages",
+    write=True,
+    prepare=_pop(),
+    effect=_pop_effect,
+    change_type="SessionMessagesRemoved",
+    invalid=_pop(count=1001),
+    subject=session_subject,
+    vary=lambda request: with_(request, count=1),
+    versioned=True,
+    more=(
+        Scenario("default-one", _pop(0), _pop_default_effect, "SessionMessagesRemoved"),
+        Scenario("more-than-stored", _pop(10), _pop_more_than_stored_effect, "SessionMessagesRemoved"),
+    ),
+    refusals=(
+        Refusal("paused", _pop(phase="paused"), grpc.StatusCode.FAILED_PRECONDITION, "paused"),
+        Refusal(
+            "stale-expected-version", _pop(expected_version="v-stale"), grpc.StatusCode.ABORTED, "v-stale"
+        ),
+        Refusal(
+            "missing",
+            lambda t: PopSessionMessagesRequest(session_id=MISSING_SESSION),
+            grpc.StatusCode.NOT_FOUND,
+            MISSING_SESSION,
+        ),
+    ),
+)
+
+
+def _clear(*, messages: int = 3, expected_version: str = "", **seeded: Any) -> Prepare:
+    def prepare(target: Target) -> Message:
+        session = seed_session(target, messages=messages, **seeded)
+        return ClearSessionMessagesRequest(session_id=session.metadata.id, expected_version=expected_version)
+
+    return prepare
+
+
+def _clear_effect(target: Target, request: Any, response: Any, before: Any) -> None:
+    assert isinstance(response, Session), f"answered with a {type(response).__name__}"
+    stored = target.record(request.session_id)
+    assert stored == response, "the response is not what was stored"
+    assert (stored.state.message_count, stored.state.last_sequence) == (0, 3)
+    assert stored.spec == before.spec and stored.metadata.name == before.metadata.name, "the session changed"
+    assert target.children(request.session_id) == [], "messages are left"
+    assert_moved_on(stored, before)
+    _assert_removal(target, 0, 3, 3, [])
+    assert target.changes()[-1].session == stored, "the change does not carry the session"
+
+
+CLEAR_MESSAGES = Case(
+    "session",
+    "clearMessages",
+    write=True,
+    prepare=_clear(),
+    effect=_clear_effect,
+    change_type="SessionMessagesCleared",
+    invalid=lambda t: ClearSessionMessagesRequest(session_id="ses-" + TOO_LONG),
+    subject=session_subject,
+    vary=lambda request: with_(request, expected_version="v-other"),
+    noop=_clear(messages=0),
+    versioned=True,
+    refusals=(
+        Refusal("paused", _clear(phase="paused"), grpc.StatusCode.FAILED_PRECONDITION, "paused"),
+        Refusal(
+            "stale-expected-version", _clear(expected_version="v-stale"), grpc.StatusCode.ABORTED, "v-stale"
+        ),
+        Refusal(
+            "missing",
+            lambda t: ClearSessionMessagesRequest(session_id=MISSING_SESSION),
+            grpc.StatusCode.NOT_FOUND,
+            MISSING_SESSION,
         ),
     ),
 )
@@ -978,6 +1176,24 @@ def _messages_effect(target: Target, request: Any, response: Any, before: Any) -
     assert response.total_size == 3 and response.next_page_token
 
 
+def _created_after_request(target: Target) -> Message:
+    session = seed_session(target, messages=3)
+    second = target.children(session.metadata.id)[1]
+    request = ListSessionMessagesRequest(session_id=session.metadata.id)
+    request.created_after.CopyFrom(second.created_at)
+    return request
+
+
+def _created_after_effect(target: Target, request: Any, response: Any, before: Any) -> None:
+    later = [
+        m
+        for m in target.children(request.session_id)
+        if m.created_at.ToNanoseconds() > request.created_after.ToNanoseconds()
+    ]
+    assert list(response.messages) == later, "not exactly the messages created after the time"
+    assert response.total_size == 3
+
+
 LIST_MESSAGES = Case(
     "session",
     "listMessages",
@@ -986,6 +1202,7 @@ LIST_MESSAGES = Case(
     effect=_messages_effect,
     invalid=lambda t: with_(_messages_request(t), page_size=-1),
     subject=session_subject,
+    more=(Scenario("created-after", _created_after_request, _created_after_effect),),
     refusals=(
         Refusal(
             "missing",
@@ -1069,6 +1286,8 @@ SESSION_CASES: tuple[Case, ...] = (
     TRANSITION,
     APPEND_MESSAGE,
     APPEND_MESSAGES,
+    POP_MESSAGES,
+    CLEAR_MESSAGES,
     GET,
     GET_BY_REFERENCE,
     LIST,

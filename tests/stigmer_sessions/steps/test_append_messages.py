@@ -6,7 +6,8 @@ from stigmer_sessions.steps import AppendMessages
 from stigmer_sessions.steps.keys import APPENDED
 from tests.conftest import RunStep, make_session
 
-NOW = 1_700_000_000 * 10**9
+#: After any real clock reading: a history write is never dated before the last one.
+NOW = 4_000_000_000 * 10**9
 
 
 def _batch(session_id: str, *contents: str) -> AppendSessionMessagesRequest:

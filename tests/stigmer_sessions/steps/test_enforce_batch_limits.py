@@ -39,7 +39,7 @@ def test_the_batch_has_a_byte_budget_of_its_own(run_step: RunStep) -> None:
     with pytest.raises(InvalidArgument) as err:
         run_step(LIMITS, _batch(("x" * 10, {}), ("x" * 10, {}), ("x" * 5, {"k": "v"})))  # 27 bytes
     assert [(v.field, v.rule_id) for v in err.value.violations] == [("messages", "messages.max_bytes")]
-    assert "is 27 bytes of content and metadata in total; the limit is 25 bytes" in err.value.message
+    assert "is 27 bytes of content, payload and metadata in total; the limit is 25 bytes" in err.value.message
 
 
 def test_and_a_cap_on_how_many_messages(run_step: RunStep) -> None:

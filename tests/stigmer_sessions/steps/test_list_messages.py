@@ -1,10 +1,17 @@
+from typing import Any
+
 import pytest
 
 from pipeline.errors import InvalidArgument, NotFound
-from pipeline.keys import RESPONSE
+from pipeline.keys import EXISTING, RESPONSE
 from stigmer_sessions import SessionController
-from stigmer_sessions.api import ListSessionMessagesRequest, SessionMessageList
-from stigmer_sessions.steps import ListMessages
+from stigmer_sessions.api import (
+    AppendSessionMessageRequest,
+    ListSessionMessagesRequest,
+    SessionMessageList,
+    SessionMessageRole,
+)
+from stigmer_sessions.steps import AppendMessage, ListMessages
 from tests.conftest import RunStep, make_session
 
 
@@ -103,3 +110,63 @@ def test_byte_bounded_pages_after_a_sequence(run_step: RunStep, bulky: str) -> N
     pages = walk(run_step, ListMessages(max_bytes=BUDGET), session_id=bulky, after_sequence=6)
     assert [seq for page in pages for seq in page] == list(range(7, 13))
     assert len(pages) > 1
+
+
+def _dated(run_step: RunStep, controller: SessionController, seconds: list[int]) -> str:
+    """A session whose messages were appended at ``seconds`` (clock readings), in order."""
+    sid = str(controller.create(make_session()).metadata.id)
+    for t in seconds:
+        request = AppendSessionMessageRequest(
+            session_id=sid, role=SessionMessageRole.role_user, content=f"at {t}"
+        )
+        ctx = run_step(AppendMessage(), request, values={EXISTING: controller.get(sid)}, now_ns=t * 10**9)
+        _put(controller, ctx.new_state)
+    return sid
+
+
+def _put(controller: SessionController, session: Any) -> None:
+    """Store ``session`` (the step's new state) as Persist would."""
+    previous = controller.get(session.metadata.id)
+    controller.store.write(lambda tx: tx.records(controller.kinds[0]).put(session, previous))
+
+
+def _after(run_step: RunStep, sid: str, seconds: int, **fields: Any) -> list[str]:
+    request = ListSessionMessagesRequest(session_id=sid, **fields)
+    request.created_after.FromNanoseconds(seconds * 10**9)
+    return [m.content for m in run_step(ListMessages(), request, write=False)[RESPONSE].messages]
+
+
+def test_created_after_is_strict_and_combines_with_order_and_after_sequence(
+    run_step: RunStep, controller: SessionController
+) -> None:
+    base = 4_000_000_000
+    sid = _dated(run_step, controller, [base + t for t in (1, 2, 2, 3, 5, 8, 13)])
+    assert _after(run_step, sid, base + 2) == [f"at {base + t}" for t in (3, 5, 8, 13)]
+    assert _after(run_step, sid, base + 0) == [f"at {base + t}" for t in (1, 2, 2, 3, 5, 8, 13)]
+    assert _after(run_step, sid, base + 13) == []
+    assert _after(run_step, sid, base + 4, newest_first=True, page_size=2) == [
+        f"at {base + 13}",
+        f"at {base + 8}",
+    ]
+    assert _after(run_step, sid, base + 1, after_sequence=5) == [f"at {base + 8}", f"at {base + 13}"]
+
+
+def test_created_after_skips_the_gaps_removals_leave(
+    run_step: RunStep, controller: SessionController
+) -> None:
+    base = 4_000_000_000
+    sid = _dated(run_step, controller, [base + t for t in (1, 2, 3, 4, 5)])
+    controller.pop_messages(sid, 3)  # 3, 4, 5 go; the next is 6, dated now (before base)
+    controller.append_message(sid, "user", "late")
+    assert _after(run_step, sid, base + 1) == [f"at {base + 2}", "late"]
+    assert _after(run_step, sid, base + 2) == ["late"], "created_at went back after a removal"
+
+
+def test_a_clock_behind_is_clamped_so_created_at_never_decreases(
+    run_step: RunStep, controller: SessionController
+) -> None:
+    base = 4_000_000_000
+    sid = _dated(run_step, controller, [base + 10, base + 5, base + 20])
+    page = run_step(ListMessages(), ListSessionMessagesRequest(session_id=sid), write=False)[RESPONSE]
+    assert [m.created_at.seconds for m in page.messages] == [base + 10, base + 10, base + 20]
+    assert _after(run_step, sid, base + 10) == [f"at {base + 20}"]

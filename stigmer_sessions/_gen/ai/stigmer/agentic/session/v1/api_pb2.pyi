@@ -29,7 +29,7 @@ class Session(_message.Message):
     def __init__(self, api_version: _Optional[str] = ..., kind: _Optional[str] = ..., metadata: _Optional[_Union[_metadata_pb2.ApiResourceMetadata, _Mapping]] = ..., spec: _Optional[_Union[_spec_pb2.SessionSpec, _Mapping]] = ..., status: _Optional[_Union[_status_pb2.ApiResourceAuditStatus, _Mapping]] = ..., state: _Optional[_Union[SessionState, _Mapping]] = ...) -> None: ...
 
 class SessionState(_message.Message):
-    __slots__ = ("pinned", "pinned_at", "pinned_by", "phase", "phase_changed_at", "message_count", "last_activity_at")
+    __slots__ = ("pinned", "pinned_at", "pinned_by", "phase", "phase_changed_at", "message_count", "last_activity_at", "last_sequence")
     PINNED_FIELD_NUMBER: _ClassVar[int]
     PINNED_AT_FIELD_NUMBER: _ClassVar[int]
     PINNED_BY_FIELD_NUMBER: _ClassVar[int]
@@ -37,6 +37,7 @@ class SessionState(_message.Message):
     PHASE_CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_COUNT_FIELD_NUMBER: _ClassVar[int]
     LAST_ACTIVITY_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     pinned: bool
     pinned_at: _timestamp_pb2.Timestamp
     pinned_by: str
@@ -44,4 +45,5 @@ class SessionState(_message.Message):
     phase_changed_at: _timestamp_pb2.Timestamp
     message_count: int
     last_activity_at: _timestamp_pb2.Timestamp
-    def __init__(self, pinned: _Optional[bool] = ..., pinned_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pinned_by: _Optional[str] = ..., phase: _Optional[str] = ..., phase_changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., message_count: _Optional[int] = ..., last_activity_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    last_sequence: int
+    def __init__(self, pinned: _Optional[bool] = ..., pinned_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pinned_by: _Optional[str] = ..., phase: _Optional[str] = ..., phase_changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., message_count: _Optional[int] = ..., last_activity_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_sequence: _Optional[int] = ...) -> None: ...

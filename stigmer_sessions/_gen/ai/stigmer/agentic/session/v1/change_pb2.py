@@ -28,7 +28,7 @@ from stigmer_sessions._gen.buf.validate import validate_pb2 as buf_dot_validate_
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*ai/stigmer/agentic/session/v1/change.proto\x12\x1d\x61i.stigmer.agentic.session.v1\x1a\'ai/stigmer/agentic/session/v1/api.proto\x1a+ai/stigmer/agentic/session/v1/message.proto\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\x02\n\rSessionChange\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\n\n\x02id\x18\x03 \x01(\t\x12\x15\n\rresource_kind\x18\x04 \x01(\t\x12\x13\n\x0bresource_id\x18\x05 \x01(\t\x12\x0b\n\x03org\x18\x06 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x07 \x01(\t\x12\x12\n\nrequest_id\x18\x08 \x01(\t\x12\x11\n\tcaused_by\x18\t \x01(\t\x12(\n\x04time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x07session\x18\x0b \x01(\x0b\x32&.ai.stigmer.agentic.session.v1.Session\x12\x0e\n\x06reason\x18\x0c \x01(\t\x12\x17\n\x0fimpersonated_by\x18\r \x01(\t\x12?\n\x08messages\x18\x0e \x03(\x0b\x32-.ai.stigmer.agentic.session.v1.SessionMessage\"\xc6\x01\n\x19ListSessionChangesRequest\x12\x1b\n\nsession_id\x18\x01 \x01(\tB\x07\xbaH\x04r\x02(?\x12\x14\n\x03org\x18\x02 \x01(\tB\x07\xbaH\x04r\x02(?\x12\x1f\n\x0e\x61\x66ter_revision\x18\x03 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00\x12\x1a\n\tpage_size\x18\x04 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x1c\n\npage_token\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\x12\x1b\n\x05types\x18\x06 \x03(\tB\x0c\xbaH\t\x92\x01\x06\"\x04r\x02(?\"\x9e\x01\n\x11SessionChangeList\x12=\n\x07\x63hanges\x18\x01 \x03(\x0b\x32,.ai.stigmer.agentic.session.v1.SessionChange\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x18\n\x10\x63urrent_revision\x18\x03 \x01(\x03\x12\x17\n\x0foldest_revision\x18\x04 \x01(\x03\"\x9f\x01\n\x1aWatchSessionChangesRequest\x12\x1f\n\x0e\x61\x66ter_revision\x18\x01 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00\x12\x10\n\x08\x66rom_now\x18\x02 \x01(\x08\x12\x1b\n\nsession_id\x18\x03 \x01(\tB\x07\xbaH\x04r\x02(?\x12\x14\n\x03org\x18\x04 \x01(\tB\x07\xbaH\x04r\x02(?\x12\x1b\n\x05types\x18\x05 \x03(\tB\x0c\xbaH\t\x92\x01\x06\"\x04r\x02(?\"\xaf\x01\n\x1bWatchSessionChangesResponse\x12>\n\x06\x63hange\x18\x01 \x01(\x0b\x32,.ai.stigmer.agentic.session.v1.SessionChangeH\x00\x12H\n\x08\x62ookmark\x18\x02 \x01(\x0b\x32\x34.ai.stigmer.agentic.session.v1.SessionChangeBookmarkH\x00\x42\x06\n\x04kind\"S\n\x15SessionChangeBookmark\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\x97\x02\n\x17SessionChangeController\x12y\n\x0blistChanges\x12\x38.ai.stigmer.agentic.session.v1.ListSessionChangesRequest\x1a\x30.ai.stigmer.agentic.session.v1.SessionChangeList\x12\x80\x01\n\x05watch\x12\x39.ai.stigmer.agentic.session.v1.WatchSessionChangesRequest\x1a:.ai.stigmer.agentic.session.v1.WatchSessionChangesResponse0\x01\x42HZFgithub.com/stigmer/stigmer/apis/stubs/go/ai/stigmer/agentic/session/v1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*ai/stigmer/agentic/session/v1/change.proto\x12\x1d\x61i.stigmer.agentic.session.v1\x1a\'ai/stigmer/agentic/session/v1/api.proto\x1a+ai/stigmer/agentic/session/v1/message.proto\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc2\x03\n\rSessionChange\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\n\n\x02id\x18\x03 \x01(\t\x12\x15\n\rresource_kind\x18\x04 \x01(\t\x12\x13\n\x0bresource_id\x18\x05 \x01(\t\x12\x0b\n\x03org\x18\x06 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x07 \x01(\t\x12\x12\n\nrequest_id\x18\x08 \x01(\t\x12\x11\n\tcaused_by\x18\t \x01(\t\x12(\n\x04time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x07session\x18\x0b \x01(\x0b\x32&.ai.stigmer.agentic.session.v1.Session\x12\x0e\n\x06reason\x18\x0c \x01(\t\x12\x17\n\x0fimpersonated_by\x18\r \x01(\t\x12?\n\x08messages\x18\x0e \x03(\x0b\x32-.ai.stigmer.agentic.session.v1.SessionMessage\x12\x46\n\x07removed\x18\x0f \x01(\x0b\x32\x35.ai.stigmer.agentic.session.v1.SessionMessagesRemoval\"k\n\x16SessionMessagesRemoval\x12\x16\n\x0e\x61\x66ter_sequence\x18\x01 \x01(\x03\x12\x15\n\rlast_sequence\x18\x02 \x01(\x03\x12\r\n\x05\x63ount\x18\x03 \x01(\x03\x12\x13\n\x0bmessage_ids\x18\x04 \x03(\t\"\xc6\x01\n\x19ListSessionChangesRequest\x12\x1b\n\nsession_id\x18\x01 \x01(\tB\x07\xbaH\x04r\x02(?\x12\x14\n\x03org\x18\x02 \x01(\tB\x07\xbaH\x04r\x02(?\x12\x1f\n\x0e\x61\x66ter_revision\x18\x03 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00\x12\x1a\n\tpage_size\x18\x04 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12\x1c\n\npage_token\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\x12\x1b\n\x05types\x18\x06 \x03(\tB\x0c\xbaH\t\x92\x01\x06\"\x04r\x02(?\"\x9e\x01\n\x11SessionChangeList\x12=\n\x07\x63hanges\x18\x01 \x03(\x0b\x32,.ai.stigmer.agentic.session.v1.SessionChange\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x18\n\x10\x63urrent_revision\x18\x03 \x01(\x03\x12\x17\n\x0foldest_revision\x18\x04 \x01(\x03\"\x9f\x01\n\x1aWatchSessionChangesRequest\x12\x1f\n\x0e\x61\x66ter_revision\x18\x01 \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00\x12\x10\n\x08\x66rom_now\x18\x02 \x01(\x08\x12\x1b\n\nsession_id\x18\x03 \x01(\tB\x07\xbaH\x04r\x02(?\x12\x14\n\x03org\x18\x04 \x01(\tB\x07\xbaH\x04r\x02(?\x12\x1b\n\x05types\x18\x05 \x03(\tB\x0c\xbaH\t\x92\x01\x06\"\x04r\x02(?\"\xaf\x01\n\x1bWatchSessionChangesResponse\x12>\n\x06\x63hange\x18\x01 \x01(\x0b\x32,.ai.stigmer.agentic.session.v1.SessionChangeH\x00\x12H\n\x08\x62ookmark\x18\x02 \x01(\x0b\x32\x34.ai.stigmer.agentic.session.v1.SessionChangeBookmarkH\x00\x42\x06\n\x04kind\"S\n\x15SessionChangeBookmark\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\x97\x02\n\x17SessionChangeController\x12y\n\x0blistChanges\x12\x38.ai.stigmer.agentic.session.v1.ListSessionChangesRequest\x1a\x30.ai.stigmer.agentic.session.v1.SessionChangeList\x12\x80\x01\n\x05watch\x12\x39.ai.stigmer.agentic.session.v1.WatchSessionChangesRequest\x1a:.ai.stigmer.agentic.session.v1.WatchSessionChangesResponse0\x01\x42HZFgithub.com/stigmer/stigmer/apis/stubs/go/ai/stigmer/agentic/session/v1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -57,17 +57,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WATCHSESSIONCHANGESREQUEST'].fields_by_name['types']._loaded_options = None
   _globals['_WATCHSESSIONCHANGESREQUEST'].fields_by_name['types']._serialized_options = b'\272H\t\222\001\006\"\004r\002(?'
   _globals['_SESSIONCHANGE']._serialized_start=226
-  _globals['_SESSIONCHANGE']._serialized_end=604
-  _globals['_LISTSESSIONCHANGESREQUEST']._serialized_start=607
-  _globals['_LISTSESSIONCHANGESREQUEST']._serialized_end=805
-  _globals['_SESSIONCHANGELIST']._serialized_start=808
-  _globals['_SESSIONCHANGELIST']._serialized_end=966
-  _globals['_WATCHSESSIONCHANGESREQUEST']._serialized_start=969
-  _globals['_WATCHSESSIONCHANGESREQUEST']._serialized_end=1128
-  _globals['_WATCHSESSIONCHANGESRESPONSE']._serialized_start=1131
-  _globals['_WATCHSESSIONCHANGESRESPONSE']._serialized_end=1306
-  _globals['_SESSIONCHANGEBOOKMARK']._serialized_start=1308
-  _globals['_SESSIONCHANGEBOOKMARK']._serialized_end=1391
-  _globals['_SESSIONCHANGECONTROLLER']._serialized_start=1394
-  _globals['_SESSIONCHANGECONTROLLER']._serialized_end=1673
+  _globals['_SESSIONCHANGE']._serialized_end=676
+  _globals['_SESSIONMESSAGESREMOVAL']._serialized_start=678
+  _globals['_SESSIONMESSAGESREMOVAL']._serialized_end=785
+  _globals['_LISTSESSIONCHANGESREQUEST']._serialized_start=788
+  _globals['_LISTSESSIONCHANGESREQUEST']._serialized_end=986
+  _globals['_SESSIONCHANGELIST']._serialized_start=989
+  _globals['_SESSIONCHANGELIST']._serialized_end=1147
+  _globals['_WATCHSESSIONCHANGESREQUEST']._serialized_start=1150
+  _globals['_WATCHSESSIONCHANGESREQUEST']._serialized_end=1309
+  _globals['_WATCHSESSIONCHANGESRESPONSE']._serialized_start=1312
+  _globals['_WATCHSESSIONCHANGESRESPONSE']._serialized_end=1487
+  _globals['_SESSIONCHANGEBOOKMARK']._serialized_start=1489
+  _globals['_SESSIONCHANGEBOOKMARK']._serialized_end=1572
+  _globals['_SESSIONCHANGECONTROLLER']._serialized_start=1575
+  _globals['_SESSIONCHANGECONTROLLER']._serialized_end=1854
 # @@protoc_insertion_point(module_scope)

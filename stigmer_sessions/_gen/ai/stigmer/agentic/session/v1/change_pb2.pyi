@@ -13,7 +13,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class SessionChange(_message.Message):
-    __slots__ = ("revision", "type", "id", "resource_kind", "resource_id", "org", "actor_id", "request_id", "caused_by", "time", "session", "reason", "impersonated_by", "messages")
+    __slots__ = ("revision", "type", "id", "resource_kind", "resource_id", "org", "actor_id", "request_id", "caused_by", "time", "session", "reason", "impersonated_by", "messages", "removed")
     REVISION_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
@@ -28,6 +28,7 @@ class SessionChange(_message.Message):
     REASON_FIELD_NUMBER: _ClassVar[int]
     IMPERSONATED_BY_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
     revision: int
     type: str
     id: str
@@ -42,7 +43,20 @@ class SessionChange(_message.Message):
     reason: str
     impersonated_by: str
     messages: _containers.RepeatedCompositeFieldContainer[_message_pb2.SessionMessage]
-    def __init__(self, revision: _Optional[int] = ..., type: _Optional[str] = ..., id: _Optional[str] = ..., resource_kind: _Optional[str] = ..., resource_id: _Optional[str] = ..., org: _Optional[str] = ..., actor_id: _Optional[str] = ..., request_id: _Optional[str] = ..., caused_by: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., session: _Optional[_Union[_api_pb2.Session, _Mapping]] = ..., reason: _Optional[str] = ..., impersonated_by: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_message_pb2.SessionMessage, _Mapping]]] = ...) -> None: ...
+    removed: SessionMessagesRemoval
+    def __init__(self, revision: _Optional[int] = ..., type: _Optional[str] = ..., id: _Optional[str] = ..., resource_kind: _Optional[str] = ..., resource_id: _Optional[str] = ..., org: _Optional[str] = ..., actor_id: _Optional[str] = ..., request_id: _Optional[str] = ..., caused_by: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., session: _Optional[_Union[_api_pb2.Session, _Mapping]] = ..., reason: _Optional[str] = ..., impersonated_by: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_message_pb2.SessionMessage, _Mapping]]] = ..., removed: _Optional[_Union[SessionMessagesRemoval, _Mapping]] = ...) -> None: ...
+
+class SessionMessagesRemoval(_message.Message):
+    __slots__ = ("after_sequence", "last_sequence", "count", "message_ids")
+    AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_IDS_FIELD_NUMBER: _ClassVar[int]
+    after_sequence: int
+    last_sequence: int
+    count: int
+    message_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, after_sequence: _Optional[int] = ..., last_sequence: _Optional[int] = ..., count: _Optional[int] = ..., message_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListSessionChangesRequest(_message.Message):
     __slots__ = ("session_id", "org", "after_revision", "page_size", "page_token", "types")

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import api_pb2 as ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_api__pb2
 from stigmer_sessions._gen.ai.stigmer.agentic.session.v1 import message_pb2 as ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -49,6 +50,16 @@ class SessionMessageControllerStub:
                 request_serializer=ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.ListSessionMessagesRequest.SerializeToString,
                 response_deserializer=ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.SessionMessageList.FromString,
                 _registered_method=True)
+        self.popMessages = channel.unary_unary(
+                '/ai.stigmer.agentic.session.v1.SessionMessageController/popMessages',
+                request_serializer=ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.PopSessionMessagesRequest.SerializeToString,
+                response_deserializer=ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.SessionMessageList.FromString,
+                _registered_method=True)
+        self.clearMessages = channel.unary_unary(
+                '/ai.stigmer.agentic.session.v1.SessionMessageController/clearMessages',
+                request_serializer=ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.ClearSessionMessagesRequest.SerializeToString,
+                response_deserializer=ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_api__pb2.Session.FromString,
+                _registered_method=True)
         self.resume = channel.unary_unary(
                 '/ai.stigmer.agentic.session.v1.SessionMessageController/resume',
                 request_serializer=ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.ResumeSessionRequest.SerializeToString,
@@ -84,6 +95,26 @@ class SessionMessageControllerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def popMessages(self, request, context):
+        """Removes the latest messages (OpenAI pop_item, ADK rewind) in one write: the removed
+        messages in sequence order (oldest first: the last one is the latest), total_size the
+        message count after. One SessionMessagesRemoved change; none when the session has no
+        messages (then the list is empty). Their sequence numbers are never given out again.
+        NOT_FOUND, FAILED_PRECONDITION (phase), ABORTED (expected_version) as appendMessage.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def clearMessages(self, request, context):
+        """Removes every message, keeping the session, in one write: the session after it
+        (message_count 0). One SessionMessagesCleared change; none when there was no message.
+        NOT_FOUND, FAILED_PRECONDITION (phase), ABORTED (expected_version) as appendMessage.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def resume(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -107,6 +138,16 @@ def add_SessionMessageControllerServicer_to_server(servicer, server):
                     servicer.listMessages,
                     request_deserializer=ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.ListSessionMessagesRequest.FromString,
                     response_serializer=ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.SessionMessageList.SerializeToString,
+            ),
+            'popMessages': grpc.unary_unary_rpc_method_handler(
+                    servicer.popMessages,
+                    request_deserializer=ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.PopSessionMessagesRequest.FromString,
+                    response_serializer=ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.SessionMessageList.SerializeToString,
+            ),
+            'clearMessages': grpc.unary_unary_rpc_method_handler(
+                    servicer.clearMessages,
+                    request_deserializer=ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.ClearSessionMessagesRequest.FromString,
+                    response_serializer=ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_api__pb2.Session.SerializeToString,
             ),
             'resume': grpc.unary_unary_rpc_method_handler(
                     servicer.resume,
@@ -195,6 +236,60 @@ class SessionMessageController:
             '/ai.stigmer.agentic.session.v1.SessionMessageController/listMessages',
             ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.ListSessionMessagesRequest.SerializeToString,
             ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.SessionMessageList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def popMessages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ai.stigmer.agentic.session.v1.SessionMessageController/popMessages',
+            ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.PopSessionMessagesRequest.SerializeToString,
+            ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.SessionMessageList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def clearMessages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ai.stigmer.agentic.session.v1.SessionMessageController/clearMessages',
+            ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_message__pb2.ClearSessionMessagesRequest.SerializeToString,
+            ai_dot_stigmer_dot_agentic_dot_session_dot_v1_dot_api__pb2.Session.FromString,
             options,
             channel_credentials,
             insecure,
