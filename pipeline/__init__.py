@@ -7,8 +7,7 @@ URL: :func:`open_storage`). Nothing here knows any concrete resource
 kind: a kind is described by a :class:`ResourceKind`.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pipeline.errors import (
     Aborted,
@@ -24,6 +23,7 @@ from pipeline.errors import (
     ResourceExhausted,
     Unavailable,
 )
+from pipeline.lazy import lazy_attributes
 
 # The rest is imported on first use (PEP 562): a client needs pipeline.errors, not LMDB.
 _LAZY = {
@@ -51,16 +51,7 @@ if TYPE_CHECKING:
     from pipeline.storage_url import open_storage
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'pipeline' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes("pipeline", _LAZY, globals())
 
 
 __all__ = [

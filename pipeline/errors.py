@@ -59,6 +59,12 @@ class InvalidArgument(ResourceError):
         """An error about a single field, carrying that field as its only violation."""
         return cls(f"{field}: {message}", [FieldViolation(field, rule_id, message)])
 
+    @classmethod
+    def listing(cls, violations: list[FieldViolation], lead: str = "") -> InvalidArgument:
+        """An error naming every violation in its message (``lead: field: message; ...``)."""
+        detail = "; ".join(f"{v.field}: {v.message}" for v in violations)
+        return cls(f"{lead}: {detail}" if lead else detail, violations)
+
 
 class NotFound(ResourceError):
     code = grpc.StatusCode.NOT_FOUND

@@ -37,5 +37,4 @@ def check(values: Iterable[tuple[str, str, int]]) -> None:
     """Raise InvalidArgument listing every (field, value, max_bytes) that breaks its bound."""
     found = [v for field, value, limit in values if value and (v := violation(field, value, limit))]
     if found:
-        detail = "; ".join(f"{v.field}: {v.message}" for v in found)
-        raise InvalidArgument(f"invalid call options: {detail}", found)
+        raise InvalidArgument.listing(found, "invalid call options")

@@ -7,8 +7,7 @@ Over gRPC, :class:`stigmer_sessions.client.SessionClient` has the same methods.
 ...     created = sessions.create(session)  # doctest: +SKIP
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pipeline.errors import (
     Aborted,
@@ -20,6 +19,7 @@ from pipeline.errors import (
     NotFound,
     ResourceError,
 )
+from pipeline.lazy import lazy_attributes
 from pipeline.retry import retry_on_conflict
 from stigmer_sessions.api import (
     AgentInstance,
@@ -54,16 +54,7 @@ if TYPE_CHECKING:
     from stigmer_sessions.controller.session_controller import SessionController
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'stigmer_sessions' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes("stigmer_sessions", _LAZY, globals())
 
 
 __all__ = [

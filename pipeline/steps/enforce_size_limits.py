@@ -69,5 +69,4 @@ class EnforceSizeLimits:
                     )
                 )
         if found:
-            detail = "; ".join(f"{v.field}: {v.message}" for v in found)
-            raise InvalidArgument(f"{self.message_name} too large: {detail}", found)
+            raise InvalidArgument.listing(found, f"{self.message_name} too large")

@@ -36,7 +36,7 @@ class PageByNumber:
             if getattr(info, name) < 0
         ]
         if bad:
-            raise InvalidArgument("; ".join(f"{v.field}: {v.message}" for v in bad), bad)
+            raise InvalidArgument.listing(bad)
         size = clamp_page_size(info.size)
         token = getattr(ctx.input, self.token_field, "")
         skip = 0 if token else (max(info.num, 1) - 1) * size

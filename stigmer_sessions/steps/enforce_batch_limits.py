@@ -66,5 +66,4 @@ class EnforceBatchLimits:
                 )
             )
         if found:
-            detail = "; ".join(f"{v.field}: {v.message}" for v in found)
-            raise InvalidArgument(f"batch too large: {detail}", found)
+            raise InvalidArgument.listing(found, "batch too large")
